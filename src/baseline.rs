@@ -1,0 +1,976 @@
+//! Reading a baseline directory (the seed tenant, an export, or a generated output) into the
+//! index the plan needs: every node's ID space, id, kind and flags; the real abstracted
+//! resources that copies are made from, with the byte offset of their record; and the edges
+//! that touch them. Property payloads stay in the memory-mapped files: `generate` copies a base
+//! record's fields from the mapping when it writes a copy.
+//!
+//! Everything is checked while indexing (header syntax, record width, typed values, duplicate
+//! ids, dangling relationship ends), and every error names the file and line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::csvfmt;
+use crate::manifest::{self, Expected, Manifest, ManifestError, PatternCount};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("cannot read {path}: {source}; the manifest lists it, so restore it or regenerate the baseline")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:1: {message}")]
+    Header { path: PathBuf, message: String },
+    #[error("{path}:{line}: {message}")]
+    Record {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: manifest says {expected} rows, the file has {found}; regenerate the manifest or restore the file")]
+    RowCount {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("baseline {dir} has no real abstracted resources to copy (nodes labelled exactly :Resource, not :Original, without synthetic=true); pass a baseline with real resources")]
+    NoBase { dir: PathBuf },
+}
+
+/// The type of a property column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+    Long,
+    Double,
+    Boolean,
+    DateTime,
+    Date,
+    LocalDateTime,
+}
+
+impl ValueType {
+    fn parse(s: &str) -> Option<ValueType> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "" | "string" => ValueType::String,
+            "long" | "int" | "short" | "byte" => ValueType::Long,
+            "double" | "float" => ValueType::Double,
+            "boolean" => ValueType::Boolean,
+            "datetime" => ValueType::DateTime,
+            "date" => ValueType::Date,
+            "localdatetime" => ValueType::LocalDateTime,
+            _ => return None,
+        })
+    }
+
+    /// The name neo4j-admin reads in a header.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+            ValueType::Long => "long",
+            ValueType::Double => "double",
+            ValueType::Boolean => "boolean",
+            ValueType::DateTime => "datetime",
+            ValueType::Date => "date",
+            ValueType::LocalDateTime => "localdatetime",
+        }
+    }
+
+    /// Whether `v` (unescaped) is a valid value of this type.
+    fn accepts(self, v: &str) -> bool {
+        match self {
+            ValueType::String => true,
+            ValueType::Long => v.trim().parse::<i64>().is_ok(),
+            ValueType::Double => v.trim().parse::<f64>().is_ok(),
+            ValueType::Boolean => v == "true" || v == "false",
+            ValueType::DateTime => {
+                chrono::DateTime::parse_from_rfc3339(v).is_ok()
+                    || v.len() >= 10 && v.as_bytes()[4] == b'-' && v.contains('T')
+            }
+            ValueType::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
+            ValueType::LocalDateTime => v.len() >= 10 && v.as_bytes()[4] == b'-',
+        }
+    }
+}
+
+/// What a header column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// The node id; `stored` when the column has a name (`id:ID(S)`).
+    Id {
+        space: String,
+        stored: bool,
+    },
+    StartId {
+        space: String,
+    },
+    EndId {
+        space: String,
+    },
+    Property {
+        ty: ValueType,
+        array: bool,
+    },
+    Ignore,
+}
+
+/// One header column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColumnKind,
+}
+
+impl Column {
+    /// The header field as neo4j-admin reads it.
+    pub fn header_field(&self) -> String {
+        match &self.kind {
+            ColumnKind::Id { space, stored } => {
+                format!("{}:ID({space})", if *stored { &self.name } else { "" })
+            }
+            ColumnKind::StartId { space } => format!(":START_ID({space})"),
+            ColumnKind::EndId { space } => format!(":END_ID({space})"),
+            ColumnKind::Property { ty, array } => format!(
+                "{}:{}{}",
+                self.name,
+                ty.header_name(),
+                if *array { "[]" } else { "" }
+            ),
+            ColumnKind::Ignore => format!("{}:IGNORE", self.name),
+        }
+    }
+}
+
+/// A parsed header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub columns: Vec<Column>,
+}
+
+impl Header {
+    /// Parses one header line (already split into fields).
+    pub fn parse(fields: &[&str]) -> Result<Header, String> {
+        let mut columns = Vec::with_capacity(fields.len());
+        for (i, f) in fields.iter().enumerate() {
+            let (name, ty) = match f.rfind(':') {
+                Some(p) => (&f[..p], &f[p + 1..]),
+                None => (*f, ""),
+            };
+            let kind = if let Some(space) = paren(ty, "ID") {
+                ColumnKind::Id {
+                    space: space.to_string(),
+                    stored: !name.is_empty(),
+                }
+            } else if let Some(space) = paren(ty, "START_ID") {
+                ColumnKind::StartId {
+                    space: space.to_string(),
+                }
+            } else if let Some(space) = paren(ty, "END_ID") {
+                ColumnKind::EndId {
+                    space: space.to_string(),
+                }
+            } else if ty == "IGNORE" {
+                ColumnKind::Ignore
+            } else if matches!(ty, "LABEL" | "TYPE") {
+                return Err(format!(
+                    "column {} ({f:?}): :{ty} columns are not used in this format; labels and types come from the manifest's groups",
+                    i + 1
+                ));
+            } else {
+                let (base, array) = match ty.strip_suffix("[]") {
+                    Some(b) => (b, true),
+                    None => (ty, false),
+                };
+                let ty = ValueType::parse(base).ok_or_else(|| {
+                    format!(
+                        "column {} ({f:?}): unknown type {base:?}; use string, long, double, boolean, datetime, date or localdatetime, optionally with []",
+                        i + 1
+                    )
+                })?;
+                if name.is_empty() {
+                    return Err(format!("column {}: a property column needs a name", i + 1));
+                }
+                ColumnKind::Property { ty, array }
+            };
+            columns.push(Column {
+                name: name.to_string(),
+                kind,
+            });
+        }
+        Ok(Header { columns })
+    }
+
+    /// The index of the named property column.
+    pub fn property(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| {
+            c.name == name
+                && matches!(
+                    c.kind,
+                    ColumnKind::Property { .. } | ColumnKind::Id { stored: true, .. }
+                )
+        })
+    }
+
+    fn find(&self, pred: impl Fn(&ColumnKind) -> bool) -> Vec<usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| pred(&c.kind))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The header line, fields joined by the delimiter.
+    pub fn line(&self) -> String {
+        let fields: Vec<String> = self.columns.iter().map(Column::header_field).collect();
+        let mut out = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(csvfmt::DELIMITER);
+            }
+            csvfmt::push_field(&mut out, f.as_bytes());
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+fn paren<'a>(ty: &'a str, tag: &str) -> Option<&'a str> {
+    let rest = ty.strip_prefix(tag)?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    rest.strip_prefix('(')?.strip_suffix(')')
+}
+
+/// A data file mapped into memory.
+pub struct Mapped {
+    pub path: PathBuf,
+    map: Option<Mmap>,
+}
+
+impl Mapped {
+    fn open(path: PathBuf) -> Result<Mapped, BaselineError> {
+        let file = File::open(&path).map_err(|source| BaselineError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| BaselineError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: the baseline is an input that tenantgen only reads; the mapping is private
+            // to this process and lives no longer than the `Baseline`. A concurrent writer would
+            // make the output wrong, not unsound Rust (we only read bytes through `&[u8]`).
+            Some(
+                unsafe { Mmap::map(&file) }.map_err(|source| BaselineError::Io {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        };
+        Ok(Mapped { path, map })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// A node group with its parsed header and mapped files.
+pub struct NodeGroupData {
+    pub meta: manifest::NodeGroup,
+    pub header: Header,
+    pub header_path: PathBuf,
+    pub files: Vec<Mapped>,
+    pub id_col: usize,
+    pub type_col: Option<usize>,
+    pub name_col: Option<usize>,
+    pub synthetic_col: Option<usize>,
+    pub is_abstracted: bool,
+    pub is_original: bool,
+}
+
+/// A relationship group with its parsed header and mapped files.
+pub struct RelGroupData {
+    pub meta: manifest::RelGroup,
+    pub header: Header,
+    pub header_path: PathBuf,
+    pub files: Vec<Mapped>,
+    pub start_col: usize,
+    pub end_col: usize,
+}
+
+/// A node's flags.
+pub mod flags {
+    pub const SYNTHETIC: u8 = 1;
+    pub const ORIGINAL: u8 = 2;
+    pub const ABSTRACTED: u8 = 4;
+    pub const BASE: u8 = 8;
+}
+
+/// What the index knows of one node.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeInfo {
+    pub group: u16,
+    pub kind: u32,
+    pub flags: u8,
+}
+
+/// A real abstracted resource that copies are made from.
+#[derive(Debug, Clone)]
+pub struct BaseResource {
+    pub node: u32,
+    pub group: u16,
+    pub file: u16,
+    /// Byte offset of its record in the mapped file.
+    pub offset: u64,
+    pub kind: u32,
+}
+
+/// One end of an edge that touches a base resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// A base resource (index into [`Baseline::bases`]).
+    Base(u32),
+    /// Any other node, kept as it is in the copies' edges.
+    Other(u32),
+}
+
+/// An edge with at least one base resource end, copied by the replicate strategy.
+#[derive(Debug, Clone)]
+pub struct BaseEdge {
+    pub group: u16,
+    pub file: u16,
+    pub offset: u64,
+    pub start: End,
+    pub end: End,
+}
+
+/// The baseline's index. See the module docs.
+pub struct Baseline {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub node_groups: Vec<NodeGroupData>,
+    pub rel_groups: Vec<RelGroupData>,
+    /// Interned node kinds (`type` values and labels).
+    pub kinds: Vec<String>,
+    pub nodes: Vec<NodeInfo>,
+    ids: HashMap<(u16, Box<[u8]>), u32>,
+    spaces: Vec<String>,
+    pub bases: Vec<BaseResource>,
+    pub base_edges: Vec<BaseEdge>,
+    /// The baseline graph's own counts.
+    pub counts: Expected,
+}
+
+impl Baseline {
+    /// Reads and indexes the baseline in `dir`.
+    pub fn open(dir: &Path) -> Result<Baseline, BaselineError> {
+        let manifest = Manifest::read(dir)?;
+        let mut b = Baseline {
+            dir: dir.to_path_buf(),
+            manifest,
+            node_groups: Vec::new(),
+            rel_groups: Vec::new(),
+            kinds: Vec::new(),
+            nodes: Vec::new(),
+            ids: HashMap::new(),
+            spaces: Vec::new(),
+            bases: Vec::new(),
+            base_edges: Vec::new(),
+            counts: Expected::default(),
+        };
+        let mut kind_index: HashMap<String, u32> = HashMap::new();
+        b.index_nodes(&mut kind_index)?;
+        b.index_relationships()?;
+        Ok(b)
+    }
+
+    /// The ID space number of `name`, if any node group uses it.
+    pub fn space(&self, name: &str) -> Option<u16> {
+        self.spaces.iter().position(|s| s == name).map(|i| i as u16)
+    }
+
+    /// The node with `id` in ID space `space`.
+    pub fn lookup(&self, space: u16, id: &[u8]) -> Option<u32> {
+        self.ids.get(&(space, Box::from(id))).copied()
+    }
+
+    /// Whether any node in `space` has this id (used to keep generated ids collision-free).
+    pub fn contains_id(&self, space: &str, id: &[u8]) -> bool {
+        self.space(space)
+            .is_some_and(|s| self.ids.contains_key(&(s, Box::from(id))))
+    }
+
+    /// Calls `f` with every node id (any ID space).
+    pub fn for_each_id(&self, mut f: impl FnMut(&[u8])) {
+        for (_, id) in self.ids.keys() {
+            f(id);
+        }
+    }
+
+    /// The kind name of a node.
+    pub fn kind_name(&self, node: u32) -> &str {
+        &self.kinds[self.nodes[node as usize].kind as usize]
+    }
+
+    /// The raw fields of a base resource's record.
+    pub fn base_record<'a>(
+        &'a self,
+        base: &BaseResource,
+        fields: &mut Vec<Range<usize>>,
+    ) -> &'a [u8] {
+        let bytes = self.node_groups[base.group as usize].files[base.file as usize].bytes();
+        let end = csvfmt::split_record(bytes, base.offset as usize, fields);
+        let start = base.offset as usize;
+        for f in fields.iter_mut() {
+            *f = f.start - start..f.end - start;
+        }
+        &bytes[start..end]
+    }
+
+    /// The raw fields of a base edge's record.
+    pub fn edge_record<'a>(&'a self, edge: &BaseEdge, fields: &mut Vec<Range<usize>>) -> &'a [u8] {
+        let bytes = self.rel_groups[edge.group as usize].files[edge.file as usize].bytes();
+        let end = csvfmt::split_record(bytes, edge.offset as usize, fields);
+        let start = edge.offset as usize;
+        for f in fields.iter_mut() {
+            *f = f.start - start..f.end - start;
+        }
+        &bytes[start..end]
+    }
+
+    /// The raw (escaped) id field of any node, read back from its file is not indexed; callers
+    /// use the edge's own endpoint field instead. This returns the unescaped id of a base.
+    pub fn base_id(&self, base: &BaseResource) -> Vec<u8> {
+        let mut fields = Vec::new();
+        let rec = self.base_record(base, &mut fields);
+        let col = self.node_groups[base.group as usize].id_col;
+        csvfmt::unescape(&rec[fields[col].clone()])
+            .map(|c| c.into_owned())
+            .unwrap_or_default()
+    }
+
+    fn intern(kinds: &mut Vec<String>, index: &mut HashMap<String, u32>, k: &str) -> u32 {
+        if let Some(&i) = index.get(k) {
+            return i;
+        }
+        let i = kinds.len() as u32;
+        kinds.push(k.to_string());
+        index.insert(k.to_string(), i);
+        i
+    }
+
+    fn index_nodes(&mut self, kind_index: &mut HashMap<String, u32>) -> Result<(), BaselineError> {
+        let groups = self.manifest.node_groups.clone();
+        let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+        for (gi, meta) in groups.into_iter().enumerate() {
+            let header_path = self.dir.join(&meta.header);
+            let header = read_header(&header_path)?;
+            let ids = header.find(|k| matches!(k, ColumnKind::Id { .. }));
+            let id_col = match ids.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(BaselineError::Header {
+                        path: header_path,
+                        message: format!(
+                            "a node header needs exactly one :ID column, found {}",
+                            ids.len()
+                        ),
+                    })
+                }
+            };
+            if let ColumnKind::Id { space, .. } = &header.columns[id_col].kind {
+                if space != &meta.id_space {
+                    return Err(BaselineError::Header {
+                        path: header_path,
+                        message: format!(
+                            "the :ID column's ID space is {space:?} but the manifest's group {:?} says {:?}; make them agree",
+                            meta.name, meta.id_space
+                        ),
+                    });
+                }
+            }
+            if !header
+                .find(|k| matches!(k, ColumnKind::StartId { .. } | ColumnKind::EndId { .. }))
+                .is_empty()
+            {
+                return Err(BaselineError::Header {
+                    path: header_path,
+                    message: "a node header cannot have :START_ID or :END_ID columns".into(),
+                });
+            }
+            let space = match self.spaces.iter().position(|s| s == &meta.id_space) {
+                Some(i) => i as u16,
+                None => {
+                    self.spaces.push(meta.id_space.clone());
+                    (self.spaces.len() - 1) as u16
+                }
+            };
+            let has = |l: &str| meta.labels.iter().any(|x| x == l);
+            let is_original = has("Original");
+            let is_abstracted = has("Resource") && !is_original;
+            let is_plain_resource = is_abstracted && meta.labels.len() == 1;
+            let string_prop = |name: &str| {
+                header.property(name).filter(|&i| {
+                    matches!(
+                        header.columns[i].kind,
+                        ColumnKind::Property {
+                            ty: ValueType::String,
+                            array: false
+                        }
+                    )
+                })
+            };
+            let type_col = string_prop("type");
+            let name_col = string_prop("name");
+            let synthetic_col = header.property("synthetic");
+            let min_label = meta.labels.iter().min().cloned().unwrap_or_default();
+            let label_kind = Self::intern(&mut self.kinds, kind_index, &min_label);
+            let mut files = Vec::new();
+            let mut fields: Vec<Range<usize>> = Vec::new();
+            for (fi, entry) in meta.files.iter().enumerate() {
+                let mapped = Mapped::open(self.dir.join(&entry.path))?;
+                let bytes = mapped.bytes();
+                let mut rows = 0u64;
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(bytes);
+                let mut rec = csv::ByteRecord::new();
+                loop {
+                    let pos_before = rdr.position().clone();
+                    match rdr.read_byte_record(&mut rec) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            return Err(BaselineError::Record {
+                                path: mapped.path.clone(),
+                                line: pos_before.line(),
+                                message: format!("{e}"),
+                            })
+                        }
+                    }
+                    rows += 1;
+                    let pos = rec.position().cloned().unwrap_or(pos_before);
+                    let line = pos.line();
+                    check_record(&mapped.path, line, &header, &rec, rows == 1)?;
+                    let id = rec.get(id_col).unwrap_or_default();
+                    if id.is_empty() {
+                        return Err(BaselineError::Record {
+                            path: mapped.path.clone(),
+                            line,
+                            message: format!(
+                                "empty id in column {}; every node needs an id",
+                                id_col + 1
+                            ),
+                        });
+                    }
+                    let synthetic = synthetic_col
+                        .and_then(|c| rec.get(c))
+                        .is_some_and(|v| v == b"true");
+                    let type_val = type_col.and_then(|c| rec.get(c)).filter(|v| !v.is_empty());
+                    let kind = match type_val {
+                        Some(t) => {
+                            Self::intern(&mut self.kinds, kind_index, &String::from_utf8_lossy(t))
+                        }
+                        None => label_kind,
+                    };
+                    let mut f = 0u8;
+                    if synthetic {
+                        f |= flags::SYNTHETIC;
+                    }
+                    if is_original {
+                        f |= flags::ORIGINAL;
+                    }
+                    if is_abstracted {
+                        f |= flags::ABSTRACTED;
+                    }
+                    let node = self.nodes.len() as u32;
+                    if is_plain_resource && !synthetic {
+                        f |= flags::BASE;
+                        // Record where the record starts so generate can copy it verbatim.
+                        let offset = pos.byte();
+                        debug_assert!({
+                            csvfmt::split_record(bytes, offset as usize, &mut fields);
+                            fields.len() == header.columns.len()
+                        });
+                        self.bases.push(BaseResource {
+                            node,
+                            group: gi as u16,
+                            file: fi as u16,
+                            offset,
+                            kind,
+                        });
+                    }
+                    if let Some(prev) = self.ids.insert((space, Box::from(id)), node) {
+                        let _ = prev;
+                        return Err(BaselineError::Record {
+                            path: mapped.path.clone(),
+                            line,
+                            message: format!(
+                                "duplicate id {:?} in ID space {}; ids must be unique per ID space",
+                                String::from_utf8_lossy(id),
+                                meta.id_space
+                            ),
+                        });
+                    }
+                    self.nodes.push(NodeInfo {
+                        group: gi as u16,
+                        kind,
+                        flags: f,
+                    });
+                    if is_abstracted {
+                        *by_type
+                            .entry(self.kinds[kind as usize].clone())
+                            .or_default() += 1;
+                        self.counts.abstracted += 1;
+                        if !synthetic {
+                            self.counts.real_abstracted += 1;
+                        }
+                    }
+                    if synthetic {
+                        self.counts.synthetic += 1;
+                    }
+                    if is_original {
+                        self.counts.original += 1;
+                    }
+                }
+                if rows != entry.rows {
+                    return Err(BaselineError::RowCount {
+                        path: mapped.path.clone(),
+                        expected: entry.rows,
+                        found: rows,
+                    });
+                }
+                for l in &meta.labels {
+                    *self.counts.by_label.entry(l.clone()).or_default() += rows;
+                }
+                self.counts.nodes += rows;
+                files.push(mapped);
+            }
+            self.node_groups.push(NodeGroupData {
+                meta,
+                header,
+                header_path,
+                files,
+                id_col,
+                type_col,
+                name_col,
+                synthetic_col,
+                is_abstracted,
+                is_original,
+            });
+        }
+        self.counts.by_type = by_type;
+        Ok(())
+    }
+
+    fn index_relationships(&mut self) -> Result<(), BaselineError> {
+        let groups = self.manifest.relationship_groups.clone();
+        let mut patterns: BTreeMap<(u32, String, u32), u64> = BTreeMap::new();
+        let base_pos: HashMap<u32, u32> = self
+            .bases
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.node, i as u32))
+            .collect();
+        for (gi, meta) in groups.into_iter().enumerate() {
+            let header_path = self.dir.join(&meta.header);
+            let header = read_header(&header_path)?;
+            let starts = header.find(|k| matches!(k, ColumnKind::StartId { .. }));
+            let ends = header.find(|k| matches!(k, ColumnKind::EndId { .. }));
+            let (start_col, end_col) = match (starts.as_slice(), ends.as_slice()) {
+                ([s], [e]) => (*s, *e),
+                _ => return Err(BaselineError::Header {
+                    path: header_path,
+                    message:
+                        "a relationship header needs exactly one :START_ID and one :END_ID column"
+                            .into(),
+                }),
+            };
+            for (col, want) in [(start_col, &meta.start_space), (end_col, &meta.end_space)] {
+                let got = match &header.columns[col].kind {
+                    ColumnKind::StartId { space } | ColumnKind::EndId { space } => space,
+                    _ => unreachable!("found by kind"),
+                };
+                if got != want {
+                    return Err(BaselineError::Header {
+                        path: header_path,
+                        message: format!(
+                            "column {} uses ID space {got:?} but the manifest's group {:?} says {want:?}; make them agree",
+                            col + 1,
+                            meta.name
+                        ),
+                    });
+                }
+            }
+            let start_space = self.space(&meta.start_space).unwrap_or(u16::MAX);
+            let end_space = self.space(&meta.end_space).unwrap_or(u16::MAX);
+            let copyable = meta.rel_type != "SCAN_SOURCE_NODE";
+            let mut files = Vec::new();
+            for (fi, entry) in meta.files.iter().enumerate() {
+                let mapped = Mapped::open(self.dir.join(&entry.path))?;
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(mapped.bytes());
+                let mut rec = csv::ByteRecord::new();
+                let mut rows = 0u64;
+                loop {
+                    let pos_before = rdr.position().clone();
+                    match rdr.read_byte_record(&mut rec) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            return Err(BaselineError::Record {
+                                path: mapped.path.clone(),
+                                line: pos_before.line(),
+                                message: format!("{e}"),
+                            })
+                        }
+                    }
+                    rows += 1;
+                    let pos = rec.position().cloned().unwrap_or(pos_before);
+                    check_record(&mapped.path, pos.line(), &header, &rec, rows == 1)?;
+                    let find = |space: u16, col: usize, what: &str, space_name: &str| {
+                        let id = rec.get(col).unwrap_or_default();
+                        self.ids.get(&(space, Box::from(id))).copied().ok_or_else(|| {
+                            BaselineError::Record {
+                                path: mapped.path.clone(),
+                                line: pos.line(),
+                                message: format!(
+                                    "{what} {:?} is not a node in ID space {space_name}; add the node or remove the relationship",
+                                    String::from_utf8_lossy(id)
+                                ),
+                            }
+                        })
+                    };
+                    let s = find(start_space, start_col, "start", &meta.start_space)?;
+                    let e = find(end_space, end_col, "end", &meta.end_space)?;
+                    let (sk, ek) = (self.nodes[s as usize].kind, self.nodes[e as usize].kind);
+                    *patterns.entry((sk, meta.rel_type.clone(), ek)).or_default() += 1;
+                    if copyable {
+                        let end_of = |n: u32| -> Option<End> {
+                            let info = self.nodes[n as usize];
+                            if info.flags & flags::BASE != 0 {
+                                Some(End::Base(base_pos[&n]))
+                            } else if info.flags & (flags::ORIGINAL | flags::SYNTHETIC) != 0 {
+                                None
+                            } else {
+                                Some(End::Other(n))
+                            }
+                        };
+                        if let (Some(a), Some(b)) = (end_of(s), end_of(e)) {
+                            if matches!(a, End::Base(_)) || matches!(b, End::Base(_)) {
+                                self.base_edges.push(BaseEdge {
+                                    group: gi as u16,
+                                    file: fi as u16,
+                                    offset: pos.byte(),
+                                    start: a,
+                                    end: b,
+                                });
+                            }
+                        }
+                    }
+                }
+                if rows != entry.rows {
+                    return Err(BaselineError::RowCount {
+                        path: mapped.path.clone(),
+                        expected: entry.rows,
+                        found: rows,
+                    });
+                }
+                *self
+                    .counts
+                    .by_rel_type
+                    .entry(meta.rel_type.clone())
+                    .or_default() += rows;
+                self.counts.relationships += rows;
+                files.push(mapped);
+            }
+            self.rel_groups.push(RelGroupData {
+                meta,
+                header,
+                header_path,
+                files,
+                start_col,
+                end_col,
+            });
+        }
+        self.counts.by_pattern = patterns
+            .into_iter()
+            .map(|((s, t, e), count)| PatternCount {
+                source: self.kinds[s as usize].clone(),
+                rel_type: t,
+                target: self.kinds[e as usize].clone(),
+                count,
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Fails when there is nothing to copy.
+    pub fn require_bases(&self) -> Result<(), BaselineError> {
+        if self.bases.is_empty() {
+            return Err(BaselineError::NoBase {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reads a header-only file.
+pub fn read_header(path: &Path) -> Result<Header, BaselineError> {
+    let text = std::fs::read(path).map_err(|source| BaselineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_slice());
+    let mut rec = csv::StringRecord::new();
+    let got = rdr
+        .read_record(&mut rec)
+        .map_err(|e| BaselineError::Header {
+            path: path.to_path_buf(),
+            message: format!("not a valid CSV header: {e}"),
+        })?;
+    if !got || rec.iter().all(str::is_empty) {
+        return Err(BaselineError::Header {
+            path: path.to_path_buf(),
+            message: "the header file is empty; it needs one line of column names".into(),
+        });
+    }
+    let fields: Vec<&str> = rec.iter().collect();
+    let header = Header::parse(&fields).map_err(|message| BaselineError::Header {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    if rdr.read_record(&mut rec).unwrap_or(false) {
+        return Err(BaselineError::Record {
+            path: path.to_path_buf(),
+            line: 2,
+            message: "a header file holds only the header line; move data rows into a data file"
+                .into(),
+        });
+    }
+    Ok(header)
+}
+
+fn check_record(
+    path: &Path,
+    line: u64,
+    header: &Header,
+    rec: &csv::ByteRecord,
+    first: bool,
+) -> Result<(), BaselineError> {
+    let err = |message: String| BaselineError::Record {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    if rec.len() != header.columns.len() {
+        return Err(err(format!(
+            "record has {} fields, the header has {}; every record needs exactly the header's columns",
+            rec.len(),
+            header.columns.len()
+        )));
+    }
+    if first {
+        let line_fields: Vec<String> = header.columns.iter().map(Column::header_field).collect();
+        if rec.iter().zip(&line_fields).all(|(a, b)| a == b.as_bytes()) {
+            return Err(err(
+                "the data file starts with its header line; headers belong only in the header file"
+                    .into(),
+            ));
+        }
+    }
+    for (i, (col, raw)) in header.columns.iter().zip(rec.iter()).enumerate() {
+        let ColumnKind::Property { ty, array } = col.kind else {
+            continue;
+        };
+        if raw.is_empty() {
+            continue;
+        }
+        let v = std::str::from_utf8(raw).map_err(|_| {
+            err(format!(
+                "column {} ({}) is not valid UTF-8",
+                i + 1,
+                col.name
+            ))
+        })?;
+        if ty == ValueType::String {
+            continue;
+        }
+        let bad = if array {
+            v.split(';').find(|e| !ty.accepts(e))
+        } else if ty.accepts(v) {
+            None
+        } else {
+            Some(v)
+        };
+        if let Some(bad) = bad {
+            let shown: String = bad.chars().take(60).collect();
+            return Err(err(format!(
+                "column {} ({}) holds {shown:?}, which is not a {}; fix the value or the header type",
+                i + 1,
+                col.name,
+                ty.header_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips() {
+        let line = "id:ID(Resource),name:string,zones:string[],n:long,ok:boolean,at:datetime,x";
+        let fields: Vec<&str> = line.split(',').collect();
+        let h = Header::parse(&fields).unwrap();
+        assert_eq!(
+            h.line(),
+            "id:ID(Resource),name:string,zones:string[],n:long,ok:boolean,at:datetime,x:string"
+        );
+        assert_eq!(h.property("name"), Some(1));
+        assert_eq!(h.property("id"), Some(0));
+    }
+
+    #[test]
+    fn header_rejects_unknown_types_and_labels() {
+        let e = Header::parse(&["id:ID(A)", "p:point2"]).unwrap_err();
+        assert!(e.contains("unknown type \"point2\""), "{e}");
+        let e = Header::parse(&["id:ID(A)", ":LABEL"]).unwrap_err();
+        assert!(e.contains("manifest"), "{e}");
+    }
+
+    #[test]
+    fn value_types_accept_what_neo4j_reads() {
+        assert!(ValueType::Long.accepts("-42"));
+        assert!(!ValueType::Long.accepts("4.2"));
+        assert!(ValueType::Boolean.accepts("false"));
+        assert!(!ValueType::Boolean.accepts("True"));
+        assert!(ValueType::DateTime.accepts("2025-11-10T14:03:27.512Z"));
+        assert!(!ValueType::DateTime.accepts("yesterday"));
+        assert!(ValueType::Double.accepts("1e3"));
+    }
+}

@@ -1,0 +1,269 @@
+//! `tenantgen generate`: flags → [`GenerateConfig`] + [`WriteOptions`], then plan and write.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::{info, out, Global, EXIT_ERROR};
+use crate::baseline::Baseline;
+use crate::plan::{EdgeMode, GenerateConfig, Plan, Scale, Strategy};
+use crate::write::{self, Compression, WriteOptions, WriteReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Replicate,
+    Template,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EdgesArg {
+    Aligned,
+    Cross,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressArg {
+    None,
+    Gz,
+}
+
+/// Flags of `generate` (also taken by `run`).
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Baseline directory (default: the seed tenant in test-data/seed-tenant).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// YAML template (see docs/template.md).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// How synthetic resources are made.
+    #[arg(long, value_enum, default_value = "replicate")]
+    pub strategy: StrategyArg,
+    /// Final abstracted total over the base, as ATG means it (10 adds 9 copies per base).
+    /// Default 10 for replicate, 1 for template.
+    #[arg(long, value_name = "F", conflicts_with = "target_total")]
+    pub scale_factor: Option<f64>,
+    /// Make the abstracted layer exactly T resources.
+    #[arg(long, value_name = "T")]
+    pub target_total: Option<u64>,
+    /// Seed of every generated value.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Worker threads (default: the number of CPUs). Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "import-out/generated")]
+    pub out: PathBuf,
+    /// Replace an existing output directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan and expected counts; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Compress data parts.
+    #[arg(long, value_enum, default_value = "none")]
+    pub compress: CompressArg,
+    /// Write only part K of N (1-based); the N parts together are the whole output.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// How base edges are copied: aligned (copy j to copy j) or cross (ATG's cross product).
+    #[arg(long, value_enum, default_value = "aligned")]
+    pub edges: EdgesArg,
+    /// ATG's exact output: cross edges, :Resource only, ATG markers and 8-hex ids, names kept.
+    #[arg(long)]
+    pub atg_compat: bool,
+    /// Operation id (default: scale-YYYYMMDDTHHMMSS-xxxxxxxx from the time and seed).
+    #[arg(long, value_name = "ID")]
+    pub operation_id: Option<String>,
+    /// Pin the run's timestamp (RFC 3339, e.g. 2025-11-15T21:17:00Z) for reproducible output.
+    #[arg(long, value_name = "TIME")]
+    pub timestamp: Option<String>,
+    /// Rows per data part.
+    #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
+    pub part_rows: u64,
+    /// Write even when the estimate exceeds the free disk space.
+    #[arg(long)]
+    pub ignore_space_check: bool,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl GenerateArgs {
+    /// Resolves and checks the flags.
+    pub fn config(&self) -> anyhow::Result<(GenerateConfig, WriteOptions)> {
+        let strategy = match self.strategy {
+            StrategyArg::Replicate => Strategy::Replicate,
+            StrategyArg::Template => Strategy::Template,
+        };
+        if strategy == Strategy::Template && self.template.is_none() {
+            anyhow::bail!("--strategy template needs --template FILE (see docs/template.md)");
+        }
+        let scale = match (self.scale_factor, self.target_total) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("--scale-factor and --target-total exclude each other; pass one")
+            }
+            (Some(f), None) => {
+                if !f.is_finite() || f <= 1.0 {
+                    anyhow::bail!(
+                        "--scale-factor must be a finite number above 1 (the final abstracted total over the base), got {f}"
+                    );
+                }
+                Scale::Factor(f)
+            }
+            (None, Some(0)) => anyhow::bail!("--target-total must be above 0"),
+            (None, Some(t)) => Scale::TargetTotal(t),
+            (None, None) => Scale::Factor(match strategy {
+                Strategy::Replicate => 10.0,
+                Strategy::Template => 1.0,
+            }),
+        };
+        let timestamp = match &self.timestamp {
+            None => None,
+            Some(t) => Some(
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .with_context(|| {
+                        format!("--timestamp {t:?} is not RFC 3339; use e.g. 2025-11-15T21:17:00Z")
+                    })?
+                    .with_timezone(&chrono::Utc),
+            ),
+        };
+        if self.part_rows == 0 {
+            anyhow::bail!("--part-rows must be at least 1");
+        }
+        let shard = self.shard.as_deref().map(parse_shard).transpose()?;
+        let threads = match self.threads {
+            Some(0) => anyhow::bail!("--threads must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        let config = GenerateConfig {
+            baseline: self
+                .baseline
+                .clone()
+                .unwrap_or_else(super::default_baseline),
+            template: self.template.clone(),
+            strategy,
+            scale,
+            seed: self.seed,
+            edges: if self.atg_compat {
+                EdgeMode::Cross
+            } else {
+                match self.edges {
+                    EdgesArg::Aligned => EdgeMode::Aligned,
+                    EdgesArg::Cross => EdgeMode::Cross,
+                }
+            },
+            atg_compat: self.atg_compat,
+            operation_id: self.operation_id.clone(),
+            timestamp,
+            part_rows: self.part_rows,
+        };
+        let opts = WriteOptions {
+            out: self.out.clone(),
+            force: self.force,
+            threads,
+            compress: match self.compress {
+                CompressArg::None => Compression::None,
+                CompressArg::Gz => Compression::Gzip,
+            },
+            shard,
+            progress: true,
+            check_space: !self.ignore_space_check,
+        };
+        Ok((config, opts))
+    }
+}
+
+/// `K/N` with 1 ≤ K ≤ N.
+pub fn parse_shard(s: &str) -> anyhow::Result<(u32, u32)> {
+    let parsed = s
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((k, n)) if k >= 1 && k <= n => Ok((k, n)),
+        _ => anyhow::bail!("--shard {s:?} must be K/N with 1 ≤ K ≤ N, e.g. --shard 1/4"),
+    }
+}
+
+/// Plans and writes; returns the report (None for a dry run) with the plan text.
+pub fn generate(
+    args: &GenerateArgs,
+    global: Global,
+) -> anyhow::Result<(Plan, Baseline, Option<WriteReport>)> {
+    let (config, mut opts) = args.config()?;
+    opts.progress = !global.quiet && !args.json;
+    let baseline = Baseline::open(&config.baseline)
+        .with_context(|| format!("reading baseline {}", config.baseline.display()))?;
+    let plan = Plan::new(config, &baseline).context("planning")?;
+    if args.dry_run {
+        return Ok((plan, baseline, None));
+    }
+    if !args.json {
+        info(global, &plan.describe());
+    }
+    let report = write::write(&plan, &baseline, &opts)
+        .with_context(|| format!("writing {}", opts.out.display()))?;
+    Ok((plan, baseline, Some(report)))
+}
+
+pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
+    let (plan, _baseline, report) = generate(&args, global)?;
+    match (&report, args.json) {
+        (None, false) => out(&plan.describe())?,
+        (None, true) => out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&plan_json(&plan, None))?
+        ))?,
+        (Some(r), true) => out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&plan_json(&plan, Some(r)))?
+        ))?,
+        (Some(r), false) => {
+            for p in &r.cleaned {
+                info(
+                    global,
+                    &format!(
+                        "removed the leftover of an interrupted run: {}",
+                        p.display()
+                    ),
+                );
+            }
+            let secs = r.elapsed.as_secs_f64();
+            out(&format!(
+                "wrote {} rows ({}) to {} in {:.2} s ({:.0} rows/s)\nimport with: tenantgen import {}\n",
+                crate::plan::thousands(r.rows),
+                crate::plan::human_bytes(r.bytes),
+                r.out.display(),
+                secs,
+                r.rows as f64 / secs.max(1e-9),
+                r.out.display()
+            ))?;
+        }
+    }
+    let _ = EXIT_ERROR;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` document of `generate`.
+pub fn plan_json(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value {
+    serde_json::json!({
+        "operation_id": plan.op.id,
+        "strategy": plan.config.strategy.name(),
+        "seed": plan.config.seed,
+        "base_resources": plan.base_count,
+        "abstracted_before": plan.abstracted_before,
+        "synthetic_nodes": plan.synthetic,
+        "synthetic_relationships": plan.expected.operation_relationships,
+        "expected": plan.expected,
+        "estimated_bytes": plan.estimated_bytes,
+        "dry_run": report.is_none(),
+        "out": report.map(|r| r.out.display().to_string()),
+        "rows_written": report.map(|r| r.rows),
+        "bytes_written": report.map(|r| r.bytes),
+        "seconds": report.map(|r| r.elapsed.as_secs_f64()),
+    })
+}

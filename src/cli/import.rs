@@ -1,0 +1,111 @@
+//! `tenantgen import`: flags → [`ImportConfig`], then the import and its report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{out, Global};
+use crate::import::{import, ImportConfig};
+use crate::plan::thousands;
+
+/// Flags of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The directory to import (generated output, baseline or export).
+    #[arg(default_value = "import-out/generated")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub neo4j: Neo4jArgs,
+    /// Replace an existing database in the instance directory.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Where Neo4j lives and how the import and server are sized.
+#[derive(Debug, Clone, Args)]
+pub struct Neo4jArgs {
+    /// Neo4j home (default: $NEO4J_HOME, else the project's scripts/neo4j install).
+    #[arg(long, value_name = "DIR")]
+    pub neo4j_home: Option<PathBuf>,
+    /// Instance directory to import into (conf, data, logs); default: DIR.neo4j beside the input.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database name.
+    #[arg(long, default_value = "neo4j")]
+    pub database: String,
+    /// Importer threads (default: the number of CPUs).
+    #[arg(long = "import-threads", value_name = "N")]
+    pub import_threads: Option<usize>,
+    /// Importer --max-off-heap-memory.
+    #[arg(long, default_value = "4G")]
+    pub max_off_heap: String,
+    /// Importer JVM heap.
+    #[arg(long, default_value = "2g")]
+    pub import_heap: String,
+    /// Server heap.
+    #[arg(long, default_value = "1g")]
+    pub server_heap: String,
+    /// Server page cache.
+    #[arg(long, default_value = "1g")]
+    pub pagecache: String,
+    /// Bolt port of the instance (default: a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+impl Neo4jArgs {
+    /// The validated import configuration for input `dir`.
+    pub fn config(&self, dir: &std::path::Path, overwrite: bool) -> anyhow::Result<ImportConfig> {
+        let instance_dir = match &self.data_dir {
+            Some(d) => d.clone(),
+            None => {
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .context("the input directory needs a name; pass --data-dir")?;
+                dir.with_file_name(format!("{name}.neo4j"))
+            }
+        };
+        let mut cfg = ImportConfig::new(dir.to_path_buf(), instance_dir);
+        cfg.neo4j_home = self.neo4j_home.clone();
+        if !crate::manifest::valid_token(&self.database) && !self.database.contains('-') {
+            anyhow::bail!(
+                "--database {:?} must be letters, digits, '-' or '_'",
+                self.database
+            );
+        }
+        cfg.database = self.database.to_ascii_lowercase();
+        cfg.overwrite = overwrite;
+        if let Some(t) = self.import_threads {
+            if t == 0 {
+                anyhow::bail!("--import-threads must be at least 1");
+            }
+            cfg.threads = t;
+        }
+        cfg.max_off_heap = self.max_off_heap.clone();
+        cfg.heap = self.import_heap.clone();
+        cfg.server_heap = self.server_heap.clone();
+        cfg.pagecache = self.pagecache.clone();
+        cfg.port = self.port;
+        Ok(cfg)
+    }
+}
+
+pub fn run(args: ImportArgs, _global: Global) -> anyhow::Result<ExitCode> {
+    let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
+    out(&format!(
+        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: NEO4J_CONF={} {}/bin/neo4j console\n",
+        thousands(done.report.nodes),
+        thousands(done.report.relationships),
+        thousands(done.report.properties),
+        done.report.elapsed.as_secs_f64(),
+        done.instance.dir().display(),
+        done.instance.database(),
+        done.instance.conf_dir().display(),
+        done.home.path.display(),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! The command line: clap types that mirror the flags (`*Args`), their conversion into each
+//! stage's validated configuration, and the dispatch that runs a stage and maps its outcome to
+//! an exit code. No stage module sees a clap type. Errors are printed here, once, with their
+//! context chain.
+//!
+//! Exit codes: 0 done (and verified), 1 ran to the end but verification found a mismatch,
+//! 2 error (bad input, missing Neo4j, failed import, ...).
+
+mod generate;
+mod import;
+mod run;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::neo4j::{ConnectionSettings, Secret};
+
+pub use generate::GenerateArgs;
+
+/// Exit code: verification found a mismatch.
+pub const EXIT_MISMATCH: u8 = 1;
+/// Exit code: an error.
+pub const EXIT_ERROR: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done (verified), 1 verification mismatch, 2 error.
+Connection settings also come from NEO4J_URI, NEO4J_USERNAME (or NEO4J_USER) and NEO4J_PASSWORD.";
+
+/// Big, realistic, reproducible Azure tenant graphs for Neo4j.
+#[derive(Debug, Parser)]
+#[command(name = "tenantgen", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// No progress bars and no informational output on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan and write synthetic resources as neo4j-admin import files.
+    Generate(GenerateArgs),
+    /// Import a generated directory into a fresh Neo4j database with neo4j-admin.
+    Import(import::ImportArgs),
+    /// The whole job: generate, import into a fresh database, start Neo4j, verify.
+    Run(run::RunArgs),
+}
+
+/// Bolt connection flags shared by the commands that talk to a running server.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Bolt URI of the server.
+    #[arg(long, env = "NEO4J_URI", default_value = "bolt://127.0.0.1:7687")]
+    pub uri: String,
+    /// User name (also NEO4J_USER).
+    #[arg(long, env = "NEO4J_USERNAME")]
+    pub user: Option<String>,
+    /// Password; prefer the NEO4J_PASSWORD environment variable.
+    #[arg(long, env = "NEO4J_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Database name (default: the server's default database).
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+impl ConnectArgs {
+    /// The validated connection settings.
+    pub fn settings(&self) -> ConnectionSettings {
+        let user = self
+            .user
+            .clone()
+            .or_else(|| std::env::var("NEO4J_USER").ok())
+            .unwrap_or_else(|| "neo4j".into());
+        ConnectionSettings {
+            uri: self.uri.clone(),
+            user,
+            password: Secret::new(self.password.clone().unwrap_or_default()),
+            database: self.database.clone(),
+        }
+    }
+}
+
+/// Output shared by all commands.
+#[derive(Debug, Clone, Copy)]
+pub struct Global {
+    pub quiet: bool,
+}
+
+/// Parses the arguments, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let global = Global { quiet: cli.quiet };
+    let result = match cli.command {
+        Command::Generate(a) => generate::run(a, global),
+        Command::Import(a) => import::run(a, global),
+        Command::Run(a) => run::run(a, global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints informational text on stderr unless `--quiet`.
+pub fn info(global: Global, text: &str) {
+    if !global.quiet {
+        let _ = writeln!(std::io::stderr(), "{text}");
+    }
+}
+
+/// Writes to stdout; a closed pipe ends the program quietly (exit 0) at the edge.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// The seed tenant shipped in `test-data/seed-tenant`.
+pub fn default_baseline() -> PathBuf {
+    let local = PathBuf::from("test-data/seed-tenant");
+    if local.join("manifest.json").is_file() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-data/seed-tenant")
+}

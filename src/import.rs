@@ -1,0 +1,266 @@
+//! `import`: loads a tenantgen directory (generated output or baseline) into a fresh Neo4j
+//! database with the real `neo4j-admin database import full`, then checks the importer's counts
+//! against the manifest.
+//!
+//! Safety: data files are checked against the manifest's checksums first; the import runs into
+//! a staging instance directory and replaces the target only when it succeeded and its counts
+//! match, so a failed import leaves any earlier database as it was. An existing database is
+//! replaced only with `overwrite`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::manifest::{Manifest, ManifestError};
+use crate::neo4j::{ImportReport, ImportRequest, Instance, InstanceOptions, Neo4jError, NeoHome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Neo4j(#[from] Neo4jError),
+    #[error("{path} is missing; the manifest lists it: regenerate the directory")]
+    MissingFile { path: PathBuf },
+    #[error("{path} has checksum {found}, the manifest says {expected}: the file was changed or corrupted; regenerate the directory")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("instance {path} already holds database '{database}'; pass --overwrite to replace it, or choose another --data-dir")]
+    Exists { path: PathBuf, database: String },
+    #[error("the importer reported {got_nodes} nodes and {got_rels} relationships, the manifest expects {want_nodes} and {want_rels}; the database was not installed (staging left in {staging} for inspection)")]
+    CountMismatch {
+        got_nodes: u64,
+        got_rels: u64,
+        want_nodes: u64,
+        want_rels: u64,
+        staging: PathBuf,
+    },
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The validated configuration of an import.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// The tenantgen directory to import.
+    pub dir: PathBuf,
+    pub neo4j_home: Option<PathBuf>,
+    /// The Neo4j instance directory (conf, data, logs) to create or replace.
+    pub instance_dir: PathBuf,
+    pub database: String,
+    pub overwrite: bool,
+    pub threads: usize,
+    pub max_off_heap: String,
+    pub heap: String,
+    /// Bolt port written into the instance's configuration (None: a free one).
+    pub port: Option<u16>,
+    pub server_heap: String,
+    pub pagecache: String,
+}
+
+impl ImportConfig {
+    /// Defaults sized for a 2-core, 24 GiB machine.
+    pub fn new(dir: PathBuf, instance_dir: PathBuf) -> ImportConfig {
+        ImportConfig {
+            dir,
+            neo4j_home: None,
+            instance_dir,
+            database: "neo4j".into(),
+            overwrite: false,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_off_heap: "4G".into(),
+            heap: "2g".into(),
+            port: None,
+            server_heap: "1g".into(),
+            pagecache: "1g".into(),
+        }
+    }
+}
+
+/// A finished import.
+#[derive(Debug)]
+pub struct ImportOutcome {
+    pub instance: Instance,
+    pub home: NeoHome,
+    pub report: ImportReport,
+    pub manifest: Manifest,
+    pub check_time: Duration,
+}
+
+/// Runs the import. See the module docs.
+pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
+    let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
+    let manifest = Manifest::read(&cfg.dir)?;
+    let dir = cfg.dir.canonicalize().map_err(|source| ImportError::Io {
+        what: "resolve",
+        path: cfg.dir.clone(),
+        source,
+    })?;
+    let started = Instant::now();
+    check_files(&dir, &manifest)?;
+    let check_time = started.elapsed();
+
+    let target_db = cfg.instance_dir.join("data/databases").join(&cfg.database);
+    if target_db.exists() && !cfg.overwrite {
+        return Err(ImportError::Exists {
+            path: cfg.instance_dir.clone(),
+            database: cfg.database.clone(),
+        });
+    }
+    let staging = sibling(&cfg.instance_dir, "staging");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|source| ImportError::Io {
+            what: "remove",
+            path: staging.clone(),
+            source,
+        })?;
+    }
+    let opts = InstanceOptions {
+        port: cfg.port,
+        heap: cfg.server_heap.clone(),
+        pagecache: cfg.pagecache.clone(),
+        database: cfg.database.clone(),
+    };
+    let staged = Instance::create(&staging, opts.clone())?;
+    let argfile = if dir.join("import.args").is_file() {
+        PathBuf::from("import.args")
+    } else {
+        // A baseline or an export carries no argfile: derive it from the manifest.
+        let p = staged.dir().join("import.args");
+        fs::write(&p, crate::write::import_args(&manifest)).map_err(|source| ImportError::Io {
+            what: "write",
+            path: p.clone(),
+            source,
+        })?;
+        p
+    };
+    let req = ImportRequest {
+        workdir: dir.clone(),
+        argfile,
+        overwrite: false,
+        threads: cfg.threads,
+        max_off_heap: cfg.max_off_heap.clone(),
+        heap: cfg.heap.clone(),
+    };
+    let report = match staged.import(&home, &req) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
+    };
+    let (want_nodes, want_rels) = match &manifest.expected {
+        Some(e) if manifest.shard.is_none() => (e.nodes, e.relationships),
+        _ => (manifest.node_rows(), manifest.relationship_rows()),
+    };
+    if report.nodes != want_nodes || report.relationships != want_rels {
+        return Err(ImportError::CountMismatch {
+            got_nodes: report.nodes,
+            got_rels: report.relationships,
+            want_nodes,
+            want_rels,
+            staging,
+        });
+    }
+    install(&staging, &cfg.instance_dir)?;
+    let instance = Instance::create(&cfg.instance_dir, opts)?;
+    Ok(ImportOutcome {
+        instance,
+        home,
+        report,
+        manifest,
+        check_time,
+    })
+}
+
+/// Checks that every file the manifest lists exists with its row count's file and checksum.
+pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
+    let headers = manifest
+        .node_groups
+        .iter()
+        .map(|g| &g.header)
+        .chain(manifest.relationship_groups.iter().map(|g| &g.header));
+    for h in headers {
+        let p = dir.join(h);
+        if !p.is_file() {
+            return Err(ImportError::MissingFile { path: p });
+        }
+    }
+    let files = manifest
+        .node_groups
+        .iter()
+        .flat_map(|g| &g.files)
+        .chain(manifest.relationship_groups.iter().flat_map(|g| &g.files));
+    for f in files {
+        let p = dir.join(&f.path);
+        if !p.is_file() {
+            return Err(ImportError::MissingFile { path: p });
+        }
+        if let Some(expected) = &f.xxh3 {
+            let found = file_xxh3(&p).map_err(|source| ImportError::Io {
+                what: "read",
+                path: p.clone(),
+                source,
+            })?;
+            if &found != expected {
+                return Err(ImportError::Checksum {
+                    path: p,
+                    expected: expected.clone(),
+                    found,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// xxh3-64 of a file's bytes as 16 hex digits.
+pub fn file_xxh3(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:016x}", h.digest()))
+}
+
+fn sibling(dir: &Path, what: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "instance".into());
+    dir.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+/// Moves the staged instance into place; the old one is removed only after the swap.
+fn install(staging: &Path, target: &Path) -> Result<(), ImportError> {
+    let io = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImportError::Io { what, path, source }
+    };
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    if target.exists() {
+        let old = sibling(target, "old");
+        fs::rename(target, &old).map_err(io("move aside", target))?;
+        fs::rename(staging, target).map_err(io("install", target))?;
+        fs::remove_dir_all(&old).map_err(io("remove", &old))?;
+    } else {
+        fs::rename(staging, target).map_err(io("install", target))?;
+    }
+    Ok(())
+}

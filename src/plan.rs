@@ -1,0 +1,963 @@
+//! Planning: from the validated configuration, the baseline index and (optionally) a template,
+//! decide exactly what will be generated: how many copies each base gets, which edges are
+//! copied and how often, the output groups with their headers, how they are cut into parts,
+//! the synthetic ids that would collide with the baseline, and the counts the finished graph
+//! must show. Nothing is written here; `--dry-run` prints a plan and stops.
+//!
+//! Domain words: the *base* is the real abstracted resources (`:Resource`, not `:Original`, not
+//! synthetic), in baseline file order; copy `j` of base `k` has global index `prefix[k] + j`
+//! (base-major order), so every value derives from (seed, global index).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Local, SecondsFormat, Utc};
+
+use crate::baseline::{Baseline, Column, ColumnKind, End, Header, ValueType};
+use crate::csvfmt;
+use crate::manifest::{Expected, PatternCount};
+use crate::template::{self, Template};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+    #[error("{0}")]
+    Baseline(#[from] crate::baseline::BaselineError),
+    #[error("{0}")]
+    Template(#[from] template::TemplateError),
+    #[error("{message}")]
+    Other { message: String },
+}
+
+/// How synthetic resources are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Copy the real abstracted resources of the baseline.
+    Replicate,
+    /// Make resources from a template's per-type counts and values.
+    Template,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Replicate => "replicate",
+            Strategy::Template => "template",
+        }
+    }
+}
+
+/// How a base edge is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeMode {
+    /// Copy j gets its base's edges, base ends mapped to their copy j.
+    Aligned,
+    /// ATG's cross product: every copy of s to every copy of t.
+    Cross,
+}
+
+impl EdgeMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeMode::Aligned => "aligned",
+            EdgeMode::Cross => "cross",
+        }
+    }
+}
+
+/// How much to make.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// ATG's meaning: the final abstracted total over the base (f = 10 adds 9 copies per base).
+    Factor(f64),
+    /// The abstracted layer ends with exactly this many resources.
+    TargetTotal(u64),
+}
+
+/// The validated configuration of a generation (built by `cli` from the raw flags).
+#[derive(Debug, Clone)]
+pub struct GenerateConfig {
+    pub baseline: PathBuf,
+    pub template: Option<PathBuf>,
+    pub strategy: Strategy,
+    pub scale: Scale,
+    pub seed: u64,
+    pub edges: EdgeMode,
+    pub atg_compat: bool,
+    pub operation_id: Option<String>,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub part_rows: u64,
+}
+
+/// The operation's identity and markers.
+#[derive(Debug, Clone)]
+pub struct OperationInfo {
+    pub id: String,
+    pub timestamp: DateTime<Utc>,
+    pub generation_timestamp: String,
+    pub strategy: String,
+}
+
+/// Where an output node column's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeCol {
+    /// The base record's field at this index, verbatim.
+    Copy(usize),
+    /// No value (the base group has no such column).
+    Absent,
+    Id,
+    /// The base's name with `-s{copy}` appended.
+    Name,
+    Synthetic,
+    OperationId,
+    Strategy,
+    GenerationTimestamp,
+    SourceId,
+}
+
+/// Where an output relationship column's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelCol {
+    Start,
+    End,
+    Copy(usize),
+    Synthetic,
+    OperationId,
+}
+
+/// The synthetic node group of the replicate strategy.
+#[derive(Debug, Clone)]
+pub struct ReplicaNodes {
+    pub name: String,
+    pub labels: Vec<String>,
+    pub id_space: String,
+    pub header: Header,
+    /// Per baseline node group: how to fill each output column from its records.
+    pub columns: HashMap<u16, Vec<NodeCol>>,
+    pub parts: Vec<Range<u64>>,
+}
+
+/// One copied base edge and how many rows it yields.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgePattern {
+    pub edge: u32,
+    pub rows: u64,
+}
+
+/// A synthetic relationship group of the replicate strategy (one per baseline group).
+#[derive(Debug, Clone)]
+pub struct ReplicaEdges {
+    pub name: String,
+    pub rel_type: String,
+    pub start_space: String,
+    pub end_space: String,
+    pub base_group: u16,
+    pub header: Header,
+    pub columns: Vec<RelCol>,
+    pub patterns: Vec<EdgePattern>,
+    /// `prefix[p]` = rows before pattern p; the last entry is the group's total.
+    pub prefix: Vec<u64>,
+    pub parts: Vec<Range<u64>>,
+}
+
+impl ReplicaEdges {
+    pub fn rows(&self) -> u64 {
+        self.prefix.last().copied().unwrap_or(0)
+    }
+}
+
+/// Everything `generate` needs, decided up front.
+pub struct Plan {
+    pub config: GenerateConfig,
+    pub op: OperationInfo,
+    /// Real abstracted resources copied from (B).
+    pub base_count: u64,
+    /// Abstracted resources before the operation (real and earlier synthetic).
+    pub abstracted_before: u64,
+    /// New synthetic nodes (N).
+    pub synthetic: u64,
+    /// Copies per base.
+    pub copies: Vec<u32>,
+    /// `prefix[k]` = global index of base k's first copy; the last entry is N.
+    pub prefix: Vec<u64>,
+    pub id_key: u64,
+    /// Global indexes whose natural id collides with a baseline id, and their replacement.
+    pub id_overrides: HashMap<u64, u64>,
+    pub nodes: ReplicaNodes,
+    pub edges: Vec<ReplicaEdges>,
+    pub expected: Expected,
+    pub template: Option<Template>,
+    pub estimated_bytes: u64,
+}
+
+/// Marker property names, in the order they are appended to headers.
+pub const NODE_MARKERS: [&str; 5] = [
+    "synthetic",
+    "scale_operation_id",
+    "generation_strategy",
+    "generation_timestamp",
+    "template_source_id",
+];
+
+impl Plan {
+    /// Builds the plan for the replicate strategy.
+    pub fn new(config: GenerateConfig, baseline: &Baseline) -> Result<Plan, PlanError> {
+        let template = match &config.template {
+            Some(p) => Some(template::load_template(p)?),
+            None => None,
+        };
+        if config.strategy == Strategy::Template {
+            return Err(PlanError::Flag {
+                flag: "--strategy",
+                message: "the template strategy is not available yet; use --strategy replicate"
+                    .into(),
+            });
+        }
+        baseline.require_bases()?;
+        let bases = select_bases(baseline, template.as_ref());
+        if bases.is_empty() {
+            return Err(PlanError::Other {
+                message: format!(
+                    "the template's replicate.types filter matches none of the baseline's {} real resources; widen the filter",
+                    baseline.bases.len()
+                ),
+            });
+        }
+        let b = bases.len() as u64;
+        let abstracted_before = baseline.counts.abstracted;
+        let n = match config.scale {
+            Scale::Factor(f) => {
+                let n = (b as f64 * (f - 1.0)).trunc();
+                if n < 1.0 {
+                    return Err(PlanError::Flag {
+                        flag: "--scale-factor",
+                        message: format!(
+                            "{f} makes no copies of {b} base resources (trunc({b} × ({f} − 1)) = {n}); use a factor above {}",
+                            1.0 + 1.0 / b as f64
+                        ),
+                    });
+                }
+                n as u64
+            }
+            Scale::TargetTotal(t) => {
+                if t <= abstracted_before {
+                    return Err(PlanError::Flag {
+                        flag: "--target-total",
+                        message: format!(
+                            "{t} is not above the current abstracted count {abstracted_before}; pass a larger target"
+                        ),
+                    });
+                }
+                t - abstracted_before
+            }
+        };
+        let mut copies: Vec<u32> = vec![0; baseline.bases.len()];
+        for (k, &bi) in bases.iter().enumerate() {
+            let c = n / b + u64::from((k as u64) < n % b);
+            copies[bi as usize] = u32::try_from(c).map_err(|_| PlanError::Flag {
+                flag: "--scale-factor",
+                message: format!(
+                    "{c} copies per base is more than tenantgen supports (2^32); lower the factor"
+                ),
+            })?;
+        }
+        if let Some(t) = &template {
+            apply_per_type_bounds(t, baseline, &mut copies)?;
+        }
+        let mut prefix = Vec::with_capacity(copies.len() + 1);
+        let mut acc = 0u64;
+        prefix.push(0);
+        for &c in &copies {
+            acc += u64::from(c);
+            prefix.push(acc);
+        }
+        let n = acc;
+        if config.atg_compat && n >= u64::from(u32::MAX) / 2 {
+            return Err(PlanError::Flag {
+                flag: "--atg-compat",
+                message: format!(
+                    "{n} copies do not fit ATG's 8-hex ids; drop --atg-compat or lower the factor"
+                ),
+            });
+        }
+        let op = operation_info(&config)?;
+        let id_key = xxhash_rust::xxh3::xxh3_64_with_seed(b"tenantgen:id", config.seed);
+        let id_overrides = find_collisions(baseline, id_key, n, config.atg_compat);
+        let nodes = plan_nodes(&config, baseline, n)?;
+        let edges = plan_edges(&config, baseline, &copies)?;
+        let expected = expected_counts(baseline, &nodes, &edges, &copies, &config);
+        let estimated_bytes = estimate_bytes(baseline, &copies, &edges);
+        Ok(Plan {
+            config,
+            op,
+            base_count: b,
+            abstracted_before,
+            synthetic: n,
+            copies,
+            prefix,
+            id_key,
+            id_overrides,
+            nodes,
+            edges,
+            expected,
+            template,
+            estimated_bytes,
+        })
+    }
+
+    /// The id hex value of the copy with global index `i`.
+    #[inline]
+    pub fn id_value(&self, i: u64) -> u64 {
+        let i = self.id_overrides.get(&i).copied().unwrap_or(i);
+        if self.config.atg_compat {
+            u64::from(permute32(self.id_key, i as u32))
+        } else {
+            permute64(self.id_key, i)
+        }
+    }
+
+    /// Writes the id of copy `i` of a base with id prefix `prefix`.
+    #[inline]
+    pub fn push_id(&self, out: &mut Vec<u8>, prefix: &str, i: u64) {
+        out.extend_from_slice(b"synthetic-");
+        out.extend_from_slice(prefix.as_bytes());
+        out.push(b'-');
+        let v = self.id_value(i);
+        if self.config.atg_compat {
+            csvfmt::push_hex(out, v, 8);
+        } else {
+            csvfmt::push_hex16(out, v);
+        }
+    }
+
+    /// The base (index into `Baseline::bases`) of global copy index `i`, and the copy number.
+    pub fn locate(&self, i: u64) -> (usize, u64) {
+        // `prefix` is sorted; the base is the last k with prefix[k] <= i and a copy to spare.
+        let k = self.prefix.partition_point(|&p| p <= i) - 1;
+        (k, i - self.prefix[k])
+    }
+
+    /// Keys a copy does not inherit from its base.
+    pub fn overridden_keys(&self) -> Vec<String> {
+        let mut keys = vec!["id".to_string()];
+        if !self.config.atg_compat {
+            keys.push("name".into());
+        }
+        keys.extend(NODE_MARKERS.iter().map(|s| s.to_string()));
+        keys
+    }
+
+    /// Labels of synthetic nodes.
+    pub fn synthetic_labels(&self) -> &[String] {
+        &self.nodes.labels
+    }
+
+    /// The human-readable plan.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let c = &self.config;
+        let scale = match c.scale {
+            Scale::Factor(f) => format!("scale factor {f}"),
+            Scale::TargetTotal(t) => format!("target total {}", thousands(t)),
+        };
+        let _ = writeln!(
+            s,
+            "plan: {} ({scale}), seed {}, edges {}{}",
+            c.strategy.name(),
+            c.seed,
+            c.edges.name(),
+            if c.atg_compat { ", ATG-compatible" } else { "" }
+        );
+        let _ = writeln!(
+            s,
+            "  operation {} at {}",
+            self.op.id, self.op.generation_timestamp
+        );
+        let _ = writeln!(
+            s,
+            "  base {} → +{} synthetic → abstracted {}",
+            thousands(self.base_count),
+            thousands(self.synthetic),
+            thousands(self.abstracted_before + self.synthetic)
+        );
+        let e = &self.expected;
+        let _ = writeln!(
+            s,
+            "  nodes {} → {}   relationships {} → {} (+{})",
+            thousands(e.nodes - e.operation_nodes),
+            thousands(e.nodes),
+            thousands(e.relationships - e.operation_relationships),
+            thousands(e.relationships),
+            thousands(e.operation_relationships)
+        );
+        let mut by_rel: BTreeMap<&str, u64> = BTreeMap::new();
+        for g in &self.edges {
+            *by_rel.entry(&g.rel_type).or_default() += g.rows();
+        }
+        for (t, n) in by_rel {
+            let _ = writeln!(s, "    +{} {t}", thousands(n));
+        }
+        let mut top: Vec<(&String, &u64)> = e.operation_by_type.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(s, "  synthetic by type ({} types):", top.len());
+        for (t, n) in top.iter().take(10) {
+            let _ = writeln!(s, "    {:>9}  {t}", thousands(**n));
+        }
+        if top.len() > 10 {
+            let rest: u64 = top[10..].iter().map(|(_, n)| **n).sum();
+            let _ = writeln!(
+                s,
+                "    {:>9}  ({} more types)",
+                thousands(rest),
+                top.len() - 10
+            );
+        }
+        let parts =
+            self.nodes.parts.len() + self.edges.iter().map(|g| g.parts.len()).sum::<usize>();
+        let _ = writeln!(
+            s,
+            "  output: {parts} data parts, about {}",
+            human_bytes(self.estimated_bytes)
+        );
+        s
+    }
+}
+
+fn select_bases(baseline: &Baseline, template: Option<&Template>) -> Vec<u32> {
+    let filter = template
+        .and_then(|t| t.replicate.as_ref())
+        .map(|r| r.types.clone())
+        .unwrap_or_default();
+    baseline
+        .bases
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| {
+            filter.is_empty()
+                || filter
+                    .iter()
+                    .any(|f| type_matches(f, &baseline.kinds[b.kind as usize]))
+        })
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// `Microsoft.Network/*` matches every type under that provider; otherwise exact
+/// (case-insensitive, as Azure types are).
+pub fn type_matches(filter: &str, ty: &str) -> bool {
+    match filter.strip_suffix('*') {
+        Some(prefix) => ty.len() >= prefix.len() && ty[..prefix.len()].eq_ignore_ascii_case(prefix),
+        None => filter.eq_ignore_ascii_case(ty),
+    }
+}
+
+fn apply_per_type_bounds(
+    t: &Template,
+    baseline: &Baseline,
+    copies: &mut [u32],
+) -> Result<(), PlanError> {
+    let Some(rep) = &t.replicate else {
+        return Ok(());
+    };
+    for (ty, bounds) in &rep.per_type {
+        let members: Vec<usize> = baseline
+            .bases
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| baseline.kinds[b.kind as usize].eq_ignore_ascii_case(ty))
+            .map(|(i, _)| i)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let total: u64 = members.iter().map(|&i| u64::from(copies[i])).sum();
+        let want = total.clamp(bounds.min.unwrap_or(0), bounds.max.unwrap_or(u64::MAX));
+        if want == total {
+            continue;
+        }
+        let m = members.len() as u64;
+        for (pos, &i) in members.iter().enumerate() {
+            copies[i] = (want / m + u64::from((pos as u64) < want % m)) as u32;
+        }
+    }
+    Ok(())
+}
+
+fn operation_info(config: &GenerateConfig) -> Result<OperationInfo, PlanError> {
+    let ts = config.timestamp.unwrap_or_else(Utc::now);
+    let local = ts.with_timezone(&Local);
+    let id = match &config.operation_id {
+        Some(id) => {
+            if id.is_empty()
+                || id.len() > 128
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            {
+                return Err(PlanError::Flag {
+                    flag: "--operation-id",
+                    message: format!(
+                        "{id:?} must be 1 to 128 letters, digits, '-', '_', '.' or ':'"
+                    ),
+                });
+            }
+            id.clone()
+        }
+        None => {
+            let h = xxhash_rust::xxh3::xxh3_64_with_seed(
+                ts.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes(),
+                config.seed,
+            );
+            let when = if config.atg_compat {
+                local.format("%Y%m%dT%H%M%S").to_string()
+            } else {
+                ts.format("%Y%m%dT%H%M%S").to_string()
+            };
+            format!("scale-{when}-{:08x}", h as u32)
+        }
+    };
+    let generation_timestamp = if config.atg_compat {
+        // ATG writes Python's isoformat() of local time: no zone, microseconds unless zero.
+        let micros = local.timestamp_subsec_micros();
+        if micros == 0 {
+            local.format("%Y-%m-%dT%H:%M:%S").to_string()
+        } else {
+            local.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+        }
+    } else {
+        ts.to_rfc3339_opts(SecondsFormat::Micros, true)
+    };
+    Ok(OperationInfo {
+        id,
+        timestamp: ts,
+        generation_timestamp,
+        strategy: if config.atg_compat {
+            "template".into()
+        } else {
+            config.strategy.name().into()
+        },
+    })
+}
+
+fn marker_column(name: &str) -> Column {
+    let ty = if name == "synthetic" {
+        ValueType::Boolean
+    } else {
+        ValueType::String
+    };
+    Column {
+        name: name.to_string(),
+        kind: ColumnKind::Property { ty, array: false },
+    }
+}
+
+fn plan_nodes(
+    config: &GenerateConfig,
+    baseline: &Baseline,
+    n: u64,
+) -> Result<ReplicaNodes, PlanError> {
+    let mut groups: Vec<u16> = baseline.bases.iter().map(|b| b.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let id_space = baseline.node_groups[groups[0] as usize]
+        .meta
+        .id_space
+        .clone();
+    let mut columns: Vec<Column> = vec![Column {
+        name: "id".into(),
+        kind: ColumnKind::Id {
+            space: id_space.clone(),
+            stored: true,
+        },
+    }];
+    for &g in &groups {
+        let data = &baseline.node_groups[g as usize];
+        if data.meta.id_space != id_space {
+            return Err(PlanError::Other {
+                message: format!(
+                    "base resources sit in two ID spaces ({id_space} and {}); put all abstracted resources in one",
+                    data.meta.id_space
+                ),
+            });
+        }
+        for c in &data.header.columns {
+            if !matches!(c.kind, ColumnKind::Property { .. }) || c.name == "id" {
+                continue;
+            }
+            match columns.iter().find(|o| o.name == c.name) {
+                Some(o) if o.kind != c.kind && !NODE_MARKERS.contains(&c.name.as_str()) => {
+                    return Err(PlanError::Other {
+                        message: format!(
+                            "property {:?} has type {} in {} but {} elsewhere; give it one type",
+                            c.name,
+                            c.header_field(),
+                            data.header_path.display(),
+                            o.header_field()
+                        ),
+                    })
+                }
+                Some(_) => {}
+                None => columns.push(c.clone()),
+            }
+        }
+    }
+    for m in NODE_MARKERS {
+        match columns.iter_mut().find(|c| c.name == m) {
+            Some(c) => *c = marker_column(m),
+            None => columns.push(marker_column(m)),
+        }
+    }
+    let header = Header { columns };
+    let mut maps = HashMap::new();
+    for &g in &groups {
+        let data = &baseline.node_groups[g as usize];
+        let map = header
+            .columns
+            .iter()
+            .map(|c| match c.name.as_str() {
+                _ if matches!(c.kind, ColumnKind::Id { .. }) => NodeCol::Id,
+                "name" if !config.atg_compat && data.name_col.is_some() => NodeCol::Name,
+                "synthetic" => NodeCol::Synthetic,
+                "scale_operation_id" => NodeCol::OperationId,
+                "generation_strategy" => NodeCol::Strategy,
+                "generation_timestamp" => NodeCol::GenerationTimestamp,
+                "template_source_id" => NodeCol::SourceId,
+                name => data
+                    .header
+                    .property(name)
+                    .filter(|&i| i != data.id_col)
+                    .map(NodeCol::Copy)
+                    .unwrap_or(NodeCol::Absent),
+            })
+            .collect();
+        maps.insert(g, map);
+    }
+    let labels = if config.atg_compat {
+        vec!["Resource".to_string()]
+    } else {
+        vec!["Resource".to_string(), "Synthetic".to_string()]
+    };
+    Ok(ReplicaNodes {
+        name: "synthetic.resource".into(),
+        labels,
+        id_space,
+        header,
+        columns: maps,
+        parts: cut(n, config.part_rows),
+    })
+}
+
+fn plan_edges(
+    config: &GenerateConfig,
+    baseline: &Baseline,
+    copies: &[u32],
+) -> Result<Vec<ReplicaEdges>, PlanError> {
+    let markers = !config.atg_compat;
+    let mut by_group: BTreeMap<u16, Vec<EdgePattern>> = BTreeMap::new();
+    for (ei, e) in baseline.base_edges.iter().enumerate() {
+        let c = |k: u32| u64::from(copies[k as usize]);
+        let rows = match (config.edges, e.start, e.end) {
+            (EdgeMode::Aligned, End::Base(s), End::Base(t)) => c(s).min(c(t)),
+            (EdgeMode::Aligned, End::Base(s), End::Other(_)) => c(s),
+            (EdgeMode::Aligned, End::Other(_), End::Base(t)) => c(t),
+            (EdgeMode::Cross, End::Base(s), End::Base(t)) => c(s) * c(t),
+            _ => 0,
+        };
+        if rows > 0 {
+            by_group.entry(e.group).or_default().push(EdgePattern {
+                edge: ei as u32,
+                rows,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for (g, patterns) in by_group {
+        let data = &baseline.rel_groups[g as usize];
+        let mut columns = Vec::new();
+        let mut header = Vec::new();
+        for (i, c) in data.header.columns.iter().enumerate() {
+            match c.kind {
+                ColumnKind::StartId { .. } => columns.push(RelCol::Start),
+                ColumnKind::EndId { .. } => columns.push(RelCol::End),
+                ColumnKind::Property { .. }
+                    if markers && (c.name == "synthetic" || c.name == "scale_operation_id") =>
+                {
+                    continue
+                }
+                ColumnKind::Property { .. } => columns.push(RelCol::Copy(i)),
+                _ => continue,
+            }
+            header.push(c.clone());
+        }
+        if markers {
+            header.push(marker_column("synthetic"));
+            columns.push(RelCol::Synthetic);
+            header.push(marker_column("scale_operation_id"));
+            columns.push(RelCol::OperationId);
+        }
+        let mut prefix = Vec::with_capacity(patterns.len() + 1);
+        let mut acc = 0;
+        prefix.push(0);
+        for p in &patterns {
+            acc += p.rows;
+            prefix.push(acc);
+        }
+        out.push(ReplicaEdges {
+            name: format!("synthetic.{}", data.meta.name),
+            rel_type: data.meta.rel_type.clone(),
+            start_space: data.meta.start_space.clone(),
+            end_space: data.meta.end_space.clone(),
+            base_group: g,
+            header: Header { columns: header },
+            columns,
+            patterns,
+            prefix,
+            parts: cut(acc, config.part_rows),
+        });
+    }
+    Ok(out)
+}
+
+fn expected_counts(
+    baseline: &Baseline,
+    nodes: &ReplicaNodes,
+    edges: &[ReplicaEdges],
+    copies: &[u32],
+    _config: &GenerateConfig,
+) -> Expected {
+    let mut e = baseline.counts.clone();
+    let n: u64 = copies.iter().map(|&c| u64::from(c)).sum();
+    e.nodes += n;
+    e.abstracted += n;
+    e.synthetic += n;
+    e.operation_nodes = n;
+    for l in &nodes.labels {
+        *e.by_label.entry(l.clone()).or_default() += n;
+    }
+    let mut op_by_type: BTreeMap<String, u64> = BTreeMap::new();
+    for (b, &c) in baseline.bases.iter().zip(copies) {
+        if c > 0 {
+            *op_by_type
+                .entry(baseline.kinds[b.kind as usize].clone())
+                .or_default() += u64::from(c);
+        }
+    }
+    for (t, c) in &op_by_type {
+        *e.by_type.entry(t.clone()).or_default() += c;
+    }
+    e.operation_by_type = op_by_type;
+    let mut patterns: BTreeMap<(String, String, String), u64> = e
+        .by_pattern
+        .drain(..)
+        .map(|p| ((p.source, p.rel_type, p.target), p.count))
+        .collect();
+    let mut rels = 0;
+    for g in edges {
+        for p in &g.patterns {
+            let edge = &baseline.base_edges[p.edge as usize];
+            let kind = |end: End| match end {
+                End::Base(k) => baseline.kinds[baseline.bases[k as usize].kind as usize].clone(),
+                End::Other(node) => baseline.kind_name(node).to_string(),
+            };
+            *patterns
+                .entry((kind(edge.start), g.rel_type.clone(), kind(edge.end)))
+                .or_default() += p.rows;
+        }
+        *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows();
+        rels += g.rows();
+    }
+    e.relationships += rels;
+    e.operation_relationships = rels;
+    e.by_pattern = patterns
+        .into_iter()
+        .map(|((source, rel_type, target), count)| PatternCount {
+            source,
+            rel_type,
+            target,
+            count,
+        })
+        .collect();
+    e
+}
+
+fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[ReplicaEdges]) -> u64 {
+    let mut fields = Vec::new();
+    let mut total = 0u64;
+    for (b, &c) in baseline.bases.iter().zip(copies) {
+        if c > 0 {
+            // Markers and the new id add about 120 bytes to the base's record.
+            total += (baseline.base_record(b, &mut fields).len() as u64 + 120) * u64::from(c);
+        }
+    }
+    for g in edges {
+        for p in &g.patterns {
+            let rec = baseline.edge_record(&baseline.base_edges[p.edge as usize], &mut fields);
+            total += (rec.len() as u64 + 90) * p.rows;
+        }
+    }
+    total
+}
+
+/// Fixed part ranges: they depend on the row count and `part_rows` only, never on threads.
+pub fn cut(rows: u64, part_rows: u64) -> Vec<Range<u64>> {
+    let part_rows = part_rows.max(1);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < rows {
+        let end = (start + part_rows).min(rows);
+        parts.push(start..end);
+        start = end;
+    }
+    parts
+}
+
+/// Synthetic ids of this operation that would equal an id already in the baseline, each with a
+/// replacement index past N (the permutation is a bijection, so replacements never collide
+/// with the operation's other ids).
+fn find_collisions(baseline: &Baseline, key: u64, n: u64, atg: bool) -> HashMap<u64, u64> {
+    let digits = if atg { 8 } else { 16 };
+    let mut taken: HashSet<u64> = HashSet::new();
+    // Existing synthetic ids are the only ones of the form `synthetic-{prefix}-{hex}`; collect
+    // their hex values regardless of prefix (a conservative superset of the real collisions).
+    baseline.for_each_id(|id| {
+        if let Some(rest) = id.strip_prefix(b"synthetic-") {
+            if let Some(pos) = rest.iter().rposition(|&c| c == b'-') {
+                let hex = &rest[pos + 1..];
+                if hex.len() == digits {
+                    if let Some(v) = std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    {
+                        taken.insert(v);
+                    }
+                }
+            }
+        }
+    });
+    let mut overrides = HashMap::new();
+    if taken.is_empty() {
+        return overrides;
+    }
+    let value = |i: u64| {
+        if atg {
+            u64::from(permute32(key, i as u32))
+        } else {
+            permute64(key, i)
+        }
+    };
+    let mut next = n;
+    for i in 0..n {
+        if taken.contains(&value(i)) {
+            while taken.contains(&value(next)) {
+                next += 1;
+            }
+            overrides.insert(i, next);
+            next += 1;
+        }
+    }
+    overrides
+}
+
+/// A keyed bijection on u64 (splitmix64's finaliser around a key): distinct inputs give
+/// distinct ids, so copies never collide with each other.
+#[inline]
+pub fn permute64(key: u64, i: u64) -> u64 {
+    let mut x = i ^ key;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    x ^ key.rotate_left(17)
+}
+
+/// The 32-bit counterpart (murmur3's finaliser around a key), for ATG's 8-hex ids.
+#[inline]
+pub fn permute32(key: u64, i: u32) -> u32 {
+    let k = (key ^ (key >> 32)) as u32;
+    let mut x = i ^ k;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x85eb_ca6b);
+    x ^= x >> 13;
+    x = x.wrapping_mul(0xc2b2_ae35);
+    x ^= x >> 16;
+    x ^ k.rotate_left(11)
+}
+
+/// `18414` → `18,414`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutations_are_bijective_on_a_sample() {
+        let mut seen = HashSet::new();
+        for i in 0..200_000u64 {
+            assert!(seen.insert(permute64(42, i)));
+        }
+        let mut seen32 = HashSet::new();
+        for i in 0..200_000u32 {
+            assert!(seen32.insert(permute32(42, i)));
+        }
+    }
+
+    #[test]
+    fn parts_cover_rows_exactly() {
+        assert_eq!(cut(0, 10), Vec::<Range<u64>>::new());
+        assert_eq!(cut(25, 10), vec![0..10, 10..20, 20..25]);
+        assert_eq!(cut(10, 10), vec![0..10]);
+    }
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(thousands(18414), "18,414");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn type_filters() {
+        assert!(type_matches(
+            "Microsoft.Network/*",
+            "Microsoft.Network/virtualNetworks"
+        ));
+        assert!(type_matches(
+            "microsoft.compute/virtualmachines",
+            "Microsoft.Compute/virtualMachines"
+        ));
+        assert!(!type_matches(
+            "Microsoft.Network/*",
+            "Microsoft.Compute/disks"
+        ));
+    }
+}

@@ -1,0 +1,736 @@
+//! Writing a generated directory: the baseline's files (hard-linked or copied in, so the
+//! directory is self-contained), the synthetic groups' header files and data parts (one rayon
+//! task per part, each owning its file), `import.args`, `load.cypher` and `manifest.json`.
+//!
+//! Output goes to a hidden temporary sibling and is renamed into place only when every file
+//! and the manifest are complete: a crash or a full disk leaves the previous output (or
+//! nothing), never a directory that looks complete. Stale temporary siblings of a killed run
+//! are removed by the next run.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
+
+use std::collections::HashMap;
+
+use crate::baseline::{Baseline, Column, ColumnKind, Header, ValueType};
+use crate::generate::Generator;
+use crate::manifest::{
+    self, CsvOptions, FileEntry, Kind, Manifest, NodeGroup, Operation, Origin, RelGroup, ShardInfo,
+};
+use crate::plan::{Plan, Scale};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("output {path} exists; pass --force to replace it, or choose another --out")]
+    Exists { path: PathBuf },
+    #[error("output {path} is a file, not a directory; choose another --out")]
+    NotADirectory { path: PathBuf },
+    #[error("cannot write {path}: {source}{hint}")]
+    Io {
+        path: PathBuf,
+        source: io::Error,
+        hint: &'static str,
+    },
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    #[error("the plan needs about {need} but {dir} has {free} free; free some space, write elsewhere with --out, or pass --ignore-space-check")]
+    NoSpace {
+        dir: PathBuf,
+        need: String,
+        free: String,
+    },
+}
+
+fn io_err(path: &Path, source: io::Error) -> WriteError {
+    let hint = match source.raw_os_error() {
+        Some(28) => "; the disk is full: free space or write elsewhere with --out",
+        Some(13) | Some(30) => "; the directory is not writable: choose another --out",
+        _ => "",
+    };
+    WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+        hint,
+    }
+}
+
+/// Output compression of the data parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// How to write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub out: PathBuf,
+    pub force: bool,
+    pub threads: usize,
+    pub compress: Compression,
+    pub shard: Option<(u32, u32)>,
+    pub progress: bool,
+    pub check_space: bool,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct WriteReport {
+    pub out: PathBuf,
+    pub manifest: Manifest,
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    /// Stale temporary directories of earlier, killed runs that were removed.
+    pub cleaned: Vec<PathBuf>,
+}
+
+/// Removes the temporary directory unless the write completed.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+struct Task {
+    group: Option<usize>,
+    part: usize,
+    range: std::ops::Range<u64>,
+    path: String,
+}
+
+/// Writes the plan's output directory.
+pub fn write(
+    plan: &Plan,
+    baseline: &Baseline,
+    opts: &WriteOptions,
+) -> Result<WriteReport, WriteError> {
+    let started = Instant::now();
+    let out = absolute(&opts.out);
+    if out.is_file() {
+        return Err(WriteError::NotADirectory { path: out });
+    }
+    if out.exists() && !opts.force {
+        return Err(WriteError::Exists { path: out });
+    }
+    let parent = out
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    let file_name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let cleaned = clean_stale(&parent, &file_name);
+    if opts.check_space {
+        if let Some(free) = free_bytes(&parent) {
+            let need = plan.estimated_bytes + baseline_bytes(baseline);
+            if need > free {
+                return Err(WriteError::NoSpace {
+                    dir: parent,
+                    need: crate::plan::human_bytes(need),
+                    free: crate::plan::human_bytes(free),
+                });
+            }
+        }
+    }
+    let tmp = TempDir {
+        path: parent.join(format!(".{file_name}.tmp-{}", std::process::id())),
+        keep: false,
+    };
+    if tmp.path.exists() {
+        fs::remove_dir_all(&tmp.path).map_err(|e| io_err(&tmp.path, e))?;
+    }
+    for d in ["headers", "data"] {
+        let p = tmp.path.join(d);
+        fs::create_dir_all(&p).map_err(|e| io_err(&p, e))?;
+    }
+    let (shard_index, shard_count) = opts.shard.unwrap_or((1, 1));
+    let first_shard = shard_index == 1;
+
+    let (mut node_groups, mut rel_groups) = if first_shard {
+        copy_baseline(baseline, &tmp.path)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+
+    let ext = match opts.compress {
+        Compression::None => "csv",
+        Compression::Gzip => "csv.gz",
+    };
+    let mut tasks = Vec::new();
+    let part_name = |name: &str, p: usize| format!("data/{name}.part-{p:04}.{ext}");
+    for (p, range) in plan.nodes.parts.iter().enumerate() {
+        tasks.push(Task {
+            group: None,
+            part: p,
+            range: range.clone(),
+            path: part_name(&plan.nodes.name, p),
+        });
+    }
+    for (g, group) in plan.edges.iter().enumerate() {
+        for (p, range) in group.parts.iter().enumerate() {
+            tasks.push(Task {
+                group: Some(g),
+                part: p,
+                range: range.clone(),
+                path: part_name(&group.name, p),
+            });
+        }
+    }
+    // Shards take parts round-robin by their position in the full task list, so the union of
+    // all shards is the unsharded output, file for file.
+    let mine: Vec<&Task> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (*i as u32) % shard_count == shard_index - 1)
+        .map(|(_, t)| t)
+        .collect();
+
+    let header_path = |name: &str| format!("headers/{name}.csv");
+    write_text(
+        &tmp.path.join(header_path(&plan.nodes.name)),
+        &header_line(&plan.nodes.header),
+    )?;
+    for g in &plan.edges {
+        write_text(
+            &tmp.path.join(header_path(&g.name)),
+            &header_line(&g.header),
+        )?;
+    }
+
+    let total_rows: u64 = mine.iter().map(|t| t.range.end - t.range.start).sum();
+    let progress = Progress::new(opts.progress, total_rows);
+    let generator = Generator::new(plan, baseline);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| io_err(&tmp.path, io::Error::other(e.to_string())))?;
+    let results: Vec<Result<FileEntry, WriteError>> = pool.install(|| {
+        mine.par_iter()
+            .map(|t| write_part(&generator, plan, t, &tmp.path, opts.compress, &progress))
+            .collect()
+    });
+    progress.finish();
+    let mut entries = Vec::with_capacity(results.len());
+    for r in results {
+        entries.push(r?);
+    }
+    let mut rows = 0;
+    let mut bytes = 0;
+    let mut node_files = Vec::new();
+    let mut rel_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.edges.len()];
+    for (t, e) in mine.iter().zip(entries) {
+        rows += e.rows;
+        bytes += e.bytes.unwrap_or(0);
+        match t.group {
+            None => node_files.push(e),
+            Some(g) => rel_files[g].push(e),
+        }
+        let _ = t.part;
+    }
+    node_groups.push(NodeGroup {
+        name: plan.nodes.name.clone(),
+        labels: plan.nodes.labels.clone(),
+        id_space: plan.nodes.id_space.clone(),
+        header: header_path(&plan.nodes.name),
+        files: node_files,
+        origin: Origin::Synthetic,
+    });
+    for (g, files) in plan.edges.iter().zip(rel_files) {
+        rel_groups.push(RelGroup {
+            name: g.name.clone(),
+            rel_type: g.rel_type.clone(),
+            start_space: g.start_space.clone(),
+            end_space: g.end_space.clone(),
+            header: header_path(&g.name),
+            files,
+            origin: Origin::Synthetic,
+        });
+    }
+    let csv = CsvOptions {
+        multiline_fields: baseline.manifest.csv.multiline_fields,
+        ..CsvOptions::default()
+    };
+    let manifest = Manifest {
+        format: manifest::FORMAT.into(),
+        kind: Kind::Generated,
+        csv,
+        node_groups,
+        relationship_groups: rel_groups,
+        operation: Some(operation(plan, baseline)),
+        expected: Some(plan.expected.clone()),
+        shard: opts.shard.map(|(index, count)| ShardInfo { index, count }),
+    };
+    if first_shard {
+        let full = full_file_lists(&manifest, plan, &tasks, ext);
+        write_text(&tmp.path.join("import.args"), &import_args(&full))?;
+        write_text(
+            &tmp.path.join("load.cypher"),
+            &load_cypher(&full, &plan_headers(plan)),
+        )?;
+    }
+    manifest.write(&tmp.path.join(manifest::FILE_NAME))?;
+    commit(tmp, &out)?;
+    Ok(WriteReport {
+        out,
+        manifest,
+        rows,
+        bytes,
+        elapsed: started.elapsed(),
+        cleaned,
+    })
+}
+
+fn write_part(
+    generator: &Generator<'_>,
+    plan: &Plan,
+    task: &Task,
+    dir: &Path,
+    compress: Compression,
+    progress: &Progress,
+) -> Result<FileEntry, WriteError> {
+    let path = dir.join(&task.path);
+    let file = File::create(&path).map_err(|e| io_err(&path, e))?;
+    let mut hashed = HashingWriter {
+        inner: file,
+        hash: Xxh3::new(),
+        bytes: 0,
+    };
+    let run = |w: &mut dyn Write| -> io::Result<crate::generate::PartStats> {
+        let mut sink = |b: &[u8]| -> io::Result<()> {
+            w.write_all(b)?;
+            let n = memchr::memchr_iter(b'\n', b).count() as u64;
+            progress.add(n);
+            Ok(())
+        };
+        match task.group {
+            None => generator.node_part(task.range.clone(), &mut sink),
+            Some(g) => generator.edge_part(&plan.edges[g], task.range.clone(), &mut sink),
+        }
+    };
+    let stats = match compress {
+        Compression::None => run(&mut hashed),
+        Compression::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(&mut hashed, flate2::Compression::fast());
+            let stats = run(&mut gz);
+            stats.and_then(|s| gz.finish().map(|_| s))
+        }
+    }
+    .map_err(|e| io_err(&path, e))?;
+    hashed.inner.sync_data().map_err(|e| io_err(&path, e))?;
+    Ok(FileEntry {
+        path: task.path.clone(),
+        rows: stats.rows,
+        bytes: Some(hashed.bytes),
+        xxh3: Some(format!("{:016x}", hashed.hash.digest())),
+    })
+}
+
+struct HashingWriter {
+    inner: File,
+    hash: Xxh3,
+    bytes: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A progress bar on a terminal, nothing elsewhere.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    done: AtomicU64,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: u64) -> Progress {
+        use std::io::IsTerminal;
+        let bar = (enabled && io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    fn add(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn header_line(h: &Header) -> String {
+    let mut s = h.line();
+    s.push('\n');
+    s
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), WriteError> {
+    fs::write(path, text).map_err(|e| io_err(path, e))
+}
+
+/// Links (or copies) the baseline's files under `baseline/` and returns its groups with the
+/// new paths and checksums.
+fn copy_baseline(
+    baseline: &Baseline,
+    dir: &Path,
+) -> Result<(Vec<NodeGroup>, Vec<RelGroup>), WriteError> {
+    let place = |rel: &str| -> Result<(String, u64, String), WriteError> {
+        let src = baseline.dir.join(rel);
+        let dst_rel = format!("baseline/{rel}");
+        let dst = dir.join(&dst_rel);
+        if let Some(p) = dst.parent() {
+            fs::create_dir_all(p).map_err(|e| io_err(p, e))?;
+        }
+        if fs::hard_link(&src, &dst).is_err() {
+            fs::copy(&src, &dst).map_err(|e| io_err(&dst, e))?;
+        }
+        let bytes = fs::read(&dst).map_err(|e| io_err(&dst, e))?;
+        Ok((
+            dst_rel,
+            bytes.len() as u64,
+            format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
+        ))
+    };
+    let mut nodes = Vec::new();
+    for g in &baseline.manifest.node_groups {
+        let mut g = g.clone();
+        g.header = place(&g.header)?.0;
+        for f in &mut g.files {
+            let (p, bytes, hash) = place(&f.path)?;
+            f.path = p;
+            f.bytes = Some(bytes);
+            f.xxh3 = Some(hash);
+        }
+        g.origin = Origin::Baseline;
+        nodes.push(g);
+    }
+    let mut rels = Vec::new();
+    for g in &baseline.manifest.relationship_groups {
+        let mut g = g.clone();
+        g.header = place(&g.header)?.0;
+        for f in &mut g.files {
+            let (p, bytes, hash) = place(&f.path)?;
+            f.path = p;
+            f.bytes = Some(bytes);
+            f.xxh3 = Some(hash);
+        }
+        g.origin = Origin::Baseline;
+        rels.push(g);
+    }
+    Ok((nodes, rels))
+}
+
+fn baseline_bytes(baseline: &Baseline) -> u64 {
+    baseline
+        .node_groups
+        .iter()
+        .flat_map(|g| &g.files)
+        .chain(baseline.rel_groups.iter().flat_map(|g| &g.files))
+        .map(|f| f.bytes().len() as u64)
+        .sum()
+}
+
+/// The manifest as if unsharded: every group with every part's path (rows and checksums are
+/// not needed for the import files).
+fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Manifest {
+    let mut full = m.clone();
+    let paths = |g: Option<usize>| -> Vec<FileEntry> {
+        tasks
+            .iter()
+            .filter(|t| t.group == g)
+            .map(|t| FileEntry {
+                path: t.path.clone(),
+                rows: t.range.end - t.range.start,
+                bytes: None,
+                xxh3: None,
+            })
+            .collect()
+    };
+    for g in &mut full.node_groups {
+        if g.origin == Origin::Synthetic {
+            g.files = paths(None);
+        }
+    }
+    for (i, g) in full
+        .relationship_groups
+        .iter_mut()
+        .filter(|g| g.origin == Origin::Synthetic)
+        .enumerate()
+    {
+        debug_assert_eq!(g.name, plan.edges[i].name);
+        g.files = paths(Some(i));
+    }
+    full
+}
+
+/// The argfile for `neo4j-admin database import full <db> @import.args`, run from the
+/// output directory. Only file groups and format options: the caller adds the database name,
+/// `--overwrite-destination` and resource limits.
+pub fn import_args(m: &Manifest) -> String {
+    let mut s = String::new();
+    for g in &m.node_groups {
+        let files: Vec<&str> = std::iter::once(g.header.as_str())
+            .chain(g.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        s.push_str(&format!(
+            "--nodes={}={}\n",
+            g.labels.join(":"),
+            files.join(",")
+        ));
+    }
+    for g in &m.relationship_groups {
+        let files: Vec<&str> = std::iter::once(g.header.as_str())
+            .chain(g.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        s.push_str(&format!(
+            "--relationships={}={}\n",
+            g.rel_type,
+            files.join(",")
+        ));
+    }
+    s.push_str(&format!(
+        "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--bad-tolerance=0\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
+        m.csv.multiline_fields
+    ));
+    s
+}
+
+/// A LOAD CSV script for the synthetic groups, for users of cypher-shell on a running server
+/// (copy the directory under the server's import directory first).
+pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> String {
+    let mut s = String::from(
+        "// Load this operation's synthetic nodes and relationships into a running Neo4j.\n\
+         // Copy this directory under the server's import directory (server.directories.import)\n\
+         // and run: cypher-shell -f load.cypher\n\
+         CREATE CONSTRAINT tenantgen_resource_id IF NOT EXISTS FOR (r:Resource) REQUIRE r.id IS UNIQUE;\n\n",
+    );
+    for g in m
+        .node_groups
+        .iter()
+        .filter(|g| g.origin == Origin::Synthetic)
+    {
+        let header = headers.get(&g.header).cloned().unwrap_or_default();
+        let labels: String = g.labels.iter().map(|l| format!(":`{l}`")).collect();
+        for f in &g.files {
+            s.push_str(&format!(
+                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  CREATE (n{labels})\n  SET n += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
+                f.path,
+                cypher_props(&header, true)
+            ));
+        }
+    }
+    for g in m
+        .relationship_groups
+        .iter()
+        .filter(|g| g.origin == Origin::Synthetic)
+    {
+        let header = headers.get(&g.header).cloned().unwrap_or_default();
+        let (sl, el) = (space_label(m, &g.start_space), space_label(m, &g.end_space));
+        let (si, ei) = (
+            header
+                .iter()
+                .position(|c| matches!(c.kind, ColumnKind::StartId { .. }))
+                .unwrap_or(0),
+            header
+                .iter()
+                .position(|c| matches!(c.kind, ColumnKind::EndId { .. }))
+                .unwrap_or(1),
+        );
+        for f in &g.files {
+            s.push_str(&format!(
+                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  MATCH (a:`{sl}` {{id: row[{si}]}})\n  MATCH (b:`{el}` {{id: row[{ei}]}})\n  CREATE (a)-[r:`{}`]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
+                f.path,
+                g.rel_type,
+                cypher_props(&header, false)
+            ));
+        }
+    }
+    s
+}
+
+fn space_label(m: &Manifest, space: &str) -> String {
+    m.node_groups
+        .iter()
+        .find(|g| g.id_space == space)
+        .and_then(|g| g.labels.first().cloned())
+        .unwrap_or_else(|| space.to_string())
+}
+
+fn cypher_props(columns: &[Column], nodes: bool) -> String {
+    let mut parts = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        let v = format!("row[{i}]");
+        let expr = match &c.kind {
+            ColumnKind::Id { stored: true, .. } if nodes => v,
+            ColumnKind::Property { ty, array } => {
+                let conv = |x: &str| match ty {
+                    ValueType::String => x.to_string(),
+                    ValueType::Long => format!("toInteger({x})"),
+                    ValueType::Double => format!("toFloat({x})"),
+                    ValueType::Boolean => format!("toBoolean({x})"),
+                    ValueType::DateTime => format!("datetime({x})"),
+                    ValueType::Date => format!("date({x})"),
+                    ValueType::LocalDateTime => format!("localdatetime({x})"),
+                };
+                if *array {
+                    format!("[x IN split({v}, ';') | {}]", conv("x"))
+                } else {
+                    conv(&v)
+                }
+            }
+            _ => continue,
+        };
+        parts.push(format!("`{}`: {expr}", c.name.replace('`', "``")));
+    }
+    parts.join(", ")
+}
+
+/// The synthetic groups' header columns by header path.
+fn plan_headers(plan: &Plan) -> HashMap<String, Vec<Column>> {
+    let mut h = HashMap::new();
+    h.insert(
+        format!("headers/{}.csv", plan.nodes.name),
+        plan.nodes.header.columns.clone(),
+    );
+    for g in &plan.edges {
+        h.insert(format!("headers/{}.csv", g.name), g.header.columns.clone());
+    }
+    h
+}
+
+fn operation(plan: &Plan, baseline: &Baseline) -> Operation {
+    let c = &plan.config;
+    Operation {
+        id: plan.op.id.clone(),
+        seed: c.seed,
+        strategy: c.strategy.name().into(),
+        scale_factor: match c.scale {
+            Scale::Factor(f) => Some(f),
+            Scale::TargetTotal(_) => None,
+        },
+        target_total: match c.scale {
+            Scale::TargetTotal(t) => Some(t),
+            Scale::Factor(_) => None,
+        },
+        edges: c.edges.name().into(),
+        atg_compat: c.atg_compat,
+        timestamp: plan
+            .op
+            .timestamp
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        generation_timestamp: plan.op.generation_timestamp.clone(),
+        template: c.template.as_ref().map(|p| p.display().to_string()),
+        baseline: baseline.dir.display().to_string(),
+        base_resources: plan.base_count,
+        synthetic_nodes: plan.synthetic,
+        synthetic_relationships: plan.expected.operation_relationships,
+        overridden_keys: plan.overridden_keys(),
+        synthetic_labels: plan.synthetic_labels().to_vec(),
+        edge_markers: !c.atg_compat,
+    }
+}
+
+/// Renames the finished temporary directory into place, replacing an old output last.
+fn commit(mut tmp: TempDir, out: &Path) -> Result<(), WriteError> {
+    if out.exists() {
+        let old = out.with_file_name(format!(
+            ".{}.old-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        fs::rename(out, &old).map_err(|e| io_err(out, e))?;
+        fs::rename(&tmp.path, out).map_err(|e| io_err(out, e))?;
+        let _ = fs::remove_dir_all(&old);
+    } else {
+        fs::rename(&tmp.path, out).map_err(|e| io_err(out, e))?;
+    }
+    tmp.keep = true;
+    Ok(())
+}
+
+/// Removes `.NAME.tmp-PID` and `.NAME.old-PID` siblings whose process is gone.
+fn clean_stale(parent: &Path, name: &str) -> Vec<PathBuf> {
+    let mut cleaned = Vec::new();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return cleaned;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&format!(".{name}.tmp-"))
+            .or_else(|| file.strip_prefix(&format!(".{name}.old-")))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            let alive = pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists();
+            if !alive && fs::remove_dir_all(e.path()).is_ok() {
+                cleaned.push(e.path());
+            }
+        }
+    }
+    cleaned
+}
+
+/// Free bytes on the filesystem holding `dir` (None when it cannot be told).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().nth(1)?;
+    let avail: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(avail * 1024)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}

@@ -1,0 +1,5 @@
+//! The single integration-test binary: end-to-end tests against real tools (Neo4j). Each area is
+//! a submodule; add yours with a `mod` line.
+
+mod common;
+mod neo4j_smoke;
