@@ -529,7 +529,7 @@ pub fn import_args(m: &Manifest) -> String {
         ));
     }
     s.push_str(&format!(
-        "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--bad-tolerance=0\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
+        "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
         m.csv.multiline_fields
     ));
     s

@@ -6,9 +6,14 @@
 //! Exit codes: 0 done (and verified), 1 ran to the end but verification found a mismatch,
 //! 2 error (bad input, missing Neo4j, failed import, ...).
 
+mod clean;
+mod export;
 mod generate;
 mod import;
+mod load;
 mod run;
+mod stats;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,6 +53,16 @@ pub enum Command {
     Import(import::ImportArgs),
     /// The whole job: generate, import into a fresh database, start Neo4j, verify.
     Run(run::RunArgs),
+    /// Scale a running graph in place: stream a generated directory over Bolt.
+    Load(load::LoadArgs),
+    /// Export a live graph into the baseline layout.
+    Export(export::ExportArgs),
+    /// Check the live graph against a generated directory's manifest.
+    Verify(verify::VerifyArgs),
+    /// Delete one operation's synthetic nodes and relationships.
+    Clean(clean::CleanArgs),
+    /// Totals of the live graph: real, synthetic, original, by type and by operation.
+    Stats(stats::StatsArgs),
 }
 
 /// Bolt connection flags shared by the commands that talk to a running server.
@@ -105,6 +120,11 @@ pub fn main() -> ExitCode {
         Command::Generate(a) => generate::run(a, global),
         Command::Import(a) => import::run(a, global),
         Command::Run(a) => run::run(a, global),
+        Command::Load(a) => load::run(a, global),
+        Command::Export(a) => export::run(a, global),
+        Command::Verify(a) => verify::run(a, global),
+        Command::Clean(a) => clean::run(a, global),
+        Command::Stats(a) => stats::run(a, global),
     };
     match result {
         Ok(code) => code,
