@@ -416,6 +416,19 @@ impl Baseline {
             .is_some_and(|s| self.ids.contains_key(&(s, Box::from(id))))
     }
 
+    /// The id of the first node of the first group labelled exactly `label`.
+    pub fn first_id(&self, label: &str) -> Option<String> {
+        let g = self
+            .node_groups
+            .iter()
+            .find(|g| g.meta.labels.len() == 1 && g.meta.labels[0] == label)?;
+        let bytes = g.files.first()?.bytes();
+        let mut fields = Vec::new();
+        csvfmt::split_record(bytes, 0, &mut fields);
+        let raw = &bytes[fields.get(g.id_col)?.clone()];
+        csvfmt::unescape(raw).map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
     /// Calls `f` with every node id (any ID space).
     pub fn for_each_id(&self, mut f: impl FnMut(&[u8])) {
         for (_, id) in self.ids.keys() {

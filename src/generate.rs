@@ -10,7 +10,8 @@ use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
 use crate::csvfmt;
-use crate::plan::{NodeCol, Plan, RelCol, ReplicaEdges};
+use crate::plan::{EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, TemplatePlan};
+use crate::template::RowVars;
 use crate::template::type_prefix;
 
 /// Bytes a part buffers before handing them to the sink.
@@ -55,9 +56,25 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// Writes the synthetic nodes with global indexes in `range`.
+    /// Writes rows `range` of a synthetic node group.
     pub fn node_part(
         &self,
+        group: &OutNodes,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<PartStats> {
+        match &group.source {
+            NodeSource::Replica { columns } => self.replica_nodes(columns, range, sink),
+            NodeSource::Template => self.template_nodes(range, sink),
+            NodeSource::ResourceGroups | NodeSource::Regions | NodeSource::Tag => {
+                self.hierarchy_nodes(&group.source, range, sink)
+            }
+        }
+    }
+
+    fn replica_nodes(
+        &self,
+        by_group: &std::collections::HashMap<u16, Vec<NodeCol>>,
         range: Range<u64>,
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<PartStats> {
@@ -73,7 +90,7 @@ impl<'a> Generator<'a> {
                 j = 0;
             }
             let base = &self.baseline.bases[k];
-            let columns = &plan.nodes.columns[&base.group];
+            let columns = &by_group[&base.group];
             let id_col = self.baseline.node_groups[base.group as usize].id_col;
             let rec = self.baseline.base_record(base, &mut fields);
             // All copies of base k are consecutive: write them with one record split.
@@ -120,7 +137,26 @@ impl<'a> Generator<'a> {
     /// Writes rows `range` of a synthetic relationship group.
     pub fn edge_part(
         &self,
-        group: &ReplicaEdges,
+        group: &OutEdges,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<PartStats> {
+        match &group.source {
+            EdgeSource::Replica {
+                base_group,
+                patterns,
+                prefix,
+            } => self.replica_edges(group, *base_group, patterns, prefix, range, sink),
+            _ => self.template_edges(group, range, sink),
+        }
+    }
+
+    fn replica_edges(
+        &self,
+        group: &OutEdges,
+        base_group: u16,
+        patterns: &[crate::plan::EdgePattern],
+        prefix: &[u64],
         range: Range<u64>,
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<PartStats> {
@@ -129,19 +165,19 @@ impl<'a> Generator<'a> {
         let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
         let mut fields: Vec<Range<usize>> = Vec::new();
         let mut stats = PartStats::default();
-        let data = &self.baseline.rel_groups[group.base_group as usize];
-        let mut p = group.prefix.partition_point(|&x| x <= range.start) - 1;
+        let data = &self.baseline.rel_groups[base_group as usize];
+        let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
         let mut r = range.start;
         while r < range.end {
-            while r >= group.prefix[p + 1] {
+            while r >= prefix[p + 1] {
                 p += 1;
             }
-            let pattern = group.patterns[p];
+            let pattern = patterns[p];
             let edge = &self.baseline.base_edges[pattern.edge as usize];
             let rec = self.baseline.edge_record(edge, &mut fields);
-            let stop = range.end.min(group.prefix[p + 1]);
+            let stop = range.end.min(prefix[p + 1]);
             while r < stop {
-                let local = r - group.prefix[p];
+                let local = r - prefix[p];
                 let (a, b) = match (cross, edge.end) {
                     (true, End::Base(t)) => {
                         let ct = u64::from(plan.copies[t as usize]);
@@ -183,6 +219,221 @@ impl<'a> Generator<'a> {
         Ok(stats)
     }
 
+    fn tp(&self) -> &TemplatePlan {
+        self.plan
+            .template_plan
+            .as_ref()
+            .expect("template groups exist only in template plans")
+    }
+
+    fn template_nodes(
+        &self,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<PartStats> {
+        let plan = self.plan;
+        let tp = self.tp();
+        let seed = plan.config.seed;
+        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
+        let mut stats = PartStats::default();
+        let (mut loc, mut name, mut text) = (String::new(), String::new(), String::new());
+        let sub = escaped(&tp.subscription_id);
+        let tenant = escaped(&tp.tenant_id);
+        let render_err = |e: crate::template::TemplateError| std::io::Error::other(e.to_string());
+        let (mut r, _) = tp.locate(range.start);
+        for i in range {
+            while i >= tp.prefix[r + 1] {
+                r += 1;
+            }
+            let res = tp.compiled.resource(r);
+            let rg = &tp.rg_names[(i / tp.rows_per_group) as usize];
+            let random_location = tp.random_location(seed, i);
+            let mut vars = RowVars {
+                index: i - tp.prefix[r],
+                copy: 0,
+                random_location,
+                location: "",
+                subscription_id: &tp.subscription_id,
+                resource_group: rg,
+                tenant_id: &tp.tenant_id,
+                original_name: "",
+            };
+            loc.clear();
+            res.render_location(&vars, &mut loc).map_err(render_err)?;
+            vars.location = &loc;
+            name.clear();
+            res.render_name(&vars, &mut name).map_err(render_err)?;
+            plan.push_id(&mut buf, res.prefix(), i);
+            buf.push(b',');
+            csvfmt::push_field(&mut buf, name.as_bytes());
+            buf.push(b',');
+            csvfmt::push_field(&mut buf, res.type_name().as_bytes());
+            buf.push(b',');
+            csvfmt::push_field(&mut buf, loc.as_bytes());
+            buf.push(b',');
+            text.clear();
+            res.render_properties_json(&vars, &name, &mut text).map_err(render_err)?;
+            csvfmt::push_field(&mut buf, text.as_bytes());
+            type Render = fn(
+                &crate::template::CompiledResource,
+                &RowVars<'_>,
+                &str,
+                &mut String,
+            ) -> Result<bool, crate::template::TemplateError>;
+            let optional: [Render; 4] = [
+                crate::template::CompiledResource::render_tags_json,
+                crate::template::CompiledResource::render_sku_json,
+                crate::template::CompiledResource::render_kind,
+                crate::template::CompiledResource::render_plan_json,
+            ];
+            for f in optional {
+                buf.push(b',');
+                text.clear();
+                if f(res, &vars, &name, &mut text).map_err(render_err)? {
+                    csvfmt::push_field(&mut buf, text.as_bytes());
+                }
+            }
+            buf.push(b',');
+            buf.extend_from_slice(&sub);
+            buf.push(b',');
+            csvfmt::push_field(&mut buf, rg.as_bytes());
+            buf.push(b',');
+            buf.extend_from_slice(&tenant);
+            buf.extend_from_slice(b",true,");
+            buf.extend_from_slice(&self.op_id);
+            buf.push(b',');
+            buf.extend_from_slice(&self.strategy);
+            buf.push(b',');
+            buf.extend_from_slice(&self.gen_ts);
+            buf.push(b',');
+            let source = format!("template:{}#resources[{r}]", tp.template_name);
+            csvfmt::push_field(&mut buf, source.as_bytes());
+            buf.push(b'\n');
+            stats.rows += 1;
+            if buf.len() >= FLUSH_BYTES {
+                stats.bytes += buf.len() as u64;
+                sink(&buf)?;
+                buf.clear();
+            }
+        }
+        stats.bytes += buf.len() as u64;
+        sink(&buf)?;
+        Ok(stats)
+    }
+
+    fn hierarchy_nodes(
+        &self,
+        source: &NodeSource,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<PartStats> {
+        let tp = self.tp();
+        let mut buf = Vec::new();
+        let mut stats = PartStats::default();
+        for x in range {
+            let fields: Vec<String> = match source {
+                NodeSource::ResourceGroups => {
+                    let g = tp.rg_new[x as usize] as usize;
+                    vec![
+                        tp.rg_ids[g].clone(),
+                        tp.rg_names[g].clone(),
+                        tp.subscription_id.clone(),
+                        "ResourceGroup".into(),
+                    ]
+                }
+                NodeSource::Regions => {
+                    let code = &tp.regions_new[x as usize];
+                    vec![code.clone(), code.clone(), code.clone()]
+                }
+                NodeSource::Tag => {
+                    let (id, key, value) = tp.tag.clone().unwrap_or_default();
+                    vec![id, key, value]
+                }
+                _ => Vec::new(),
+            };
+            for f in &fields {
+                csvfmt::push_field(&mut buf, f.as_bytes());
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"true,");
+            buf.extend_from_slice(&self.op_id);
+            buf.push(b',');
+            buf.extend_from_slice(&self.strategy);
+            buf.push(b',');
+            buf.extend_from_slice(&self.gen_ts);
+            buf.push(b'\n');
+            stats.rows += 1;
+        }
+        stats.bytes = buf.len() as u64;
+        sink(&buf)?;
+        Ok(stats)
+    }
+
+    fn template_edges(
+        &self,
+        group: &OutEdges,
+        range: Range<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<PartStats> {
+        let plan = self.plan;
+        let tp = self.tp();
+        let seed = plan.config.seed;
+        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
+        let mut stats = PartStats::default();
+        let id_of = |buf: &mut Vec<u8>, i: u64| {
+            let (r, _) = tp.locate(i);
+            plan.push_id(buf, tp.compiled.resource(r).prefix(), i);
+        };
+        for x in range {
+            for (c, col) in group.columns.iter().enumerate() {
+                if c > 0 {
+                    buf.push(csvfmt::DELIMITER);
+                }
+                match (col, &group.source) {
+                    (RelCol::Start, EdgeSource::Contains) => {
+                        let g = (x / tp.rows_per_group) as usize;
+                        csvfmt::push_field(&mut buf, tp.rg_ids[g].as_bytes());
+                    }
+                    (RelCol::End, EdgeSource::Contains) => id_of(&mut buf, x),
+                    (RelCol::Start, EdgeSource::LocatedIn) | (RelCol::End, EdgeSource::LocatedIn) => {
+                        let k = tp.located_prefix.partition_point(|&p| p <= x) - 1;
+                        let r = tp.located[k];
+                        let i = tp.prefix[r] + (x - tp.located_prefix[k]);
+                        if *col == RelCol::Start {
+                            id_of(&mut buf, i);
+                        } else {
+                            let code = tp.region(seed, r, i).unwrap_or_default();
+                            csvfmt::push_field(&mut buf, code.as_bytes());
+                        }
+                    }
+                    (RelCol::Start, EdgeSource::TaggedWith) => id_of(&mut buf, x),
+                    (RelCol::End, EdgeSource::TaggedWith) => {
+                        let id = tp.tag.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
+                        csvfmt::push_field(&mut buf, id.as_bytes());
+                    }
+                    (RelCol::Start, EdgeSource::Rule(k)) => {
+                        let (s, _) = tp.rules[*k];
+                        id_of(&mut buf, tp.prefix[s] + x % tp.counts[s]);
+                    }
+                    (RelCol::End, EdgeSource::Rule(k)) => id_of(&mut buf, tp.rule_target(seed, *k, x)),
+                    (RelCol::Synthetic, _) => buf.extend_from_slice(b"true"),
+                    (RelCol::OperationId, _) => buf.extend_from_slice(&self.op_id),
+                    _ => {}
+                }
+            }
+            buf.push(b'\n');
+            stats.rows += 1;
+            if buf.len() >= FLUSH_BYTES {
+                stats.bytes += buf.len() as u64;
+                sink(&buf)?;
+                buf.clear();
+            }
+        }
+        stats.bytes += buf.len() as u64;
+        sink(&buf)?;
+        Ok(stats)
+    }
+
     #[inline]
     fn push_end(&self, buf: &mut Vec<u8>, end: End, copy: u64, raw: &[u8]) {
         match end {
@@ -194,6 +445,12 @@ impl<'a> Generator<'a> {
             End::Other(_) => buf.extend_from_slice(raw),
         }
     }
+}
+
+fn escaped(s: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    csvfmt::push_field(&mut v, s.as_bytes());
+    v
 }
 
 /// Appends `-s{n}` to a raw (possibly quoted) name field.

@@ -128,15 +128,30 @@ pub enum RelCol {
     OperationId,
 }
 
-/// The synthetic node group of the replicate strategy.
+/// Where a synthetic node group's rows come from.
 #[derive(Debug, Clone)]
-pub struct ReplicaNodes {
+pub enum NodeSource {
+    /// Copies of base resources; how to fill each output column, per baseline node group.
+    Replica { columns: HashMap<u16, Vec<NodeCol>> },
+    /// Rows of the template's `resources` entries.
+    Template,
+    /// Resource groups the template's rows are spread over (only those missing in the baseline).
+    ResourceGroups,
+    /// Regions the template's rows are located in (only those missing in the baseline).
+    Regions,
+    /// The operation's tag (`config.tag_prefix`).
+    Tag,
+}
+
+/// One synthetic node group.
+#[derive(Debug, Clone)]
+pub struct OutNodes {
     pub name: String,
     pub labels: Vec<String>,
     pub id_space: String,
     pub header: Header,
-    /// Per baseline node group: how to fill each output column from its records.
-    pub columns: HashMap<u16, Vec<NodeCol>>,
+    pub source: NodeSource,
+    pub rows: u64,
     pub parts: Vec<Range<u64>>,
 }
 
@@ -147,25 +162,117 @@ pub struct EdgePattern {
     pub rows: u64,
 }
 
-/// A synthetic relationship group of the replicate strategy (one per baseline group).
+/// Where a synthetic relationship group's rows come from.
 #[derive(Debug, Clone)]
-pub struct ReplicaEdges {
+pub enum EdgeSource {
+    /// Copies of the base edges of one baseline relationship group.
+    Replica {
+        base_group: u16,
+        patterns: Vec<EdgePattern>,
+        /// `prefix[p]` = rows before pattern p; the last entry is the group's total.
+        prefix: Vec<u64>,
+    },
+    /// `relationships[i]` of the template.
+    Rule(usize),
+    /// Resource group → template row.
+    Contains,
+    /// Template row → region.
+    LocatedIn,
+    /// Template row → the operation's tag.
+    TaggedWith,
+}
+
+/// One synthetic relationship group.
+#[derive(Debug, Clone)]
+pub struct OutEdges {
     pub name: String,
     pub rel_type: String,
     pub start_space: String,
     pub end_space: String,
-    pub base_group: u16,
     pub header: Header,
     pub columns: Vec<RelCol>,
-    pub patterns: Vec<EdgePattern>,
-    /// `prefix[p]` = rows before pattern p; the last entry is the group's total.
-    pub prefix: Vec<u64>,
+    pub source: EdgeSource,
+    pub rows: u64,
     pub parts: Vec<Range<u64>>,
 }
 
-impl ReplicaEdges {
+impl OutEdges {
     pub fn rows(&self) -> u64 {
-        self.prefix.last().copied().unwrap_or(0)
+        self.rows
+    }
+}
+
+/// How a template entry's rows get a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationMode {
+    /// `{{ random_location }}`: picked by hash from `config.random_locations`.
+    Random,
+    /// A fixed region code.
+    Literal(String),
+    /// Any other expression: the location is a property only, with no LOCATED_IN edge.
+    Computed,
+}
+
+/// The template strategy's decisions.
+pub struct TemplatePlan {
+    pub compiled: template::CompiledTemplate,
+    /// Rows per `resources` entry, after scaling.
+    pub counts: Vec<u64>,
+    /// `prefix[r]` = global index of entry r's first row.
+    pub prefix: Vec<u64>,
+    pub locations: Vec<LocationMode>,
+    pub random_locations: Vec<String>,
+    pub subscription_id: String,
+    pub tenant_id: String,
+    pub rows_per_group: u64,
+    /// Resource group names and ids, one per group number.
+    pub rg_names: Vec<String>,
+    pub rg_ids: Vec<String>,
+    /// Group numbers whose resource group is not in the baseline.
+    pub rg_new: Vec<u32>,
+    /// Regions to create (codes not in the baseline).
+    pub regions_new: Vec<String>,
+    /// Entries whose rows get LOCATED_IN, with the prefix of their rows in that group.
+    pub located: Vec<usize>,
+    pub located_prefix: Vec<u64>,
+    /// The operation's tag: id, key, value.
+    pub tag: Option<(String, String, String)>,
+    pub tag_is_new: bool,
+    /// Per rule: (source entry, target entry).
+    pub rules: Vec<(usize, usize)>,
+    pub template_name: String,
+}
+
+impl TemplatePlan {
+    /// The entry and row index within it of global row `i`.
+    #[inline]
+    pub fn locate(&self, i: u64) -> (usize, u64) {
+        let r = self.prefix.partition_point(|&p| p <= i) - 1;
+        (r, i - self.prefix[r])
+    }
+
+    /// The random location of global row `i`.
+    #[inline]
+    pub fn random_location(&self, seed: u64, i: u64) -> &str {
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), seed ^ 0x6c6f_6361_7469_6f6e);
+        &self.random_locations[(h % self.random_locations.len() as u64) as usize]
+    }
+
+    /// The region code row `i` of entry `r` links to, if any.
+    pub fn region<'a>(&'a self, seed: u64, r: usize, i: u64) -> Option<&'a str> {
+        match &self.locations[r] {
+            LocationMode::Random => Some(self.random_location(seed, i)),
+            LocationMode::Literal(code) => Some(code),
+            LocationMode::Computed => None,
+        }
+    }
+
+    /// Target row of edge `e` of rule `rule` (a hash, so targets spread deterministically).
+    #[inline]
+    pub fn rule_target(&self, seed: u64, rule: usize, e: u64) -> u64 {
+        let (_, t) = self.rules[rule];
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&e.to_le_bytes(), seed ^ (rule as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.prefix[t] + h % self.counts[t]
     }
 }
 
@@ -186,10 +293,11 @@ pub struct Plan {
     pub id_key: u64,
     /// Global indexes whose natural id collides with a baseline id, and their replacement.
     pub id_overrides: HashMap<u64, u64>,
-    pub nodes: ReplicaNodes,
-    pub edges: Vec<ReplicaEdges>,
+    pub nodes: Vec<OutNodes>,
+    pub edges: Vec<OutEdges>,
     pub expected: Expected,
     pub template: Option<Template>,
+    pub template_plan: Option<TemplatePlan>,
     pub estimated_bytes: u64,
 }
 
@@ -210,11 +318,13 @@ impl Plan {
             None => None,
         };
         if config.strategy == Strategy::Template {
-            return Err(PlanError::Flag {
-                flag: "--strategy",
-                message: "the template strategy is not available yet; use --strategy replicate"
-                    .into(),
-            });
+            let Some(t) = template else {
+                return Err(PlanError::Flag {
+                    flag: "--strategy",
+                    message: "the template strategy needs --template FILE".into(),
+                });
+            };
+            return Self::from_template(config, baseline, t);
         }
         baseline.require_bases()?;
         let bases = select_bases(baseline, template.as_ref());
@@ -286,9 +396,9 @@ impl Plan {
         let op = operation_info(&config)?;
         let id_key = xxhash_rust::xxh3::xxh3_64_with_seed(b"tenantgen:id", config.seed);
         let id_overrides = find_collisions(baseline, id_key, n, config.atg_compat);
-        let nodes = plan_nodes(&config, baseline, n)?;
+        let nodes = vec![plan_nodes(&config, baseline, n)?];
         let edges = plan_edges(&config, baseline, &copies)?;
-        let expected = expected_counts(baseline, &nodes, &edges, &copies, &config);
+        let expected = expected_counts(baseline, &nodes, &edges, &copies);
         let estimated_bytes = estimate_bytes(baseline, &copies, &edges);
         Ok(Plan {
             config,
@@ -304,6 +414,7 @@ impl Plan {
             edges,
             expected,
             template,
+            template_plan: None,
             estimated_bytes,
         })
     }
@@ -352,7 +463,7 @@ impl Plan {
 
     /// Labels of synthetic nodes.
     pub fn synthetic_labels(&self) -> &[String] {
-        &self.nodes.labels
+        &self.nodes[0].labels
     }
 
     /// The human-readable plan.
@@ -387,7 +498,7 @@ impl Plan {
         let _ = writeln!(
             s,
             "  nodes {} → {}   relationships {} → {} (+{})",
-            thousands(e.nodes - e.operation_nodes),
+            thousands(e.nodes - self.nodes.iter().map(|g| g.rows).sum::<u64>()),
             thousands(e.nodes),
             thousands(e.relationships - e.operation_relationships),
             thousands(e.relationships),
@@ -415,8 +526,8 @@ impl Plan {
                 top.len() - 10
             );
         }
-        let parts =
-            self.nodes.parts.len() + self.edges.iter().map(|g| g.parts.len()).sum::<usize>();
+        let parts = self.nodes.iter().map(|g| g.parts.len()).sum::<usize>()
+            + self.edges.iter().map(|g| g.parts.len()).sum::<usize>();
         let _ = writeln!(
             s,
             "  output: {parts} data parts, about {}",
@@ -558,7 +669,7 @@ fn plan_nodes(
     config: &GenerateConfig,
     baseline: &Baseline,
     n: u64,
-) -> Result<ReplicaNodes, PlanError> {
+) -> Result<OutNodes, PlanError> {
     let mut groups: Vec<u16> = baseline.bases.iter().map(|b| b.group).collect();
     groups.sort_unstable();
     groups.dedup();
@@ -640,12 +751,13 @@ fn plan_nodes(
     } else {
         vec!["Resource".to_string(), "Synthetic".to_string()]
     };
-    Ok(ReplicaNodes {
+    Ok(OutNodes {
         name: "synthetic.resource".into(),
         labels,
         id_space,
         header,
-        columns: maps,
+        source: NodeSource::Replica { columns: maps },
+        rows: n,
         parts: cut(n, config.part_rows),
     })
 }
@@ -654,7 +766,7 @@ fn plan_edges(
     config: &GenerateConfig,
     baseline: &Baseline,
     copies: &[u32],
-) -> Result<Vec<ReplicaEdges>, PlanError> {
+) -> Result<Vec<OutEdges>, PlanError> {
     let markers = !config.atg_compat;
     let mut by_group: BTreeMap<u16, Vec<EdgePattern>> = BTreeMap::new();
     for (ei, e) in baseline.base_edges.iter().enumerate() {
@@ -705,16 +817,19 @@ fn plan_edges(
             acc += p.rows;
             prefix.push(acc);
         }
-        out.push(ReplicaEdges {
+        out.push(OutEdges {
             name: format!("synthetic.{}", data.meta.name),
             rel_type: data.meta.rel_type.clone(),
             start_space: data.meta.start_space.clone(),
             end_space: data.meta.end_space.clone(),
-            base_group: g,
             header: Header { columns: header },
             columns,
-            patterns,
-            prefix,
+            source: EdgeSource::Replica {
+                base_group: g,
+                patterns,
+                prefix,
+            },
+            rows: acc,
             parts: cut(acc, config.part_rows),
         });
     }
@@ -723,10 +838,9 @@ fn plan_edges(
 
 fn expected_counts(
     baseline: &Baseline,
-    nodes: &ReplicaNodes,
-    edges: &[ReplicaEdges],
+    nodes: &[OutNodes],
+    edges: &[OutEdges],
     copies: &[u32],
-    _config: &GenerateConfig,
 ) -> Expected {
     let mut e = baseline.counts.clone();
     let n: u64 = copies.iter().map(|&c| u64::from(c)).sum();
@@ -734,7 +848,7 @@ fn expected_counts(
     e.abstracted += n;
     e.synthetic += n;
     e.operation_nodes = n;
-    for l in &nodes.labels {
+    for l in &nodes[0].labels {
         *e.by_label.entry(l.clone()).or_default() += n;
     }
     let mut op_by_type: BTreeMap<String, u64> = BTreeMap::new();
@@ -756,7 +870,10 @@ fn expected_counts(
         .collect();
     let mut rels = 0;
     for g in edges {
-        for p in &g.patterns {
+        let EdgeSource::Replica { patterns: pats, .. } = &g.source else {
+            continue;
+        };
+        for p in pats {
             let edge = &baseline.base_edges[p.edge as usize];
             let kind = |end: End| match end {
                 End::Base(k) => baseline.kinds[baseline.bases[k as usize].kind as usize].clone(),
@@ -783,7 +900,7 @@ fn expected_counts(
     e
 }
 
-fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[ReplicaEdges]) -> u64 {
+fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutEdges]) -> u64 {
     let mut fields = Vec::new();
     let mut total = 0u64;
     for (b, &c) in baseline.bases.iter().zip(copies) {
@@ -793,7 +910,10 @@ fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[ReplicaEdges]) -
         }
     }
     for g in edges {
-        for p in &g.patterns {
+        let EdgeSource::Replica { patterns, .. } = &g.source else {
+            continue;
+        };
+        for p in patterns {
             let rec = baseline.edge_record(&baseline.base_edges[p.edge as usize], &mut fields);
             total += (rec.len() as u64 + 90) * p.rows;
         }
@@ -959,5 +1079,502 @@ mod tests {
             "Microsoft.Network/*",
             "Microsoft.Compute/disks"
         ));
+    }
+}
+
+/// Resources per generated resource group.
+pub const ROWS_PER_RESOURCE_GROUP: u64 = 100;
+
+impl Plan {
+    /// Builds the plan for the template strategy.
+    fn from_template(config: GenerateConfig, baseline: &Baseline, t: Template) -> Result<Plan, PlanError> {
+        if t.resources.is_empty() {
+            return Err(PlanError::Other {
+                message: format!(
+                    "template {} has no `resources`; the template strategy makes rows from them (or use --strategy replicate)",
+                    t.path.display()
+                ),
+            });
+        }
+        let compiled = t.compile()?;
+        let abstracted_before = baseline.counts.abstracted;
+        let base: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let total: u64 = base.iter().sum();
+        let want = match config.scale {
+            Scale::Factor(f) => {
+                if !f.is_finite() || f <= 0.0 {
+                    return Err(PlanError::Flag {
+                        flag: "--scale-factor",
+                        message: format!("{f} must be a positive number for the template strategy"),
+                    });
+                }
+                (total as f64 * f).round() as u64
+            }
+            Scale::TargetTotal(tt) => {
+                if tt <= abstracted_before {
+                    return Err(PlanError::Flag {
+                        flag: "--target-total",
+                        message: format!(
+                            "{tt} is not above the current abstracted count {abstracted_before}; pass a larger target"
+                        ),
+                    });
+                }
+                tt - abstracted_before
+            }
+        };
+        if want == 0 {
+            return Err(PlanError::Flag {
+                flag: "--scale-factor",
+                message: "the template would make no resources; raise the factor".into(),
+            });
+        }
+        let counts = apportion(&base, want);
+        let mut prefix = vec![0u64];
+        for c in &counts {
+            prefix.push(prefix.last().copied().unwrap_or(0) + c);
+        }
+        let n = want;
+        let op = operation_info(&config)?;
+        let id_key = xxhash_rust::xxh3::xxh3_64_with_seed(b"tenantgen:template-id", config.seed);
+        let id_overrides = find_collisions(baseline, id_key, n, config.atg_compat);
+        let space_of = |label: &str, default: &str| {
+            baseline
+                .node_groups
+                .iter()
+                .find(|g| g.meta.labels.len() == 1 && g.meta.labels[0] == label)
+                .map(|g| g.meta.id_space.clone())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let res_space = baseline
+            .bases
+            .first()
+            .map(|b| baseline.node_groups[b.group as usize].meta.id_space.clone())
+            .unwrap_or_else(|| space_of("Resource", "Resource"));
+        let rg_space = space_of("ResourceGroup", "ResourceGroup");
+        let region_space = space_of("Region", "Region");
+        let tag_space = space_of("Tag", "Tag");
+        let subscription_id = t
+            .config
+            .subscription_id
+            .clone()
+            .or_else(|| baseline.first_id("Subscription"))
+            .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
+        let tenant_id = t
+            .config
+            .tenant_id
+            .clone()
+            .or_else(|| baseline.first_id("Tenant"))
+            .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
+
+        // Resource groups: one per ROWS_PER_RESOURCE_GROUP rows, named by the pattern with
+        // `index` = the group number.
+        let groups = n.div_ceil(ROWS_PER_RESOURCE_GROUP);
+        let mut rg_names = Vec::with_capacity(groups as usize);
+        let mut rg_ids = Vec::with_capacity(groups as usize);
+        let mut rg_new = Vec::new();
+        let mut seen = HashSet::new();
+        let mut name = String::new();
+        for g in 0..groups {
+            name.clear();
+            let vars = template::RowVars {
+                index: g,
+                subscription_id: &subscription_id,
+                tenant_id: &tenant_id,
+                random_location: &t.config.random_locations[0],
+                location: &t.config.random_locations[0],
+                ..Default::default()
+            };
+            if !compiled.render_resource_group(&vars, &mut name)? {
+                name = format!("rg-tenantgen-{g:05}");
+            }
+            let id = format!("/subscriptions/{subscription_id}/resourceGroups/{name}");
+            if !baseline.contains_id(&rg_space, id.as_bytes()) && seen.insert(id.clone()) {
+                rg_new.push(g as u32);
+            }
+            rg_names.push(name.clone());
+            rg_ids.push(id);
+        }
+
+        let locations: Vec<LocationMode> = t
+            .resources
+            .iter()
+            .map(|r| match r.template.location.as_deref() {
+                None => LocationMode::Random,
+                Some(l) if l.replace(' ', "") == "{{random_location}}" => LocationMode::Random,
+                Some(l) if !l.contains('{') && !l.is_empty() => LocationMode::Literal(l.to_string()),
+                Some(_) => LocationMode::Computed,
+            })
+            .collect();
+        let mut tp = TemplatePlan {
+            compiled,
+            counts: counts.clone(),
+            prefix: prefix.clone(),
+            locations,
+            random_locations: t.config.random_locations.clone(),
+            subscription_id,
+            tenant_id,
+            rows_per_group: ROWS_PER_RESOURCE_GROUP,
+            rg_names,
+            rg_ids,
+            rg_new,
+            regions_new: Vec::new(),
+            located: Vec::new(),
+            located_prefix: vec![0],
+            tag: None,
+            tag_is_new: false,
+            rules: Vec::new(),
+            template_name: t
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        // Rows per region code (random picks are hashed per row, so count them here).
+        let mut per_region: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for (r, &c) in counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            match tp.locations[r].clone() {
+                LocationMode::Random => {
+                    let mut local: HashMap<&str, u64> = HashMap::new();
+                    for i in prefix[r]..prefix[r + 1] {
+                        *local.entry(tp.random_location(config.seed, i)).or_default() += 1;
+                    }
+                    for (code, k) in local {
+                        per_region.entry(code.to_string()).or_insert_with(|| vec![0; counts.len()])[r] += k;
+                    }
+                }
+                LocationMode::Literal(code) => {
+                    per_region.entry(code).or_insert_with(|| vec![0; counts.len()])[r] += c;
+                }
+                LocationMode::Computed => continue,
+            }
+            tp.located.push(r);
+            let last = *tp.located_prefix.last().unwrap_or(&0);
+            tp.located_prefix.push(last + c);
+        }
+        tp.regions_new = per_region
+            .keys()
+            .filter(|code| !baseline.contains_id(&region_space, code.as_bytes()))
+            .cloned()
+            .collect();
+        if let Some(prefix_tag) = &t.config.tag_prefix {
+            let id = format!("{prefix_tag}:{}", op.id);
+            tp.tag_is_new = !baseline.contains_id(&tag_space, id.as_bytes());
+            tp.tag = Some((id, prefix_tag.clone(), op.id.clone()));
+        }
+        let entry_of = |ty: &str| {
+            t.resources
+                .iter()
+                .position(|r| r.type_name.eq_ignore_ascii_case(ty))
+        };
+        let mut rule_rows = Vec::new();
+        for (k, rule) in t.relationships.iter().enumerate() {
+            let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
+                return Err(PlanError::Other {
+                    message: format!(
+                        "{}: relationships[{k}] names a type that is not in resources; fix the template",
+                        t.path.display()
+                    ),
+                });
+            };
+            tp.rules.push((s, d));
+            let rows = if counts[d] == 0 {
+                0
+            } else {
+                (counts[s] as f64 * rule.ratio).floor() as u64
+            };
+            rule_rows.push(rows);
+        }
+
+        // Output groups.
+        let markers = !config.atg_compat;
+        let prop = |name: &str, ty: ValueType| Column {
+            name: name.into(),
+            kind: ColumnKind::Property { ty, array: false },
+        };
+        let id_col = |space: &str| Column {
+            name: "id".into(),
+            kind: ColumnKind::Id {
+                space: space.into(),
+                stored: true,
+            },
+        };
+        let with_markers = |mut cols: Vec<Column>, source: bool| {
+            for m in NODE_MARKERS {
+                if m != "template_source_id" || source {
+                    cols.push(marker_column(m));
+                }
+            }
+            Header { columns: cols }
+        };
+        let mut cols = vec![id_col(&res_space)];
+        for k in [
+            "name", "type", "location", "properties", "tags", "sku", "kind", "plan",
+            "subscription_id", "resource_group", "tenant_id",
+        ] {
+            cols.push(prop(k, ValueType::String));
+        }
+        let labels = if config.atg_compat {
+            vec!["Resource".to_string()]
+        } else {
+            vec!["Resource".to_string(), "Synthetic".to_string()]
+        };
+        let part = |rows: u64| cut(rows, config.part_rows);
+        let mut nodes = vec![OutNodes {
+            name: "synthetic.template".into(),
+            labels: labels.clone(),
+            id_space: res_space.clone(),
+            header: with_markers(cols, true),
+            source: NodeSource::Template,
+            rows: n,
+            parts: part(n),
+        }];
+        let hier = |name: &str, label: &str, space: &str, extra: &[&str], rows: u64, source: NodeSource| {
+            let mut cols = vec![id_col(space)];
+            for k in extra {
+                cols.push(prop(k, ValueType::String));
+            }
+            OutNodes {
+                name: name.into(),
+                labels: vec![label.to_string()],
+                id_space: space.into(),
+                header: with_markers(cols, false),
+                source,
+                rows,
+                parts: part(rows),
+            }
+        };
+        if !tp.rg_new.is_empty() {
+            nodes.push(hier(
+                "synthetic.resourcegroup",
+                "ResourceGroup",
+                &rg_space,
+                &["name", "subscription_id", "type"],
+                tp.rg_new.len() as u64,
+                NodeSource::ResourceGroups,
+            ));
+        }
+        if !tp.regions_new.is_empty() {
+            nodes.push(hier(
+                "synthetic.region",
+                "Region",
+                &region_space,
+                &["code", "name"],
+                tp.regions_new.len() as u64,
+                NodeSource::Regions,
+            ));
+        }
+        if tp.tag.is_some() && tp.tag_is_new {
+            nodes.push(hier("synthetic.tag", "Tag", &tag_space, &["key", "value"], 1, NodeSource::Tag));
+        }
+        let edge = |name: String, rel: &str, start: &str, end: &str, rows: u64, source: EdgeSource| {
+            let mut columns = vec![RelCol::Start, RelCol::End];
+            let mut header = vec![
+                Column {
+                    name: String::new(),
+                    kind: ColumnKind::StartId { space: start.into() },
+                },
+                Column {
+                    name: String::new(),
+                    kind: ColumnKind::EndId { space: end.into() },
+                },
+            ];
+            if markers {
+                header.push(marker_column("synthetic"));
+                header.push(marker_column("scale_operation_id"));
+                columns.extend([RelCol::Synthetic, RelCol::OperationId]);
+            }
+            OutEdges {
+                name,
+                rel_type: rel.into(),
+                start_space: start.into(),
+                end_space: end.into(),
+                header: Header { columns: header },
+                columns,
+                source,
+                rows,
+                parts: part(rows),
+            }
+        };
+        let lower = |s: &str| s.to_ascii_lowercase();
+        let mut edges = vec![edge(
+            format!("synthetic.contains.{}.{}", lower(&rg_space), lower(&res_space)),
+            "CONTAINS",
+            &rg_space,
+            &res_space,
+            n,
+            EdgeSource::Contains,
+        )];
+        let located_rows = *tp.located_prefix.last().unwrap_or(&0);
+        if located_rows > 0 {
+            edges.push(edge(
+                format!("synthetic.located_in.{}.{}", lower(&res_space), lower(&region_space)),
+                "LOCATED_IN",
+                &res_space,
+                &region_space,
+                located_rows,
+                EdgeSource::LocatedIn,
+            ));
+        }
+        if tp.tag.is_some() {
+            edges.push(edge(
+                format!("synthetic.tagged_with.{}.{}", lower(&res_space), lower(&tag_space)),
+                "TAGGED_WITH",
+                &res_space,
+                &tag_space,
+                n,
+                EdgeSource::TaggedWith,
+            ));
+        }
+        for (k, rule) in t.relationships.iter().enumerate() {
+            if rule_rows[k] > 0 {
+                edges.push(edge(
+                    format!("synthetic.rule-{k}.{}", lower(&rule.relationship_type)),
+                    &rule.relationship_type,
+                    &res_space,
+                    &res_space,
+                    rule_rows[k],
+                    EdgeSource::Rule(k),
+                ));
+            }
+        }
+
+        // Expected counts.
+        let mut e = baseline.counts.clone();
+        let hier_nodes: u64 = nodes[1..].iter().map(|g| g.rows).sum();
+        e.nodes += n + hier_nodes;
+        e.abstracted += n;
+        e.synthetic += n + hier_nodes;
+        e.operation_nodes = n;
+        for g in &nodes {
+            for l in &g.labels {
+                *e.by_label.entry(l.clone()).or_default() += g.rows;
+            }
+        }
+        let mut op_by_type = BTreeMap::new();
+        for (r, &c) in counts.iter().enumerate() {
+            if c > 0 {
+                *op_by_type.entry(t.resources[r].type_name.clone()).or_insert(0) += c;
+            }
+        }
+        for (ty, c) in &op_by_type {
+            *e.by_type.entry(ty.clone()).or_default() += c;
+        }
+        e.operation_by_type = op_by_type;
+        let mut patterns: BTreeMap<(String, String, String), u64> = e
+            .by_pattern
+            .drain(..)
+            .map(|p| ((p.source, p.rel_type, p.target), p.count))
+            .collect();
+        let mut add = |s: &str, rel: &str, d: &str, c: u64| {
+            if c > 0 {
+                *patterns.entry((s.to_string(), rel.to_string(), d.to_string())).or_default() += c;
+            }
+        };
+        let existing_kind = |space: &str, id: &str, new_kind: &str| -> String {
+            baseline
+                .space(space)
+                .and_then(|s| baseline.lookup(s, id.as_bytes()))
+                .map(|node| baseline.kind_name(node).to_string())
+                .unwrap_or_else(|| new_kind.to_string())
+        };
+        for (r, &c) in counts.iter().enumerate() {
+            let ty = &t.resources[r].type_name;
+            // CONTAINS from each resource group to the rows it holds.
+            let (lo, hi) = (prefix[r], prefix[r] + c);
+            let mut g = lo / ROWS_PER_RESOURCE_GROUP;
+            while g * ROWS_PER_RESOURCE_GROUP < hi {
+                let from = lo.max(g * ROWS_PER_RESOURCE_GROUP);
+                let to = hi.min((g + 1) * ROWS_PER_RESOURCE_GROUP);
+                let kind = existing_kind(&rg_space, &tp.rg_ids[g as usize], "ResourceGroup");
+                add(&kind, "CONTAINS", ty, to - from);
+                g += 1;
+            }
+            if let Some((id, _, _)) = &tp.tag {
+                add(ty, "TAGGED_WITH", &existing_kind(&tag_space, id, "Tag"), c);
+            }
+        }
+        for (code, per_entry) in &per_region {
+            let kind = existing_kind(&region_space, code, "Region");
+            for (r, &c) in per_entry.iter().enumerate() {
+                add(&t.resources[r].type_name, "LOCATED_IN", &kind, c);
+            }
+        }
+        for (k, rule) in t.relationships.iter().enumerate() {
+            let (s, d) = tp.rules[k];
+            add(&t.resources[s].type_name, &rule.relationship_type, &t.resources[d].type_name, rule_rows[k]);
+        }
+        let rels: u64 = edges.iter().map(|g| g.rows).sum();
+        for g in &edges {
+            *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
+        }
+        e.relationships += rels;
+        e.operation_relationships = rels;
+        e.by_pattern = patterns
+            .into_iter()
+            .map(|((source, rel_type, target), count)| PatternCount {
+                source,
+                rel_type,
+                target,
+                count,
+            })
+            .collect();
+        let estimated_bytes = n * 700 + rels * 120 + hier_nodes * 200;
+        Ok(Plan {
+            config,
+            op,
+            base_count: baseline.counts.real_abstracted,
+            abstracted_before,
+            synthetic: n,
+            copies: Vec::new(),
+            prefix: vec![0],
+            id_key,
+            id_overrides,
+            nodes,
+            edges,
+            expected: e,
+            template: Some(t),
+            template_plan: Some(tp),
+            estimated_bytes,
+        })
+    }
+}
+
+/// Splits `total` over entries in proportion to `weights`, exactly (largest remainder; ties to
+/// the earlier entry).
+pub fn apportion(weights: &[u64], total: u64) -> Vec<u64> {
+    let sum: u64 = weights.iter().sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let mut out: Vec<u64> = Vec::with_capacity(weights.len());
+    let mut rems: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
+    for (i, &w) in weights.iter().enumerate() {
+        let exact = u128::from(w) * u128::from(total);
+        out.push((exact / u128::from(sum)) as u64);
+        rems.push((exact % u128::from(sum), i));
+    }
+    let short = total - out.iter().sum::<u64>();
+    rems.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in rems.iter().take(short as usize) {
+        out[i] += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod apportion_tests {
+    use super::apportion;
+
+    #[test]
+    fn apportion_is_exact_and_proportional() {
+        assert_eq!(apportion(&[1, 1, 1], 10), vec![4, 3, 3]);
+        assert_eq!(apportion(&[250, 750], 2000), vec![500, 1500]);
+        assert_eq!(apportion(&[3, 0, 7], 1), vec![0, 0, 1]);
+        assert_eq!(apportion(&[5], 0), vec![0]);
+        let v = apportion(&[7, 13, 29, 1], 12345);
+        assert_eq!(v.iter().sum::<u64>(), 12345);
     }
 }

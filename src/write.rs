@@ -105,9 +105,14 @@ impl Drop for TempDir {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Nodes(usize),
+    Edges(usize),
+}
+
 struct Task {
-    group: Option<usize>,
-    part: usize,
+    group: Group,
     range: std::ops::Range<u64>,
     path: String,
 }
@@ -174,19 +179,19 @@ pub fn write(
     };
     let mut tasks = Vec::new();
     let part_name = |name: &str, p: usize| format!("data/{name}.part-{p:04}.{ext}");
-    for (p, range) in plan.nodes.parts.iter().enumerate() {
-        tasks.push(Task {
-            group: None,
-            part: p,
-            range: range.clone(),
-            path: part_name(&plan.nodes.name, p),
-        });
+    for (g, group) in plan.nodes.iter().enumerate() {
+        for (p, range) in group.parts.iter().enumerate() {
+            tasks.push(Task {
+                group: Group::Nodes(g),
+                range: range.clone(),
+                path: part_name(&group.name, p),
+            });
+        }
     }
     for (g, group) in plan.edges.iter().enumerate() {
         for (p, range) in group.parts.iter().enumerate() {
             tasks.push(Task {
-                group: Some(g),
-                part: p,
+                group: Group::Edges(g),
                 range: range.clone(),
                 path: part_name(&group.name, p),
             });
@@ -202,10 +207,9 @@ pub fn write(
         .collect();
 
     let header_path = |name: &str| format!("headers/{name}.csv");
-    write_text(
-        &tmp.path.join(header_path(&plan.nodes.name)),
-        &header_line(&plan.nodes.header),
-    )?;
+    for g in &plan.nodes {
+        write_text(&tmp.path.join(header_path(&g.name)), &header_line(&g.header))?;
+    }
     for g in &plan.edges {
         write_text(
             &tmp.path.join(header_path(&g.name)),
@@ -232,25 +236,26 @@ pub fn write(
     }
     let mut rows = 0;
     let mut bytes = 0;
-    let mut node_files = Vec::new();
+    let mut node_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.nodes.len()];
     let mut rel_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.edges.len()];
     for (t, e) in mine.iter().zip(entries) {
         rows += e.rows;
         bytes += e.bytes.unwrap_or(0);
         match t.group {
-            None => node_files.push(e),
-            Some(g) => rel_files[g].push(e),
+            Group::Nodes(g) => node_files[g].push(e),
+            Group::Edges(g) => rel_files[g].push(e),
         }
-        let _ = t.part;
     }
-    node_groups.push(NodeGroup {
-        name: plan.nodes.name.clone(),
-        labels: plan.nodes.labels.clone(),
-        id_space: plan.nodes.id_space.clone(),
-        header: header_path(&plan.nodes.name),
-        files: node_files,
-        origin: Origin::Synthetic,
-    });
+    for (g, files) in plan.nodes.iter().zip(node_files) {
+        node_groups.push(NodeGroup {
+            name: g.name.clone(),
+            labels: g.labels.clone(),
+            id_space: g.id_space.clone(),
+            header: header_path(&g.name),
+            files,
+            origin: Origin::Synthetic,
+        });
+    }
     for (g, files) in plan.edges.iter().zip(rel_files) {
         rel_groups.push(RelGroup {
             name: g.name.clone(),
@@ -319,8 +324,8 @@ fn write_part(
             Ok(())
         };
         match task.group {
-            None => generator.node_part(task.range.clone(), &mut sink),
-            Some(g) => generator.edge_part(&plan.edges[g], task.range.clone(), &mut sink),
+            Group::Nodes(g) => generator.node_part(&plan.nodes[g], task.range.clone(), &mut sink),
+            Group::Edges(g) => generator.edge_part(&plan.edges[g], task.range.clone(), &mut sink),
         }
     };
     let stats = match compress {
@@ -474,7 +479,7 @@ fn baseline_bytes(baseline: &Baseline) -> u64 {
 /// not needed for the import files).
 fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Manifest {
     let mut full = m.clone();
-    let paths = |g: Option<usize>| -> Vec<FileEntry> {
+    let paths = |g: Group| -> Vec<FileEntry> {
         tasks
             .iter()
             .filter(|t| t.group == g)
@@ -486,10 +491,14 @@ fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Man
             })
             .collect()
     };
-    for g in &mut full.node_groups {
-        if g.origin == Origin::Synthetic {
-            g.files = paths(None);
-        }
+    for (i, g) in full
+        .node_groups
+        .iter_mut()
+        .filter(|g| g.origin == Origin::Synthetic)
+        .enumerate()
+    {
+        debug_assert_eq!(g.name, plan.nodes[i].name);
+        g.files = paths(Group::Nodes(i));
     }
     for (i, g) in full
         .relationship_groups
@@ -498,7 +507,7 @@ fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Man
         .enumerate()
     {
         debug_assert_eq!(g.name, plan.edges[i].name);
-        g.files = paths(Some(i));
+        g.files = paths(Group::Edges(i));
     }
     full
 }
@@ -628,10 +637,9 @@ fn cypher_props(columns: &[Column], nodes: bool) -> String {
 /// The synthetic groups' header columns by header path.
 fn plan_headers(plan: &Plan) -> HashMap<String, Vec<Column>> {
     let mut h = HashMap::new();
-    h.insert(
-        format!("headers/{}.csv", plan.nodes.name),
-        plan.nodes.header.columns.clone(),
-    );
+    for g in &plan.nodes {
+        h.insert(format!("headers/{}.csv", g.name), g.header.columns.clone());
+    }
     for g in &plan.edges {
         h.insert(format!("headers/{}.csv", g.name), g.header.columns.clone());
     }

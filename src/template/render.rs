@@ -291,6 +291,15 @@ impl CompiledPattern {
                         index: row.vars.index,
                         message: jinja_message(&err, &e.source),
                     })?;
+                    // Strict mode rejects undefined variables, but an expression may still
+                    // evaluate to undefined (`index.nope`): printing it would write nothing.
+                    if value.is_undefined() {
+                        return Err(TemplateError::Render {
+                            at: self.at.clone(),
+                            index: row.vars.index,
+                            message: format!("`{{{{ {} }}}}` is undefined", e.source),
+                        });
+                    }
                     let _ = write!(out, "{value}");
                 }
             }

@@ -50,9 +50,16 @@ pub fn seed_dir() -> std::path::PathBuf {
 /// given extra flags; panics with its stderr on failure.
 pub fn generate_seed(out: &Path, extra: &[&str]) {
     let mut cmd = tenantgen();
-    cmd.args(["generate", "--quiet", "--force", "--timestamp", "2025-11-15T21:17:00Z", "--out"])
-        .arg(out)
-        .args(extra);
+    cmd.args([
+        "generate",
+        "--quiet",
+        "--force",
+        "--timestamp",
+        "2025-11-15T21:17:00Z",
+        "--out",
+    ])
+    .arg(out)
+    .args(extra);
     let output = cmd.output().expect("tenantgen runs");
     assert!(
         output.status.success(),
@@ -72,7 +79,8 @@ pub struct Loaded {
 /// Imports `dir` (a tenantgen directory) into a fresh instance under `instance_dir` with the
 /// library's import stage, starts the server and connects.
 pub fn import_and_start(dir: &Path, instance_dir: &Path) -> Loaded {
-    let mut cfg = tenantgen::import::ImportConfig::new(dir.to_path_buf(), instance_dir.to_path_buf());
+    let mut cfg =
+        tenantgen::import::ImportConfig::new(dir.to_path_buf(), instance_dir.to_path_buf());
     cfg.max_off_heap = "1G".into();
     cfg.heap = "1g".into();
     cfg.server_heap = "768m".into();

@@ -1,0 +1,169 @@
+//! `clean`: delete one operation from a live graph — its synthetic nodes (`synthetic = true`
+//! and `scale_operation_id = $id`, never `:Original`) with their relationships, and every
+//! relationship carrying that `scale_operation_id` — in bounded transactions, then check that
+//! nothing of it is left. The baseline and other operations are never touched.
+
+use serde::Serialize;
+
+use crate::neo4j::{Client, Neo4jError};
+
+/// Nodes (and their relationships) deleted per transaction.
+pub const CLEAN_BATCH: i64 = 10_000;
+
+/// The operation's nodes: the same filter for counting and deleting.
+const OP_NODES: &str = "MATCH (n:Resource) WHERE n.scale_operation_id = $id \
+     AND n.synthetic = true AND NOT n:Original";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CleanError {
+    #[error(transparent)]
+    Neo4j(#[from] Neo4jError),
+    #[error("invalid operation id {0:?}: give the `scale_operation_id` of the operation (e.g. scale-20251115T211700-41f18b94; `tenantgen stats` lists them)")]
+    InvalidId(String),
+    #[error("after clean, {nodes} node(s) and {relationships} relationship(s) of operation {id} are still in the graph; run clean again and check the server log")]
+    Leftover {
+        id: String,
+        nodes: i64,
+        relationships: i64,
+    },
+}
+
+/// Whole-graph totals plus the operation's share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CleanCounts {
+    pub nodes: i64,
+    pub relationships: i64,
+    pub operation_nodes: i64,
+    pub operation_relationships: i64,
+}
+
+/// What `clean` found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanReport {
+    pub operation_id: String,
+    pub dry_run: bool,
+    pub before: CleanCounts,
+    pub after: Option<CleanCounts>,
+    pub deleted_nodes: i64,
+    pub deleted_relationships: i64,
+}
+
+impl CleanReport {
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        let b = &self.before;
+        match &self.after {
+            None => format!(
+                "operation {}: {} nodes and {} relationships would be deleted (graph: {} nodes, {} relationships); dry run, nothing deleted",
+                self.operation_id, b.operation_nodes, b.operation_relationships, b.nodes, b.relationships
+            ),
+            Some(a) => format!(
+                "operation {}: deleted {} nodes and {} relationships; graph {} → {} nodes, {} → {} relationships; {} nodes and {} relationships of the operation left",
+                self.operation_id,
+                self.deleted_nodes,
+                self.deleted_relationships,
+                b.nodes,
+                a.nodes,
+                b.relationships,
+                a.relationships,
+                a.operation_nodes,
+                a.operation_relationships
+            ),
+        }
+    }
+}
+
+/// Operation ids are plain tokens: letters, digits, `-`, `_`, `.`, `:`.
+pub fn valid_operation_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Counts the graph and the operation's share.
+pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
+    let p = [("id", id.into())];
+    Ok(CleanCounts {
+        nodes: client.scalar_i64("MATCH (n) RETURN count(n) AS c", &[])?,
+        relationships: client.scalar_i64("MATCH ()-[r]->() RETURN count(r) AS c", &[])?,
+        operation_nodes: client.scalar_i64(&format!("{OP_NODES} RETURN count(n) AS c"), &p)?,
+        operation_relationships: client.scalar_i64(
+            &format!(
+                "CALL {{ {OP_NODES} MATCH (n)-[r]-() RETURN r \
+                 UNION MATCH ()-[r]->() WHERE r.scale_operation_id = $id RETURN r }} \
+                 RETURN count(r) AS c"
+            ),
+            &p,
+        )?,
+    })
+}
+
+/// Deletes operation `id` (or only counts it when `dry_run`).
+pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, CleanError> {
+    if !valid_operation_id(id) {
+        return Err(CleanError::InvalidId(id.into()));
+    }
+    let before = counts(client, id)?;
+    if dry_run {
+        return Ok(CleanReport {
+            operation_id: id.into(),
+            dry_run,
+            before,
+            after: None,
+            deleted_nodes: 0,
+            deleted_relationships: 0,
+        });
+    }
+    let p = [("id", id.into()), ("limit", CLEAN_BATCH.into())];
+    // Marked relationships first (they may link nodes that stay), then the nodes with theirs.
+    loop {
+        let n = client.scalar_i64(
+            "MATCH ()-[r]->() WHERE r.scale_operation_id = $id \
+             WITH r LIMIT $limit DELETE r RETURN count(*) AS c",
+            &p,
+        )?;
+        if n == 0 {
+            break;
+        }
+    }
+    loop {
+        let n = client.scalar_i64(
+            &format!("{OP_NODES} WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c"),
+            &p,
+        )?;
+        if n == 0 {
+            break;
+        }
+    }
+    let after = counts(client, id)?;
+    if after.operation_nodes > 0 || after.operation_relationships > 0 {
+        return Err(CleanError::Leftover {
+            id: id.into(),
+            nodes: after.operation_nodes,
+            relationships: after.operation_relationships,
+        });
+    }
+    Ok(CleanReport {
+        operation_id: id.into(),
+        dry_run,
+        before,
+        after: Some(after),
+        deleted_nodes: before.nodes - after.nodes,
+        deleted_relationships: before.relationships - after.relationships,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_are_plain_tokens() {
+        assert!(valid_operation_id("scale-20251115T211700-41f18b94"));
+        assert!(!valid_operation_id(""));
+        assert!(!valid_operation_id("a b"));
+        assert!(!valid_operation_id("x' OR 1=1"));
+    }
+}
