@@ -228,7 +228,10 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
     })
 }
 
-fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
+fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
     move |source| ExportError::Io {
         what,
         path: path.to_path_buf(),
@@ -320,11 +323,10 @@ fn parse_value_type(t: &str) -> Option<(ValueType, bool)> {
 }
 
 fn strings(row: &Row, key: &str, what: &str) -> Result<Vec<String>> {
-    row.get::<Vec<String>>(key)
-        .map_err(|e| ExportError::Value {
-            what: what.into(),
-            value: e.to_string(),
-        })
+    row.get::<Vec<String>>(key).map_err(|e| ExportError::Value {
+        what: what.into(),
+        value: e.to_string(),
+    })
 }
 
 fn string(row: &Row, key: &str, what: &str) -> Result<String> {
@@ -672,8 +674,9 @@ fn discover_relationships(client: &Client, nodes: &[NodePlan]) -> Result<Vec<Rel
                 ty: ty.to_string(),
             })
         })?;
-        plan.patterns
-            .sort_by(|a, b| (&nodes[a.0].name, &nodes[a.1].name).cmp(&(&nodes[b.0].name, &nodes[b.1].name)));
+        plan.patterns.sort_by(|a, b| {
+            (&nodes[a.0].name, &nodes[a.1].name).cmp(&(&nodes[b.0].name, &nodes[b.1].name))
+        });
         plans.push(plan);
     }
     Ok(plans)
@@ -1026,7 +1029,8 @@ fn write_all(
         )?;
         let mut part = Part::create(dir, &plan.name)?;
         for &(s, e, count) in &plan.patterns {
-            let found = export_relationships(client, plan, &nodes[s], &nodes[e], &mut enc, &mut part)?;
+            let found =
+                export_relationships(client, plan, &nodes[s], &nodes[e], &mut enc, &mut part)?;
             if found != count {
                 return Err(ExportError::Changed {
                     what: format!(
@@ -1084,7 +1088,15 @@ fn export_nodes(
     let mut prev: Option<String> = None;
     let mut emit = |id: String, vals: Vec<BoltType>, enc: &mut Encoder| -> Result<()> {
         props.clear();
-        enc.push_props(&mut props, &plan.cols, &vals, &Ctx { owner: &owner, id: &id })?;
+        enc.push_props(
+            &mut props,
+            &plan.cols,
+            &vals,
+            &Ctx {
+                owner: &owner,
+                id: &id,
+            },
+        )?;
         let id = match plan.id {
             IdStrategy::Stored => id,
             IdStrategy::Key(_) => derived_id(plan, id.as_bytes()),
@@ -1162,12 +1174,7 @@ fn endpoint_exprs(var: &str, plan: &NodePlan) -> (String, Vec<String>) {
 }
 
 /// The id of an endpoint from the value [`endpoint_exprs`] returned.
-fn endpoint_id(
-    plan: &NodePlan,
-    v: BoltType,
-    enc: &mut Encoder,
-    owner: &str,
-) -> Result<String> {
+fn endpoint_id(plan: &NodePlan, v: BoltType, enc: &mut Encoder, owner: &str) -> Result<String> {
     match (&plan.id, v) {
         (IdStrategy::Stored, BoltType::String(s)) => Ok(s.value),
         (IdStrategy::Key(_), BoltType::String(s)) => Ok(derived_id(plan, s.value.as_bytes())),
@@ -1232,7 +1239,15 @@ fn export_relationships(
         row_buf.push(csvfmt::DELIMITER);
         csvfmt::push_field(&mut row_buf, b.as_bytes());
         let id = format!("{a}->{b}");
-        enc.push_props(&mut row_buf, &plan.cols, &vals, &Ctx { owner: &owner, id: &id })?;
+        enc.push_props(
+            &mut row_buf,
+            &plan.cols,
+            &vals,
+            &Ctx {
+                owner: &owner,
+                id: &id,
+            },
+        )?;
         row_buf.push(b'\n');
         part.write_row(&row_buf)
     })
@@ -1283,11 +1298,17 @@ mod tests {
     #[test]
     fn names_and_spaces() {
         let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(group_name(&l(&["Original", "Resource"])), "original.resource");
+        assert_eq!(
+            group_name(&l(&["Original", "Resource"])),
+            "original.resource"
+        );
         assert_eq!(id_space(&l(&["Original", "Resource"])), "Resource");
         assert_eq!(id_space(&l(&["Region"])), "Region");
         assert_eq!(id_space(&l(&["Alpha", "Zed"])), "Alpha");
-        assert_eq!(group_name(&l(&["CONTAINS", "Resource", "Tag"])), "contains.resource.tag");
+        assert_eq!(
+            group_name(&l(&["CONTAINS", "Resource", "Tag"])),
+            "contains.resource.tag"
+        );
         assert_eq!(ident("we`ird"), "`we``ird`");
     }
 
@@ -1332,7 +1353,10 @@ mod tests {
         ];
         let mut out = Vec::new();
         enc.push_props(&mut out, &cols, &vals, &ctx).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), ",\"a,b\nc\",\"1;2\",42,,\"\"");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            ",\"a,b\nc\",\"1;2\",42,,\"\""
+        );
         assert!(enc.multiline);
 
         let bad: BoltType = vec![BoltType::from("x;y")].into();
@@ -1340,7 +1364,10 @@ mod tests {
             .push_props(&mut Vec::new(), &cols[1..2], &[bad], &ctx)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("\"r1\"") && e.contains("\"zones\"") && e.contains("';'"), "{e}");
+        assert!(
+            e.contains("\"r1\"") && e.contains("\"zones\"") && e.contains("';'"),
+            "{e}"
+        );
         let empty: BoltType = Vec::<BoltType>::new().into();
         let e = enc
             .push_props(&mut Vec::new(), &cols[1..2], &[empty], &ctx)
@@ -1358,6 +1385,9 @@ mod tests {
             .columns("node :Thing", "nodes", |_, _| unreachable!())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("\"size\"") && e.contains("INTEGER NOT NULL on 3"), "{e}");
+        assert!(
+            e.contains("\"size\"") && e.contains("INTEGER NOT NULL on 3"),
+            "{e}"
+        );
     }
 }

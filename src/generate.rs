@@ -10,9 +10,11 @@ use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
 use crate::csvfmt;
-use crate::plan::{EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, TemplatePlan};
-use crate::template::RowVars;
+use crate::plan::{
+    EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, TemplatePlan,
+};
 use crate::template::type_prefix;
+use crate::template::RowVars;
 
 /// Bytes a part buffers before handing them to the sink.
 pub const FLUSH_BYTES: usize = 1 << 20;
@@ -272,7 +274,8 @@ impl<'a> Generator<'a> {
             csvfmt::push_field(&mut buf, loc.as_bytes());
             buf.push(b',');
             text.clear();
-            res.render_properties_json(&vars, &name, &mut text).map_err(render_err)?;
+            res.render_properties_json(&vars, &name, &mut text)
+                .map_err(render_err)?;
             csvfmt::push_field(&mut buf, text.as_bytes());
             type Render = fn(
                 &crate::template::CompiledResource,
@@ -395,7 +398,8 @@ impl<'a> Generator<'a> {
                         csvfmt::push_field(&mut buf, tp.rg_ids[g].as_bytes());
                     }
                     (RelCol::End, EdgeSource::Contains) => id_of(&mut buf, x),
-                    (RelCol::Start, EdgeSource::LocatedIn) | (RelCol::End, EdgeSource::LocatedIn) => {
+                    (RelCol::Start, EdgeSource::LocatedIn)
+                    | (RelCol::End, EdgeSource::LocatedIn) => {
                         let k = tp.located_prefix.partition_point(|&p| p <= x) - 1;
                         let r = tp.located[k];
                         let i = tp.prefix[r] + (x - tp.located_prefix[k]);
@@ -415,7 +419,9 @@ impl<'a> Generator<'a> {
                         let (s, _) = tp.rules[*k];
                         id_of(&mut buf, tp.prefix[s] + x % tp.counts[s]);
                     }
-                    (RelCol::End, EdgeSource::Rule(k)) => id_of(&mut buf, tp.rule_target(seed, *k, x)),
+                    (RelCol::End, EdgeSource::Rule(k)) => {
+                        id_of(&mut buf, tp.rule_target(seed, *k, x))
+                    }
                     (RelCol::Synthetic, _) => buf.extend_from_slice(b"true"),
                     (RelCol::OperationId, _) => buf.extend_from_slice(&self.op_id),
                     _ => {}

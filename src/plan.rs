@@ -254,7 +254,8 @@ impl TemplatePlan {
     /// The random location of global row `i`.
     #[inline]
     pub fn random_location(&self, seed: u64, i: u64) -> &str {
-        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), seed ^ 0x6c6f_6361_7469_6f6e);
+        let h =
+            xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), seed ^ 0x6c6f_6361_7469_6f6e);
         &self.random_locations[(h % self.random_locations.len() as u64) as usize]
     }
 
@@ -271,7 +272,10 @@ impl TemplatePlan {
     #[inline]
     pub fn rule_target(&self, seed: u64, rule: usize, e: u64) -> u64 {
         let (_, t) = self.rules[rule];
-        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&e.to_le_bytes(), seed ^ (rule as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(
+            &e.to_le_bytes(),
+            seed ^ (rule as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
         self.prefix[t] + h % self.counts[t]
     }
 }
@@ -665,11 +669,7 @@ fn marker_column(name: &str) -> Column {
     }
 }
 
-fn plan_nodes(
-    config: &GenerateConfig,
-    baseline: &Baseline,
-    n: u64,
-) -> Result<OutNodes, PlanError> {
+fn plan_nodes(config: &GenerateConfig, baseline: &Baseline, n: u64) -> Result<OutNodes, PlanError> {
     let mut groups: Vec<u16> = baseline.bases.iter().map(|b| b.group).collect();
     groups.sort_unstable();
     groups.dedup();
@@ -1087,7 +1087,11 @@ pub const ROWS_PER_RESOURCE_GROUP: u64 = 100;
 
 impl Plan {
     /// Builds the plan for the template strategy.
-    fn from_template(config: GenerateConfig, baseline: &Baseline, t: Template) -> Result<Plan, PlanError> {
+    fn from_template(
+        config: GenerateConfig,
+        baseline: &Baseline,
+        t: Template,
+    ) -> Result<Plan, PlanError> {
         if t.resources.is_empty() {
             return Err(PlanError::Other {
                 message: format!(
@@ -1201,7 +1205,9 @@ impl Plan {
             .map(|r| match r.template.location.as_deref() {
                 None => LocationMode::Random,
                 Some(l) if l.replace(' ', "") == "{{random_location}}" => LocationMode::Random,
-                Some(l) if !l.contains('{') && !l.is_empty() => LocationMode::Literal(l.to_string()),
+                Some(l) if !l.contains('{') && !l.is_empty() => {
+                    LocationMode::Literal(l.to_string())
+                }
                 Some(_) => LocationMode::Computed,
             })
             .collect();
@@ -1242,11 +1248,15 @@ impl Plan {
                         *local.entry(tp.random_location(config.seed, i)).or_default() += 1;
                     }
                     for (code, k) in local {
-                        per_region.entry(code.to_string()).or_insert_with(|| vec![0; counts.len()])[r] += k;
+                        per_region
+                            .entry(code.to_string())
+                            .or_insert_with(|| vec![0; counts.len()])[r] += k;
                     }
                 }
                 LocationMode::Literal(code) => {
-                    per_region.entry(code).or_insert_with(|| vec![0; counts.len()])[r] += c;
+                    per_region
+                        .entry(code)
+                        .or_insert_with(|| vec![0; counts.len()])[r] += c;
                 }
                 LocationMode::Computed => continue,
             }
@@ -1271,7 +1281,8 @@ impl Plan {
         };
         let mut rule_rows = Vec::new();
         for (k, rule) in t.relationships.iter().enumerate() {
-            let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
+            let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type))
+            else {
                 return Err(PlanError::Other {
                     message: format!(
                         "{}: relationships[{k}] names a type that is not in resources; fix the template",
@@ -1311,8 +1322,17 @@ impl Plan {
         };
         let mut cols = vec![id_col(&res_space)];
         for k in [
-            "name", "type", "location", "properties", "tags", "sku", "kind", "plan",
-            "subscription_id", "resource_group", "tenant_id",
+            "name",
+            "type",
+            "location",
+            "properties",
+            "tags",
+            "sku",
+            "kind",
+            "plan",
+            "subscription_id",
+            "resource_group",
+            "tenant_id",
         ] {
             cols.push(prop(k, ValueType::String));
         }
@@ -1331,7 +1351,12 @@ impl Plan {
             rows: n,
             parts: part(n),
         }];
-        let hier = |name: &str, label: &str, space: &str, extra: &[&str], rows: u64, source: NodeSource| {
+        let hier = |name: &str,
+                    label: &str,
+                    space: &str,
+                    extra: &[&str],
+                    rows: u64,
+                    source: NodeSource| {
             let mut cols = vec![id_col(space)];
             for k in extra {
                 cols.push(prop(k, ValueType::String));
@@ -1367,40 +1392,54 @@ impl Plan {
             ));
         }
         if tp.tag.is_some() && tp.tag_is_new {
-            nodes.push(hier("synthetic.tag", "Tag", &tag_space, &["key", "value"], 1, NodeSource::Tag));
+            nodes.push(hier(
+                "synthetic.tag",
+                "Tag",
+                &tag_space,
+                &["key", "value"],
+                1,
+                NodeSource::Tag,
+            ));
         }
-        let edge = |name: String, rel: &str, start: &str, end: &str, rows: u64, source: EdgeSource| {
-            let mut columns = vec![RelCol::Start, RelCol::End];
-            let mut header = vec![
-                Column {
-                    name: String::new(),
-                    kind: ColumnKind::StartId { space: start.into() },
-                },
-                Column {
-                    name: String::new(),
-                    kind: ColumnKind::EndId { space: end.into() },
-                },
-            ];
-            if markers {
-                header.push(marker_column("synthetic"));
-                header.push(marker_column("scale_operation_id"));
-                columns.extend([RelCol::Synthetic, RelCol::OperationId]);
-            }
-            OutEdges {
-                name,
-                rel_type: rel.into(),
-                start_space: start.into(),
-                end_space: end.into(),
-                header: Header { columns: header },
-                columns,
-                source,
-                rows,
-                parts: part(rows),
-            }
-        };
+        let edge =
+            |name: String, rel: &str, start: &str, end: &str, rows: u64, source: EdgeSource| {
+                let mut columns = vec![RelCol::Start, RelCol::End];
+                let mut header = vec![
+                    Column {
+                        name: String::new(),
+                        kind: ColumnKind::StartId {
+                            space: start.into(),
+                        },
+                    },
+                    Column {
+                        name: String::new(),
+                        kind: ColumnKind::EndId { space: end.into() },
+                    },
+                ];
+                if markers {
+                    header.push(marker_column("synthetic"));
+                    header.push(marker_column("scale_operation_id"));
+                    columns.extend([RelCol::Synthetic, RelCol::OperationId]);
+                }
+                OutEdges {
+                    name,
+                    rel_type: rel.into(),
+                    start_space: start.into(),
+                    end_space: end.into(),
+                    header: Header { columns: header },
+                    columns,
+                    source,
+                    rows,
+                    parts: part(rows),
+                }
+            };
         let lower = |s: &str| s.to_ascii_lowercase();
         let mut edges = vec![edge(
-            format!("synthetic.contains.{}.{}", lower(&rg_space), lower(&res_space)),
+            format!(
+                "synthetic.contains.{}.{}",
+                lower(&rg_space),
+                lower(&res_space)
+            ),
             "CONTAINS",
             &rg_space,
             &res_space,
@@ -1410,7 +1449,11 @@ impl Plan {
         let located_rows = *tp.located_prefix.last().unwrap_or(&0);
         if located_rows > 0 {
             edges.push(edge(
-                format!("synthetic.located_in.{}.{}", lower(&res_space), lower(&region_space)),
+                format!(
+                    "synthetic.located_in.{}.{}",
+                    lower(&res_space),
+                    lower(&region_space)
+                ),
                 "LOCATED_IN",
                 &res_space,
                 &region_space,
@@ -1420,7 +1463,11 @@ impl Plan {
         }
         if tp.tag.is_some() {
             edges.push(edge(
-                format!("synthetic.tagged_with.{}.{}", lower(&res_space), lower(&tag_space)),
+                format!(
+                    "synthetic.tagged_with.{}.{}",
+                    lower(&res_space),
+                    lower(&tag_space)
+                ),
                 "TAGGED_WITH",
                 &res_space,
                 &tag_space,
@@ -1456,7 +1503,9 @@ impl Plan {
         let mut op_by_type = BTreeMap::new();
         for (r, &c) in counts.iter().enumerate() {
             if c > 0 {
-                *op_by_type.entry(t.resources[r].type_name.clone()).or_insert(0) += c;
+                *op_by_type
+                    .entry(t.resources[r].type_name.clone())
+                    .or_insert(0) += c;
             }
         }
         for (ty, c) in &op_by_type {
@@ -1470,7 +1519,9 @@ impl Plan {
             .collect();
         let mut add = |s: &str, rel: &str, d: &str, c: u64| {
             if c > 0 {
-                *patterns.entry((s.to_string(), rel.to_string(), d.to_string())).or_default() += c;
+                *patterns
+                    .entry((s.to_string(), rel.to_string(), d.to_string()))
+                    .or_default() += c;
             }
         };
         let existing_kind = |space: &str, id: &str, new_kind: &str| -> String {
@@ -1504,7 +1555,12 @@ impl Plan {
         }
         for (k, rule) in t.relationships.iter().enumerate() {
             let (s, d) = tp.rules[k];
-            add(&t.resources[s].type_name, &rule.relationship_type, &t.resources[d].type_name, rule_rows[k]);
+            add(
+                &t.resources[s].type_name,
+                &rule.relationship_type,
+                &t.resources[d].type_name,
+                rule_rows[k],
+            );
         }
         let rels: u64 = edges.iter().map(|g| g.rows).sum();
         for g in &edges {

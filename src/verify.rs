@@ -1,1 +1,1250 @@
-//! TODO
+//! Verification of a live graph against a generated directory's manifest: the counts the import
+//! must show (totals, labels, relationship types, kinds, patterns), the operation's markers,
+//! labels and relationships, the dual-graph rules (no `:Original`, no scan link on a copy), `id`
+//! uniqueness across `:Resource`, the baseline left unchanged, and property fidelity of a sample
+//! of copies against their bases. It reads only: no index is created and nothing is written.
+//!
+//! Every check becomes a named [`Check`] (a stable id such as `counts.by_label`); a mismatch fails
+//! the check, it is never an error. [`VerifyError`] is kept for what stops the checking itself (a
+//! manifest without `operation`/`expected`, a query the server refuses). Queries are whole-graph
+//! scans at most, a handful of them, so the cost grows linearly with the graph.
+//!
+//! Domain words: an *operation node* has `scale_operation_id` = the manifest's operation id; a
+//! node's *kind* is its `type` property when that is a string, else its lexicographically
+//! smallest label (as in [`crate::manifest`]); an *abstracted* node is `:Resource` without
+//! `:Original`; a *base* is an abstracted, non-synthetic `:Resource` a copy was made from
+//! (`template_source_id`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::manifest::{Expected, Manifest, Operation};
+use crate::neo4j::{Client, Neo4jError};
+use crate::plan::thousands;
+
+/// The property-fidelity sample size when none is given.
+pub const DEFAULT_SAMPLE: usize = 200;
+/// How many examples (ids, keys) a failing check lists in its detail.
+const EXAMPLES: usize = 5;
+
+/// What can stop verification (a mismatch is not an error: it fails a [`Check`]).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the manifest has no `{missing}` section, so there is nothing to verify against: pass the manifest of a directory written by `tenantgen generate`")]
+    NotGenerated { missing: &'static str },
+    #[error("check {check}: {source}")]
+    Query {
+        check: &'static str,
+        #[source]
+        source: Neo4jError,
+    },
+    #[error("check {check}: column '{column}' of the server's answer is not what verify expects: {detail}")]
+    Decode {
+        check: &'static str,
+        column: &'static str,
+        detail: String,
+    },
+}
+
+/// How to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// How many of the operation's nodes the property-fidelity check compares with their base
+    /// (spread evenly over the nodes ordered by `id`); 0 skips that check.
+    pub sample: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            sample: DEFAULT_SAMPLE,
+        }
+    }
+}
+
+/// One named check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// Stable id, e.g. `counts.by_label`.
+    pub name: String,
+    pub passed: bool,
+    pub expected: String,
+    pub found: String,
+    /// What differs (first few examples), or a note.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(
+        name: &str,
+        passed: bool,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            passed,
+            expected: expected.into(),
+            found: found.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A count that must equal `expected`.
+    fn count(name: &str, expected: u64, found: u64) -> Check {
+        let detail = if expected == found {
+            String::new()
+        } else {
+            format!("differs by {}", signed(found as i128 - expected as i128))
+        };
+        Check::new(
+            name,
+            expected == found,
+            thousands(expected),
+            thousands(found),
+            detail,
+        )
+    }
+
+    /// A count that must be 0, with example ids of the offenders.
+    fn none(name: &str, found: u64, what: &str, examples: &[String]) -> Check {
+        let detail = if found == 0 {
+            String::new()
+        } else {
+            format!("{what}, e.g. {}", examples.join(", "))
+        };
+        Check::new(name, found == 0, "0", thousands(found), detail)
+    }
+
+    /// A count per key (label, type, pattern) that must equal the expected map.
+    fn counts(
+        name: &str,
+        what: &str,
+        expected: &BTreeMap<String, u64>,
+        found: &BTreeMap<String, u64>,
+    ) -> Check {
+        let diffs = compare_counts(expected, found);
+        let summary = |m: &BTreeMap<String, u64>| {
+            format!(
+                "{} {what}, {} in all",
+                thousands(m.values().filter(|&&v| v > 0).count() as u64),
+                thousands(m.values().sum())
+            )
+        };
+        let detail = if diffs.is_empty() {
+            String::new()
+        } else {
+            let mut d = format!("{} differ: ", diffs.len());
+            let shown: Vec<String> = diffs
+                .iter()
+                .take(EXAMPLES)
+                .map(|(k, e, f)| format!("{k} expected {} found {}", thousands(*e), thousands(*f)))
+                .collect();
+            d.push_str(&shown.join("; "));
+            if diffs.len() > EXAMPLES {
+                d.push_str("; ...");
+            }
+            d
+        };
+        Check::new(
+            name,
+            diffs.is_empty(),
+            summary(expected),
+            summary(found),
+            detail,
+        )
+    }
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyReport {
+    pub checks: Vec<Check>,
+    pub operation_id: String,
+    pub elapsed: Duration,
+}
+
+impl VerifyReport {
+    /// Whether every check passed (and there is at least one).
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.passed)
+    }
+
+    /// The checks that failed, in order.
+    pub fn failed(&self) -> Vec<&Check> {
+        self.checks.iter().filter(|c| !c.passed).collect()
+    }
+
+    /// A human table, one line per check, then a summary line.
+    pub fn table(&self) -> String {
+        let headers = ["", "check", "expected", "found", "detail"];
+        let rows: Vec<[&str; 5]> = self
+            .checks
+            .iter()
+            .map(|c| {
+                [
+                    if c.passed { "ok" } else { "FAIL" },
+                    c.name.as_str(),
+                    c.expected.as_str(),
+                    c.found.as_str(),
+                    c.detail.as_str(),
+                ]
+            })
+            .collect();
+        let mut widths = headers.map(|h| h.chars().count());
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in std::iter::once(&headers).chain(&rows) {
+            let mut line = String::new();
+            for (i, cell) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        let failed = self.failed().len();
+        let _ = writeln!(
+            out,
+            "{}: {} checks, {} passed, {} failed (operation {}, {:.2} s)",
+            if self.passed() { "PASSED" } else { "FAILED" },
+            self.checks.len(),
+            self.checks.len() - failed,
+            failed,
+            self.operation_id,
+            self.elapsed.as_secs_f64()
+        );
+        out
+    }
+
+    /// One JSON document: `operation_id`, `passed`, `elapsed_ms`, `failed` (names) and `checks`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "operation_id": self.operation_id,
+            "passed": self.passed(),
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+            "failed": self.failed().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            "checks": self.checks,
+        })
+    }
+}
+
+/// The keys whose counts differ, as (key, expected, found); a missing key counts 0.
+pub fn compare_counts(
+    expected: &BTreeMap<String, u64>,
+    found: &BTreeMap<String, u64>,
+) -> Vec<(String, u64, u64)> {
+    let keys: BTreeSet<&String> = expected.keys().chain(found.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let e = expected.get(k).copied().unwrap_or(0);
+            let f = found.get(k).copied().unwrap_or(0);
+            (e != f).then(|| (k.clone(), e, f))
+        })
+        .collect()
+}
+
+/// One property as verify compares it: the key, the Neo4j type (`valueType()`, e.g.
+/// `ZONED DATETIME NOT NULL`) and the value as strings (`toString()` of the value, or of each
+/// element of a list), which keeps temporal values' offsets and zones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Prop {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "t")]
+    pub value_type: String,
+    #[serde(rename = "v")]
+    pub value: Vec<String>,
+}
+
+/// How a copy's property differs from its base's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropDiff {
+    /// The base has the key, the copy does not.
+    Missing(String),
+    /// The copy has a key the base does not.
+    Extra(String),
+    /// Same key, different Neo4j types (copy's, base's).
+    Type(String, String, String),
+    /// Same key and type, different values.
+    Value(String),
+}
+
+impl PropDiff {
+    pub fn key(&self) -> &str {
+        match self {
+            PropDiff::Missing(k)
+            | PropDiff::Extra(k)
+            | PropDiff::Type(k, _, _)
+            | PropDiff::Value(k) => k,
+        }
+    }
+}
+
+impl std::fmt::Display for PropDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropDiff::Missing(k) => write!(f, "{k} missing"),
+            PropDiff::Extra(k) => write!(f, "{k} extra"),
+            PropDiff::Type(k, c, b) => write!(f, "{k} is {c}, base has {b}"),
+            PropDiff::Value(k) => write!(f, "{k} differs"),
+        }
+    }
+}
+
+/// Compares a copy's properties with its base's, ignoring the `skip` keys (the operation's
+/// overridden keys); the differences come sorted by key.
+pub fn compare_properties(copy: &[Prop], base: &[Prop], skip: &[String]) -> Vec<PropDiff> {
+    let keep = |p: &&Prop| !skip.iter().any(|s| *s == p.key);
+    let c: BTreeMap<&str, &Prop> = copy
+        .iter()
+        .filter(keep)
+        .map(|p| (p.key.as_str(), p))
+        .collect();
+    let b: BTreeMap<&str, &Prop> = base
+        .iter()
+        .filter(keep)
+        .map(|p| (p.key.as_str(), p))
+        .collect();
+    let keys: BTreeSet<&str> = c.keys().chain(b.keys()).copied().collect();
+    keys.into_iter()
+        .filter_map(|k| match (c.get(k), b.get(k)) {
+            (Some(_), None) => Some(PropDiff::Extra(k.into())),
+            (None, Some(_)) => Some(PropDiff::Missing(k.into())),
+            (Some(cp), Some(bp)) if cp.value_type != bp.value_type => Some(PropDiff::Type(
+                k.into(),
+                cp.value_type.clone(),
+                bp.value_type.clone(),
+            )),
+            (Some(cp), Some(bp)) if cp.value != bp.value => Some(PropDiff::Value(k.into())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signed(n: i128) -> String {
+    let s = thousands(n.unsigned_abs() as u64);
+    if n < 0 {
+        format!("-{s}")
+    } else {
+        format!("+{s}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cypher
+
+/// A node's kind, for a node bound to `n` (see the module header).
+fn kind(n: &str) -> String {
+    format!(
+        "CASE WHEN {n}.type IS :: STRING NOT NULL THEN {n}.type \
+         ELSE reduce(m = head(labels({n})), l IN labels({n}) | CASE WHEN l < m THEN l ELSE m END) END"
+    )
+}
+
+/// Properties of the node bound to `n` as a list of [`Prop`] maps.
+fn props(n: &str) -> String {
+    format!(
+        "[k IN keys({n}) | {{k: k, t: valueType({n}[k]), \
+          v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | toString(x)] \
+             ELSE [toString({n}[k])] END}}]"
+    )
+}
+
+/// A backtick-quoted label or relationship type.
+fn quote(token: &str) -> String {
+    format!("`{}`", token.replace('`', "``"))
+}
+
+/// Query plumbing: every query belongs to a check, named in errors.
+struct Q<'a> {
+    client: &'a Client,
+    op: &'a str,
+}
+
+impl Q<'_> {
+    fn rows(
+        &self,
+        check: &'static str,
+        cypher: &str,
+        extra: &[(&str, neo4rs::BoltType)],
+    ) -> Result<Vec<neo4rs::Row>, VerifyError> {
+        let mut params: Vec<(&str, neo4rs::BoltType)> = vec![("op", self.op.into())];
+        params.extend(extra.iter().cloned());
+        self.client
+            .rows(cypher, &params)
+            .map_err(|source| VerifyError::Query { check, source })
+    }
+
+    fn one(
+        &self,
+        check: &'static str,
+        cypher: &str,
+        extra: &[(&str, neo4rs::BoltType)],
+    ) -> Result<neo4rs::Row, VerifyError> {
+        self.rows(check, cypher, extra)?
+            .into_iter()
+            .next()
+            .ok_or(VerifyError::Decode {
+                check,
+                column: "*",
+                detail: "the query returned no row".into(),
+            })
+    }
+}
+
+fn get<'r, T: Deserialize<'r>>(
+    row: &'r neo4rs::Row,
+    check: &'static str,
+    column: &'static str,
+) -> Result<T, VerifyError> {
+    row.get::<T>(column).map_err(|e| VerifyError::Decode {
+        check,
+        column,
+        detail: e.to_string(),
+    })
+}
+
+fn count(row: &neo4rs::Row, check: &'static str, column: &'static str) -> Result<u64, VerifyError> {
+    let n: i64 = get(row, check, column)?;
+    Ok(n.max(0) as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+/// Checks the live graph behind `client` against `manifest` (a generated directory's).
+pub fn verify(
+    client: &Client,
+    manifest: &Manifest,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, VerifyError> {
+    let started = Instant::now();
+    let op = manifest
+        .operation
+        .as_ref()
+        .ok_or(VerifyError::NotGenerated {
+            missing: "operation",
+        })?;
+    let e = manifest
+        .expected
+        .as_ref()
+        .ok_or(VerifyError::NotGenerated {
+            missing: "expected",
+        })?;
+    let q = Q { client, op: &op.id };
+    let mut checks = Vec::new();
+
+    // 1. Totals (counts store).
+    let nodes = count(
+        &q.one("totals.nodes", "MATCH (n) RETURN count(n) AS c", &[])?,
+        "totals.nodes",
+        "c",
+    )?;
+    checks.push(Check::count("totals.nodes", e.nodes, nodes));
+    let rels = count(
+        &q.one(
+            "totals.relationships",
+            "MATCH ()-[r]->() RETURN count(r) AS c",
+            &[],
+        )?,
+        "totals.relationships",
+        "c",
+    )?;
+    checks.push(Check::count("totals.relationships", e.relationships, rels));
+
+    // 2. Labels and relationship types (counts store), over the expected and the present ones.
+    let by_label = token_counts(
+        &q,
+        "counts.by_label",
+        "CALL db.labels() YIELD label RETURN collect(label) AS t",
+        e.by_label.keys(),
+        |l| format!("MATCH (n:{}) RETURN count(n) AS c", quote(l)),
+    )?;
+    checks.push(Check::counts(
+        "counts.by_label",
+        "labels",
+        &e.by_label,
+        &by_label,
+    ));
+    let by_rel = token_counts(
+        &q,
+        "counts.by_rel_type",
+        "CALL db.relationshipTypes() YIELD relationshipType RETURN collect(relationshipType) AS t",
+        e.by_rel_type.keys(),
+        |t| format!("MATCH ()-[r:{}]->() RETURN count(r) AS c", quote(t)),
+    )?;
+    checks.push(Check::counts(
+        "counts.by_rel_type",
+        "types",
+        &e.by_rel_type,
+        &by_rel,
+    ));
+
+    // 2-3. One node scan: abstracted by kind (and how many of them are synthetic), synthetic.
+    let graph = node_scan(&q)?;
+    checks.push(Check::count(
+        "counts.abstracted",
+        e.abstracted,
+        graph.abstracted(),
+    ));
+    checks.push(Check::count(
+        "counts.synthetic",
+        e.synthetic,
+        graph.synthetic,
+    ));
+    checks.push(Check::counts(
+        "counts.by_type",
+        "kinds",
+        &e.by_type,
+        &graph.abstracted_by_kind,
+    ));
+
+    // 5-6. One scan of the operation's nodes.
+    let opn = operation_scan(&q, op)?;
+    checks.push(Check::counts(
+        "counts.operation_by_type",
+        "kinds",
+        &e.operation_by_type,
+        &opn.by_kind,
+    ));
+    checks.extend(operation_checks(op, e, &opn));
+
+    // 6. No scan link on an operation node.
+    let row = q.one(
+        "operation.no_scan_link",
+        "MATCH (a)-[s:SCAN_SOURCE_NODE]-(b) WHERE a.scale_operation_id = $op \
+         RETURN count(s) AS c, collect(DISTINCT a.id)[..$k] AS ids",
+        &[("k", (EXAMPLES as i64).into())],
+    )?;
+    checks.push(Check::none(
+        "operation.no_scan_link",
+        count(&row, "operation.no_scan_link", "c")?,
+        "SCAN_SOURCE_NODE relationships on operation nodes",
+        &get::<Vec<Option<String>>>(&row, "operation.no_scan_link", "ids")?
+            .into_iter()
+            .map(show_id)
+            .collect::<Vec<_>>(),
+    ));
+
+    // 7. `id` unique across :Resource.
+    let row = q.one(
+        "resource.id_unique",
+        "MATCH (n:Resource) WITH n.id AS id, count(*) AS c WHERE id IS NULL OR c > 1 \
+         RETURN count(*) AS c, sum(c) AS nodes, collect(id)[..$k] AS ids",
+        &[("k", (EXAMPLES as i64).into())],
+    )?;
+    let dups = count(&row, "resource.id_unique", "c")?;
+    let dup_nodes = count(&row, "resource.id_unique", "nodes")?;
+    checks.push(Check::none(
+        "resource.id_unique",
+        dups,
+        &format!(
+            "{} ids held by {} :Resource nodes (or missing)",
+            thousands(dups),
+            thousands(dup_nodes)
+        ),
+        &get::<Vec<Option<String>>>(&row, "resource.id_unique", "ids")?
+            .into_iter()
+            .map(show_id)
+            .collect::<Vec<_>>(),
+    ));
+
+    // 8. Every template_source_id resolves to a base.
+    if op.strategy == "replicate" {
+        checks.push(template_sources(&q)?);
+    }
+
+    // 4, 9. One relationship scan: patterns, and how relationships touch the operation.
+    let rs = relationship_scan(&q)?;
+    checks.push(Check::counts(
+        "counts.by_pattern",
+        "patterns",
+        &expected_patterns(e),
+        &rs.by_pattern,
+    ));
+    let op_rels = if op.edge_markers {
+        rs.marked
+    } else {
+        rs.internal
+    };
+    checks.push(Check::new(
+        "operation.relationships",
+        op_rels == e.operation_relationships,
+        thousands(e.operation_relationships),
+        thousands(op_rels),
+        if op.edge_markers {
+            "relationships with scale_operation_id = the operation's"
+        } else {
+            "relationships between two operation nodes (no edge markers)"
+        },
+    ));
+    if op.edge_markers {
+        let bad = rs.unmarked_internal + rs.marked_detached + rs.marked_not_synthetic;
+        let mut detail = Vec::new();
+        if rs.unmarked_internal > 0 {
+            detail.push(format!(
+                "{} between operation nodes without the markers",
+                thousands(rs.unmarked_internal)
+            ));
+        }
+        if rs.marked_detached > 0 {
+            detail.push(format!(
+                "{} marked but touching no operation node",
+                thousands(rs.marked_detached)
+            ));
+        }
+        if rs.marked_not_synthetic > 0 {
+            detail.push(format!(
+                "{} marked without synthetic = true",
+                thousands(rs.marked_not_synthetic)
+            ));
+        }
+        checks.push(Check::new(
+            "operation.relationship_markers",
+            bad == 0,
+            "0",
+            thousands(bad),
+            detail.join("; "),
+        ));
+    }
+
+    // 10. The baseline is unchanged.
+    checks.push(Check::count(
+        "baseline.real_abstracted",
+        e.real_abstracted,
+        graph.real_abstracted(),
+    ));
+    checks.push(Check::count(
+        "baseline.original",
+        e.original,
+        by_label.get("Original").copied().unwrap_or(0),
+    ));
+    checks.push(Check::count(
+        "baseline.relationships",
+        e.relationships.saturating_sub(e.operation_relationships),
+        rels.saturating_sub(op_rels),
+    ));
+
+    // 11. Property fidelity on a sample.
+    checks.push(fidelity(&q, op, opts.sample)?);
+
+    Ok(VerifyReport {
+        checks,
+        operation_id: op.id.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The expected pattern counts keyed like [`pattern_key`].
+fn expected_patterns(e: &Expected) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for p in &e.by_pattern {
+        *m.entry(pattern_key(&p.source, &p.rel_type, &p.target))
+            .or_default() += p.count;
+    }
+    m
+}
+
+/// `(source)-[TYPE]->(target)`, the key of a pattern in reports.
+pub fn pattern_key(source: &str, rel_type: &str, target: &str) -> String {
+    format!("({source})-[{rel_type}]->({target})")
+}
+
+fn show_id(id: Option<String>) -> String {
+    id.unwrap_or_else(|| "<no id>".into())
+}
+
+/// Counts per token (label or relationship type) for the union of the expected tokens and the
+/// ones the database lists.
+fn token_counts<'a>(
+    q: &Q<'_>,
+    check: &'static str,
+    list: &str,
+    expected: impl Iterator<Item = &'a String>,
+    count_query: impl Fn(&str) -> String,
+) -> Result<BTreeMap<String, u64>, VerifyError> {
+    let present: Vec<String> = get(&q.one(check, list, &[])?, check, "t")?;
+    let tokens: BTreeSet<String> = expected.cloned().chain(present).collect();
+    let mut out = BTreeMap::new();
+    for t in tokens {
+        let n = count(&q.one(check, &count_query(&t), &[])?, check, "c")?;
+        if n > 0 {
+            out.insert(t, n);
+        }
+    }
+    Ok(out)
+}
+
+/// What one scan of all nodes finds.
+#[derive(Debug, Default)]
+struct GraphScan {
+    abstracted_by_kind: BTreeMap<String, u64>,
+    abstracted_synthetic: u64,
+    synthetic: u64,
+}
+
+impl GraphScan {
+    fn abstracted(&self) -> u64 {
+        self.abstracted_by_kind.values().sum()
+    }
+
+    fn real_abstracted(&self) -> u64 {
+        self.abstracted() - self.abstracted_synthetic
+    }
+}
+
+fn node_scan(q: &Q<'_>) -> Result<GraphScan, VerifyError> {
+    const CHECK: &str = "counts.by_type";
+    let cypher = format!(
+        "MATCH (n) WITH n, n:Resource AND NOT n:Original AS abstracted \
+         RETURN abstracted, CASE WHEN abstracted THEN {} END AS kind, count(*) AS nodes, \
+                count(CASE WHEN n.synthetic = true THEN 1 END) AS synthetic",
+        kind("n")
+    );
+    let mut scan = GraphScan::default();
+    for row in q.rows(CHECK, &cypher, &[])? {
+        let abstracted: bool = get(&row, CHECK, "abstracted")?;
+        let nodes = count(&row, CHECK, "nodes")?;
+        let synthetic = count(&row, CHECK, "synthetic")?;
+        scan.synthetic += synthetic;
+        if abstracted {
+            let kind: Option<String> = get(&row, CHECK, "kind")?;
+            *scan
+                .abstracted_by_kind
+                .entry(kind.unwrap_or_default())
+                .or_default() += nodes;
+            scan.abstracted_synthetic += synthetic;
+        }
+    }
+    Ok(scan)
+}
+
+/// What one scan of the operation's nodes finds.
+#[derive(Debug, Default)]
+struct OperationScan {
+    nodes: u64,
+    by_kind: BTreeMap<String, u64>,
+    synthetic: u64,
+    bad_markers: u64,
+    bad_marker_ids: Vec<String>,
+    bad_labels: u64,
+    bad_label_ids: Vec<String>,
+    original: u64,
+    original_ids: Vec<String>,
+    strategies: BTreeSet<String>,
+    timestamps: BTreeSet<String>,
+}
+
+fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyError> {
+    const CHECK: &str = "operation.nodes";
+    let nonempty = |p: &str| format!("(n.{p} IS :: STRING NOT NULL AND n.{p} <> '')");
+    let mut markers = vec![
+        "n.synthetic = true".to_string(),
+        nonempty("scale_operation_id"),
+        nonempty("generation_strategy"),
+        nonempty("generation_timestamp"),
+    ];
+    if op.strategy == "replicate" {
+        markers.push(nonempty("template_source_id"));
+    }
+    let cypher = format!(
+        "MATCH (n) WHERE n.scale_operation_id = $op \
+         WITH n, {kind} AS kind, coalesce({markers}, false) AS markers_ok, \
+              (size(labels(n)) = size($labels) AND all(l IN $labels WHERE l IN labels(n))) AS labels_ok \
+         RETURN kind, count(*) AS nodes, count(CASE WHEN n.synthetic = true THEN 1 END) AS synthetic, \
+                count(CASE WHEN NOT markers_ok THEN 1 END) AS bad_markers, \
+                collect(CASE WHEN NOT markers_ok THEN n.id END)[..$k] AS bad_marker_ids, \
+                count(CASE WHEN NOT labels_ok THEN 1 END) AS bad_labels, \
+                collect(CASE WHEN NOT labels_ok THEN n.id END)[..$k] AS bad_label_ids, \
+                count(CASE WHEN n:Original THEN 1 END) AS original, \
+                collect(CASE WHEN n:Original THEN n.id END)[..$k] AS original_ids, \
+                collect(DISTINCT toString(n.generation_strategy))[..$k] AS strategies, \
+                collect(DISTINCT toString(n.generation_timestamp))[..$k] AS timestamps",
+        kind = kind("n"),
+        markers = markers.join(" AND "),
+    );
+    let labels: Vec<neo4rs::BoltType> = op
+        .synthetic_labels
+        .iter()
+        .map(|l| l.as_str().into())
+        .collect();
+    let rows = q.rows(
+        CHECK,
+        &cypher,
+        &[("labels", labels.into()), ("k", (EXAMPLES as i64).into())],
+    )?;
+    let mut s = OperationScan::default();
+    let take = |v: &mut Vec<String>, more: Vec<Option<String>>| {
+        v.extend(more.into_iter().map(show_id));
+        v.truncate(EXAMPLES);
+    };
+    for row in rows {
+        let kind: Option<String> = get(&row, CHECK, "kind")?;
+        let nodes = count(&row, CHECK, "nodes")?;
+        s.nodes += nodes;
+        *s.by_kind.entry(kind.unwrap_or_default()).or_default() += nodes;
+        s.synthetic += count(&row, CHECK, "synthetic")?;
+        s.bad_markers += count(&row, CHECK, "bad_markers")?;
+        take(&mut s.bad_marker_ids, get(&row, CHECK, "bad_marker_ids")?);
+        s.bad_labels += count(&row, CHECK, "bad_labels")?;
+        take(&mut s.bad_label_ids, get(&row, CHECK, "bad_label_ids")?);
+        s.original += count(&row, CHECK, "original")?;
+        take(&mut s.original_ids, get(&row, CHECK, "original_ids")?);
+        s.strategies.extend(
+            get::<Vec<Option<String>>>(&row, CHECK, "strategies")?
+                .into_iter()
+                .flatten(),
+        );
+        s.timestamps.extend(
+            get::<Vec<Option<String>>>(&row, CHECK, "timestamps")?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    Ok(s)
+}
+
+fn operation_checks(op: &Operation, e: &Expected, s: &OperationScan) -> Vec<Check> {
+    let mut out = Vec::new();
+    // The count, and a failure on zero synthetic nodes even when the counts agree.
+    let ok = s.nodes == e.operation_nodes && s.synthetic > 0;
+    let detail = if s.synthetic == 0 {
+        format!("no synthetic node carries scale_operation_id = {}", op.id)
+    } else if s.nodes != e.operation_nodes {
+        format!(
+            "differs by {}",
+            signed(s.nodes as i128 - e.operation_nodes as i128)
+        )
+    } else {
+        String::new()
+    };
+    out.push(Check::new(
+        "operation.nodes",
+        ok,
+        thousands(e.operation_nodes),
+        thousands(s.nodes),
+        detail,
+    ));
+    let what = if op.strategy == "replicate" {
+        "without synthetic = true or with an empty scale_operation_id, generation_strategy, generation_timestamp or template_source_id"
+    } else {
+        "without synthetic = true or with an empty scale_operation_id, generation_strategy or generation_timestamp"
+    };
+    out.push(Check::none(
+        "operation.markers",
+        s.bad_markers,
+        what,
+        &s.bad_marker_ids,
+    ));
+    // One strategy and the manifest's exact timestamp on every node.
+    let ts: Vec<&String> = s.timestamps.iter().collect();
+    let strategies: Vec<&String> = s.strategies.iter().collect();
+    let ok =
+        s.nodes > 0 && strategies.len() == 1 && ts.len() == 1 && *ts[0] == op.generation_timestamp;
+    out.push(Check::new(
+        "operation.marker_values",
+        ok,
+        format!("one strategy, generation_timestamp {}", op.generation_timestamp),
+        format!(
+            "strategies {:?}, timestamps {:?}",
+            strategies, ts
+        ),
+        if ok { "" } else { "every node of one operation carries the same strategy and the manifest's generation_timestamp" },
+    ));
+    out.push(Check::none(
+        "operation.labels",
+        s.bad_labels,
+        &format!(
+            "nodes whose labels are not exactly {:?}",
+            op.synthetic_labels
+        ),
+        &s.bad_label_ids,
+    ));
+    out.push(Check::none(
+        "operation.no_original",
+        s.original,
+        "operation nodes labelled :Original",
+        &s.original_ids,
+    ));
+    out
+}
+
+fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
+    const CHECK: &str = "operation.template_source";
+    let row = q.one(
+        CHECK,
+        "MATCH (c) WHERE c.scale_operation_id = $op \
+         WITH collect(DISTINCT c.template_source_id) AS ts \
+         OPTIONAL MATCH (b:Resource) WHERE b.id IN ts AND NOT b:Original \
+               AND coalesce(b.synthetic, false) <> true \
+         WITH ts, collect(DISTINCT b.id) AS found \
+         RETURN size(ts) AS wanted, size(found) AS found, \
+                CASE WHEN size(found) < size(ts) \
+                     THEN [t IN ts WHERE NOT t IN found | toString(t)][..$k] ELSE [] END AS missing",
+        &[("k", (EXAMPLES as i64).into())],
+    )?;
+    let wanted = count(&row, CHECK, "wanted")?;
+    let found = count(&row, CHECK, "found")?;
+    let missing: Vec<String> = get(&row, CHECK, "missing")?;
+    Ok(Check::new(
+        CHECK,
+        wanted == found,
+        format!("{} distinct sources resolve", thousands(wanted)),
+        format!("{} resolve", thousands(found)),
+        if wanted == found {
+            String::new()
+        } else {
+            format!(
+                "{} template_source_id values name no abstracted non-synthetic :Resource, e.g. {}",
+                thousands(wanted - found),
+                missing.join(", ")
+            )
+        },
+    ))
+}
+
+/// What one scan of all relationships finds.
+#[derive(Debug, Default)]
+struct RelScan {
+    by_pattern: BTreeMap<String, u64>,
+    /// Relationships with the operation's `scale_operation_id`.
+    marked: u64,
+    /// Relationships between two operation nodes.
+    internal: u64,
+    unmarked_internal: u64,
+    marked_detached: u64,
+    marked_not_synthetic: u64,
+}
+
+fn relationship_scan(q: &Q<'_>) -> Result<RelScan, VerifyError> {
+    const CHECK: &str = "counts.by_pattern";
+    let cypher = format!(
+        "MATCH (a)-[r]->(b) \
+         WITH a, r, b, coalesce(a.scale_operation_id = $op, false) AS ao, \
+              coalesce(b.scale_operation_id = $op, false) AS bo, \
+              coalesce(r.scale_operation_id = $op, false) AS ro \
+         RETURN {ka} AS source, type(r) AS rel, {kb} AS target, count(*) AS c, \
+                count(CASE WHEN ro THEN 1 END) AS marked, \
+                count(CASE WHEN ao AND bo THEN 1 END) AS internal, \
+                count(CASE WHEN ao AND bo AND NOT ro THEN 1 END) AS unmarked_internal, \
+                count(CASE WHEN ro AND NOT ao AND NOT bo THEN 1 END) AS marked_detached, \
+                count(CASE WHEN ro AND coalesce(r.synthetic, false) <> true THEN 1 END) AS marked_not_synthetic",
+        ka = kind("a"),
+        kb = kind("b"),
+    );
+    let mut s = RelScan::default();
+    for row in q.rows(CHECK, &cypher, &[])? {
+        let source: Option<String> = get(&row, CHECK, "source")?;
+        let rel: String = get(&row, CHECK, "rel")?;
+        let target: Option<String> = get(&row, CHECK, "target")?;
+        let key = pattern_key(
+            source.as_deref().unwrap_or_default(),
+            &rel,
+            target.as_deref().unwrap_or_default(),
+        );
+        *s.by_pattern.entry(key).or_default() += count(&row, CHECK, "c")?;
+        s.marked += count(&row, CHECK, "marked")?;
+        s.internal += count(&row, CHECK, "internal")?;
+        s.unmarked_internal += count(&row, CHECK, "unmarked_internal")?;
+        s.marked_detached += count(&row, CHECK, "marked_detached")?;
+        s.marked_not_synthetic += count(&row, CHECK, "marked_not_synthetic")?;
+    }
+    Ok(s)
+}
+
+/// Compares `sample` operation nodes (spread evenly over them in `id` order) with their bases.
+fn fidelity(q: &Q<'_>, op: &Operation, sample: usize) -> Result<Check, VerifyError> {
+    const CHECK: &str = "properties.fidelity";
+    let skipped = |why: String| Check::new(CHECK, true, "-", "-", why);
+    if op.strategy != "replicate" {
+        return Ok(skipped(format!(
+            "not applicable: strategy {} makes nodes without a base",
+            op.strategy
+        )));
+    }
+    if sample == 0 {
+        return Ok(skipped("skipped (--sample 0)".into()));
+    }
+    let cypher = format!(
+        "MATCH (c) WHERE c.scale_operation_id = $op \
+         WITH c ORDER BY c.id \
+         WITH collect(c) AS cs \
+         WITH cs, size(cs) AS n \
+         UNWIND CASE WHEN n <= $sample THEN range(0, n - 1) \
+                     ELSE [i IN range(0, $sample - 1) | i * n / $sample] END AS idx \
+         WITH cs[idx] AS c \
+         RETURN c.id AS id, c.template_source_id AS source, {} AS props",
+        props("c")
+    );
+    #[derive(Deserialize)]
+    struct Node {
+        id: Option<String>,
+        source: Option<String>,
+        props: Vec<Prop>,
+    }
+    let read = |row: &neo4rs::Row| -> Result<Node, VerifyError> {
+        Ok(Node {
+            id: get(row, CHECK, "id")?,
+            source: get(row, CHECK, "source")?,
+            props: get(row, CHECK, "props")?,
+        })
+    };
+    let copies = q
+        .rows(CHECK, &cypher, &[("sample", (sample as i64).into())])?
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<_>, _>>()?;
+    let sources: BTreeSet<&str> = copies.iter().filter_map(|c| c.source.as_deref()).collect();
+    let ids: Vec<neo4rs::BoltType> = sources.iter().map(|&s| s.into()).collect();
+    let cypher = format!(
+        "MATCH (c:Resource) WHERE c.id IN $ids AND NOT c:Original \
+               AND coalesce(c.synthetic, false) <> true \
+         RETURN c.id AS id, null AS source, {} AS props",
+        props("c")
+    );
+    let mut bases: BTreeMap<String, Node> = BTreeMap::new();
+    for row in q.rows(CHECK, &cypher, &[("ids", ids.into())])? {
+        let b = read(&row)?;
+        if let Some(id) = b.id.clone() {
+            bases.insert(id, b);
+        }
+    }
+    let mut problems: Vec<String> = Vec::new();
+    let mut bad = 0u64;
+    for c in &copies {
+        let id = c.id.clone().unwrap_or_else(|| "<no id>".into());
+        let diffs = match c.source.as_deref().and_then(|s| bases.get(s)) {
+            None => vec![format!(
+                "{id}: base {:?} not found",
+                c.source.as_deref().unwrap_or("")
+            )],
+            Some(b) => compare_properties(&c.props, &b.props, &op.overridden_keys)
+                .iter()
+                .map(|d| format!("({id}, {d})"))
+                .collect(),
+        };
+        if !diffs.is_empty() {
+            bad += 1;
+            problems.extend(diffs);
+        }
+    }
+    let shown = problems.iter().take(EXAMPLES).cloned().collect::<Vec<_>>();
+    let mut detail = format!(
+        "{} copies compared with {} bases, overridden keys skipped",
+        thousands(copies.len() as u64),
+        thousands(bases.len() as u64)
+    );
+    if bad > 0 {
+        detail = format!("{}; {}", shown.join("; "), detail);
+        if problems.len() > EXAMPLES {
+            detail.insert_str(
+                0,
+                &format!("{} differences: ", thousands(problems.len() as u64)),
+            );
+        }
+    }
+    Ok(Check::new(
+        CHECK,
+        bad == 0 && !copies.is_empty(),
+        format!(
+            "{} sampled copies equal their base",
+            thousands(copies.len() as u64)
+        ),
+        format!("{} differ", thousands(bad)),
+        if copies.is_empty() {
+            "no operation node to sample".into()
+        } else {
+            detail
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prop(k: &str, t: &str, v: &[&str]) -> Prop {
+        Prop {
+            key: k.into(),
+            value_type: t.into(),
+            value: v.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn report(passed: &[bool]) -> VerifyReport {
+        VerifyReport {
+            checks: passed
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| Check::new(&format!("c.{i}"), p, "1", if p { "1" } else { "2" }, ""))
+                .collect(),
+            operation_id: "scale-x".into(),
+            elapsed: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn compare_counts_treats_missing_keys_as_zero() {
+        let e: BTreeMap<String, u64> = [("A".into(), 2), ("B".into(), 3)].into();
+        let f: BTreeMap<String, u64> = [("A".into(), 2), ("C".into(), 1)].into();
+        assert_eq!(
+            compare_counts(&e, &f),
+            vec![("B".into(), 3, 0), ("C".into(), 0, 1)]
+        );
+        assert!(compare_counts(&e, &e).is_empty());
+    }
+
+    #[test]
+    fn compare_properties_skips_overridden_keys() {
+        let base = [
+            prop("id", "STRING NOT NULL", &["vm-1"]),
+            prop("location", "STRING NOT NULL", &["westus"]),
+            prop("zones", "LIST<STRING NOT NULL> NOT NULL", &["1", "2"]),
+        ];
+        let copy = [
+            prop("id", "STRING NOT NULL", &["synthetic-vm-1"]),
+            prop("location", "STRING NOT NULL", &["westus"]),
+            prop("zones", "LIST<STRING NOT NULL> NOT NULL", &["1", "2"]),
+            prop("synthetic", "BOOLEAN NOT NULL", &["true"]),
+        ];
+        let skip = vec!["id".to_string(), "synthetic".to_string()];
+        assert!(compare_properties(&copy, &base, &skip).is_empty());
+        assert_eq!(
+            compare_properties(&copy, &base, &[]),
+            vec![
+                PropDiff::Value("id".into()),
+                PropDiff::Extra("synthetic".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn compare_properties_sees_types_values_and_missing_keys() {
+        let base = [
+            prop(
+                "updated_at",
+                "ZONED DATETIME NOT NULL",
+                &["2025-11-09T12:56:57.131Z"],
+            ),
+            prop("count", "INTEGER NOT NULL", &["1"]),
+            prop("tags", "STRING NOT NULL", &["{}"]),
+            prop("zones", "LIST<STRING NOT NULL> NOT NULL", &["1", "2"]),
+        ];
+        let copy = [
+            // Same instant, other offset: a different value.
+            prop(
+                "updated_at",
+                "ZONED DATETIME NOT NULL",
+                &["2025-11-09T13:56:57.131+01:00"],
+            ),
+            prop("count", "FLOAT NOT NULL", &["1.0"]),
+            prop("zones", "LIST<STRING NOT NULL> NOT NULL", &["2", "1"]),
+        ];
+        let diffs = compare_properties(&copy, &base, &[]);
+        assert_eq!(
+            diffs,
+            vec![
+                PropDiff::Type(
+                    "count".into(),
+                    "FLOAT NOT NULL".into(),
+                    "INTEGER NOT NULL".into()
+                ),
+                PropDiff::Missing("tags".into()),
+                PropDiff::Value("updated_at".into()),
+                PropDiff::Value("zones".into()),
+            ]
+        );
+        assert_eq!(
+            diffs[0].to_string(),
+            "count is FLOAT NOT NULL, base has INTEGER NOT NULL"
+        );
+        assert_eq!(diffs[1].key(), "tags");
+    }
+
+    #[test]
+    fn table_lines_up_and_summarises() {
+        let mut r = report(&[true, false]);
+        r.checks[1].detail = "differs by +1".into();
+        let t = r.table();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].starts_with("      check"), "{t}");
+        assert!(lines[1].starts_with("ok    c.0  1         1"), "{t}");
+        assert!(
+            lines[2].starts_with("FAIL  c.1  1         2      differs by +1"),
+            "{t}"
+        );
+        assert_eq!(
+            lines[3],
+            "FAILED: 2 checks, 1 passed, 1 failed (operation scale-x, 1.50 s)"
+        );
+        assert!(report(&[true])
+            .table()
+            .contains("PASSED: 1 checks, 1 passed, 0 failed"));
+    }
+
+    #[test]
+    fn json_shape() {
+        let r = report(&[true, false, true]);
+        let j = r.to_json();
+        assert_eq!(j["operation_id"], "scale-x");
+        assert_eq!(j["passed"], false);
+        assert_eq!(j["elapsed_ms"], 1500);
+        assert_eq!(j["failed"], json!(["c.1"]));
+        let checks = j["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 3);
+        assert_eq!(
+            checks[1],
+            json!({"name": "c.1", "passed": false, "expected": "1", "found": "2", "detail": ""})
+        );
+        assert_eq!(report(&[true]).to_json()["passed"], true);
+    }
+
+    #[test]
+    fn an_empty_report_does_not_pass() {
+        assert!(!report(&[]).passed());
+        assert!(report(&[true, true]).passed());
+        assert_eq!(report(&[false, true, false]).failed().len(), 2);
+    }
+
+    #[test]
+    fn count_checks_say_how_far_off() {
+        let c = Check::count("totals.nodes", 25_755, 25_754);
+        assert!(!c.passed);
+        assert_eq!(
+            (c.expected.as_str(), c.found.as_str()),
+            ("25,755", "25,754")
+        );
+        assert_eq!(c.detail, "differs by -1");
+        let e: BTreeMap<String, u64> = [("Resource".into(), 3)].into();
+        let f: BTreeMap<String, u64> = [("Resource".into(), 2), ("Extra".into(), 1)].into();
+        let c = Check::counts("counts.by_label", "labels", &e, &f);
+        assert!(!c.passed);
+        assert_eq!(c.expected, "1 labels, 3 in all");
+        assert_eq!(c.found, "2 labels, 3 in all");
+        assert_eq!(
+            c.detail,
+            "2 differ: Extra expected 0 found 1; Resource expected 3 found 2"
+        );
+    }
+
+    #[test]
+    fn tokens_are_quoted() {
+        assert_eq!(quote("Resource"), "`Resource`");
+        assert_eq!(quote("we`ird"), "`we``ird`");
+        assert_eq!(pattern_key("a", "T", "b"), "(a)-[T]->(b)");
+    }
+}

@@ -208,7 +208,10 @@ pub fn write(
 
     let header_path = |name: &str| format!("headers/{name}.csv");
     for g in &plan.nodes {
-        write_text(&tmp.path.join(header_path(&g.name)), &header_line(&g.header))?;
+        write_text(
+            &tmp.path.join(header_path(&g.name)),
+            &header_line(&g.header),
+        )?;
     }
     for g in &plan.edges {
         write_text(

@@ -1,15 +1,41 @@
-//! `tenantgen clean`.
+//! `tenantgen clean`: delete one operation's synthetic nodes and relationships.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
-use super::Global;
+use super::{out, ConnectArgs, Global};
+use crate::load::clean;
+use crate::neo4j::Client;
 
 /// Flags of `clean`.
 #[derive(Debug, Clone, Args)]
-pub struct CleanArgs {}
+pub struct CleanArgs {
+    /// The `scale_operation_id` to delete (`tenantgen stats` lists them).
+    #[arg(long)]
+    pub operation_id: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Print the counts only; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("clean is not implemented yet")
+pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
+    if !clean::valid_operation_id(&args.operation_id) {
+        return Err(clean::CleanError::InvalidId(args.operation_id).into());
+    }
+    let client = Client::connect(&args.connect.settings())?;
+    let report = clean::clean(&client, &args.operation_id, args.dry_run)
+        .with_context(|| format!("clean of operation {}", args.operation_id))?;
+    if args.json {
+        out(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        out(&(report.summary() + "\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

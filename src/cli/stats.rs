@@ -1,15 +1,39 @@
-//! `tenantgen stats`.
+//! `tenantgen stats`: totals of the live graph.
 
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::Global;
+use super::{out, ConnectArgs, Global};
+use crate::load::stats::{self, Format};
+use crate::neo4j::Client;
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Markdown,
+}
 
 /// Flags of `stats`.
 #[derive(Debug, Clone, Args)]
-pub struct StatsArgs {}
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+}
 
-pub fn run(_args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("stats is not implemented yet")
+pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
+    let client = Client::connect(&args.connect.settings())?;
+    let s = stats::collect(&client)?;
+    let format = match args.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+    };
+    out(&s.render(format))?;
+    Ok(ExitCode::SUCCESS)
 }

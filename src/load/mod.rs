@@ -105,7 +105,11 @@ pub enum LoadError {
         operation: String,
     },
     #[error("{path}: batch {batch}: {count} relationship(s) have an end that is not in the graph; the node groups or the baseline are incomplete: re-run `load`, and check the baseline is the one the directory was generated from")]
-    MissingEnds { path: String, batch: u64, count: i64 },
+    MissingEnds {
+        path: String,
+        batch: u64,
+        count: i64,
+    },
     #[error("batch {batch} of {path} failed on {uri} after {attempts} attempt(s): {detail}")]
     Batch {
         path: String,
@@ -442,7 +446,11 @@ fn rel_cypher(start: &str, end: &str, rel_type: &str, props: &[PropCol]) -> Stri
 /// The label relationship ends in `space` are matched on: one all of the space's node groups
 /// share (`Resource` for the resource space), whose groups store the id.
 fn space_label(dir: &Path, m: &Manifest, group: &str, space: &str) -> Result<String> {
-    let groups: Vec<&NodeGroup> = m.node_groups.iter().filter(|g| g.id_space == space).collect();
+    let groups: Vec<&NodeGroup> = m
+        .node_groups
+        .iter()
+        .filter(|g| g.id_space == space)
+        .collect();
     let mut common: Option<BTreeSet<&String>> = None;
     for g in &groups {
         let (_, header) = read_header(dir, &g.header)?;
@@ -480,7 +488,11 @@ impl LoadPlan {
     fn new(dir: &Path, m: &Manifest) -> Result<LoadPlan> {
         let mut nodes = Vec::new();
         let mut sample = None;
-        for g in m.node_groups.iter().filter(|g| g.origin == Origin::Synthetic) {
+        for g in m
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == Origin::Synthetic)
+        {
             let (path, header) = read_header(dir, &g.header)?;
             let id_col = header
                 .columns
@@ -794,7 +806,12 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
         uri: client.uri().into(),
         missing: missing.len(),
         sampled: ids.len(),
-        examples: missing.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+        examples: missing
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
@@ -1140,7 +1157,8 @@ impl Loader<'_> {
             for_each_record(path, g.width, |record, buf, fields| {
                 let s_raw = &buf[fields[g.id_col].clone()];
                 let e_raw = &buf[fields[g.end_col].clone()];
-                let is_repeated = !repeated.is_empty() && repeated.contains(&pair_hash(s_raw, e_raw));
+                let is_repeated =
+                    !repeated.is_empty() && repeated.contains(&pair_hash(s_raw, e_raw));
                 if !is_repeated {
                     in_batch += 1;
                     if self.is_done_cached(name, batch) {
@@ -1293,7 +1311,10 @@ fn repeated_pairs(g: &GroupPlan) -> Result<HashSet<u64>> {
     let mut repeated = HashSet::new();
     for (_, path) in &g.files {
         for_each_record(path, g.width, |_, buf, fields| {
-            let h = pair_hash(&buf[fields[g.id_col].clone()], &buf[fields[g.end_col].clone()]);
+            let h = pair_hash(
+                &buf[fields[g.id_col].clone()],
+                &buf[fields[g.end_col].clone()],
+            );
             if !seen.insert(h) {
                 repeated.insert(h);
             }
@@ -1368,13 +1389,12 @@ mod tests {
                 array: false,
             },
         ];
-        let q = node_cypher(
-            "Resource",
-            &["Resource".into(), "Synthetic".into()],
-            &props,
-        );
+        let q = node_cypher("Resource", &["Resource".into(), "Synthetic".into()], &props);
         assert!(q.contains("MERGE (n:`Resource` {id: row.id})"), "{q}");
-        assert!(q.contains("n.`updated_at` = datetime(row.t.`updated_at`)"), "{q}");
+        assert!(
+            q.contains("n.`updated_at` = datetime(row.t.`updated_at`)"),
+            "{q}"
+        );
         assert!(q.contains(", n:`Synthetic`"), "{q}");
         assert!(q.contains("n.scale_operation_id = $op"), "{q}");
         let r = rel_cypher("Resource", "Region", "LOCATED_IN", &props);

@@ -2,4 +2,7 @@
 //! a submodule; add yours with a `mod` line.
 
 mod common;
+mod export;
+mod generate;
+mod load;
 mod neo4j_smoke;

@@ -1,0 +1,357 @@
+//! `stats`: what a live graph holds — totals (nodes, relationships, abstracted, real,
+//! synthetic, original), abstracted resources by `type` (real and synthetic columns) and
+//! synthetic nodes by operation — and its three renderings (table, JSON, Markdown). Counting
+//! is here; checking against a manifest is `verify`'s job.
+
+use serde::Serialize;
+
+use crate::neo4j::{Client, Neo4jError};
+
+/// Whole-graph totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub nodes: i64,
+    pub relationships: i64,
+    /// `:Resource` nodes without `:Original`.
+    pub abstracted: i64,
+    /// Abstracted resources that are not `synthetic = true`.
+    pub real_abstracted: i64,
+    /// Nodes with `synthetic = true`.
+    pub synthetic: i64,
+    /// `:Original` nodes.
+    pub original: i64,
+}
+
+/// Abstracted resources of one `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TypeRow {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub real: i64,
+    pub synthetic: i64,
+}
+
+/// The nodes of one operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationRow {
+    pub operation_id: String,
+    pub nodes: i64,
+    pub strategy: String,
+    pub timestamp: String,
+}
+
+/// Everything `stats` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GraphStats {
+    pub totals: Totals,
+    pub by_type: Vec<TypeRow>,
+    pub by_operation: Vec<OperationRow>,
+}
+
+/// The output formats of `stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn field<T: serde::de::DeserializeOwned>(row: &neo4rs::Row, key: &str) -> Option<T> {
+    row.get::<T>(key).ok()
+}
+
+/// Counts the live graph.
+pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
+    let c = |q: &str| client.scalar_i64(q, &[]);
+    let totals = Totals {
+        nodes: c("MATCH (n) RETURN count(n) AS c")?,
+        relationships: c("MATCH ()-[r]->() RETURN count(r) AS c")?,
+        abstracted: c("MATCH (n:Resource) WHERE NOT n:Original RETURN count(n) AS c")?,
+        real_abstracted: c("MATCH (n:Resource) WHERE NOT n:Original \
+             AND coalesce(n.synthetic, false) <> true RETURN count(n) AS c")?,
+        synthetic: c("MATCH (n) WHERE n.synthetic = true RETURN count(n) AS c")?,
+        original: c("MATCH (n:Original) RETURN count(n) AS c")?,
+    };
+    let by_type = client
+        .rows(
+            "MATCH (n:Resource) WHERE NOT n:Original \
+             WITH coalesce(toString(n.type), '(none)') AS t, n.synthetic = true AS s \
+             RETURN t, sum(CASE WHEN s THEN 0 ELSE 1 END) AS real_count, \
+             sum(CASE WHEN s THEN 1 ELSE 0 END) AS synthetic_count ORDER BY t",
+            &[],
+        )?
+        .iter()
+        .map(|r| TypeRow {
+            kind: field(r, "t").unwrap_or_default(),
+            real: field(r, "real_count").unwrap_or_default(),
+            synthetic: field(r, "synthetic_count").unwrap_or_default(),
+        })
+        .collect();
+    let by_operation = client
+        .rows(
+            "MATCH (n) WHERE n.scale_operation_id IS NOT NULL \
+             RETURN toString(n.scale_operation_id) AS op, count(n) AS nodes, \
+             collect(DISTINCT toString(n.generation_strategy)) AS strategies, \
+             min(toString(n.generation_timestamp)) AS ts ORDER BY op",
+            &[],
+        )?
+        .iter()
+        .map(|r| OperationRow {
+            operation_id: field(r, "op").unwrap_or_default(),
+            nodes: field(r, "nodes").unwrap_or_default(),
+            strategy: field::<Vec<String>>(r, "strategies")
+                .unwrap_or_default()
+                .join(","),
+            timestamp: field::<Option<String>>(r, "ts")
+                .flatten()
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(GraphStats {
+        totals,
+        by_type,
+        by_operation,
+    })
+}
+
+/// Formats `n` with `,` thousands separators.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+impl GraphStats {
+    fn totals_rows(&self) -> Vec<(&'static str, i64)> {
+        let t = &self.totals;
+        vec![
+            ("nodes", t.nodes),
+            ("relationships", t.relationships),
+            ("abstracted", t.abstracted),
+            ("real abstracted", t.real_abstracted),
+            ("synthetic", t.synthetic),
+            ("original", t.original),
+        ]
+    }
+
+    fn sections(&self) -> Vec<(&'static str, Vec<String>, Vec<Vec<String>>)> {
+        let totals = self
+            .totals_rows()
+            .into_iter()
+            .map(|(k, v)| vec![k.to_string(), thousands(v)])
+            .collect();
+        let types = self
+            .by_type
+            .iter()
+            .map(|r| {
+                vec![
+                    r.kind.clone(),
+                    thousands(r.real),
+                    thousands(r.synthetic),
+                    thousands(r.real + r.synthetic),
+                ]
+            })
+            .collect();
+        let ops = self
+            .by_operation
+            .iter()
+            .map(|r| {
+                vec![
+                    r.operation_id.clone(),
+                    thousands(r.nodes),
+                    r.strategy.clone(),
+                    r.timestamp.clone(),
+                ]
+            })
+            .collect();
+        vec![
+            ("Totals", vec!["count".into(), "value".into()], totals),
+            (
+                "Abstracted resources by type",
+                ["type", "real", "synthetic", "total"]
+                    .map(String::from)
+                    .to_vec(),
+                types,
+            ),
+            (
+                "Operations",
+                ["operation", "nodes", "strategy", "timestamp"]
+                    .map(String::from)
+                    .to_vec(),
+                ops,
+            ),
+        ]
+    }
+
+    /// Renders in `format`; every rendering ends with a newline.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+                s.push('\n');
+                s
+            }
+            Format::Table => self.render_table(),
+            Format::Markdown => self.render_markdown(),
+        }
+    }
+
+    fn render_table(&self) -> String {
+        let mut out = String::new();
+        for (i, (title, head, rows)) in self.sections().into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(title);
+            out.push('\n');
+            if rows.is_empty() {
+                out.push_str("  (none)\n");
+                continue;
+            }
+            let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            // Text left, numbers right (a column is numeric when every cell is).
+            let numeric: Vec<bool> = (0..widths.len())
+                .map(|j| {
+                    j > 0
+                        && rows.iter().all(|r| {
+                            r[j].chars()
+                                .next()
+                                .is_some_and(|ch| ch.is_ascii_digit() || ch == '-')
+                                && !r[j].contains(['T', ' '])
+                        })
+                })
+                .collect();
+            let line = |cells: &[String]| {
+                let mut s = String::new();
+                for (j, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                    let pad = w - c.chars().count();
+                    if numeric[j] {
+                        s.push_str(&format!("  {}{c}", " ".repeat(pad)));
+                    } else {
+                        s.push_str(&format!("  {c}{}", " ".repeat(pad)));
+                    }
+                }
+                s.trim_end().to_string() + "\n"
+            };
+            out.push_str(&line(&head));
+            for r in &rows {
+                out.push_str(&line(r));
+            }
+        }
+        out
+    }
+
+    fn render_markdown(&self) -> String {
+        let cell = |c: &str| c.replace('|', "\\|");
+        let mut out = String::new();
+        for (i, (title, head, rows)) in self.sections().into_iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&format!("## {title}\n\n"));
+            out.push_str(&format!("| {} |\n", head.join(" | ")));
+            let align: Vec<&str> = head
+                .iter()
+                .enumerate()
+                .map(|(j, _)| if j == 0 { "---" } else { "---:" })
+                .collect();
+            out.push_str(&format!("| {} |\n", align.join(" | ")));
+            for r in &rows {
+                let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
+                out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> GraphStats {
+        GraphStats {
+            totals: Totals {
+                nodes: 7341,
+                relationships: 6825,
+                abstracted: 4092,
+                real_abstracted: 2046,
+                synthetic: 2046,
+                original: 2216,
+            },
+            by_type: vec![TypeRow {
+                kind: "Microsoft.Network/virtualNetworks".into(),
+                real: 12,
+                synthetic: 1200,
+            }],
+            by_operation: vec![OperationRow {
+                operation_id: "scale-20251111T191612-d2dcd199".into(),
+                nodes: 2046,
+                strategy: "template".into(),
+                timestamp: "2025-11-11T19:16:12.123456".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn table_aligns_numbers_right() {
+        let t = sample().render(Format::Table);
+        assert!(t.starts_with("Totals\n"), "{t}");
+        assert!(t.contains("  nodes            7,341\n"), "{t}");
+        assert!(t.contains("  original         2,216\n"), "{t}");
+        assert!(
+            t.contains("  type                               real  synthetic  total\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Microsoft.Network/virtualNetworks    12      1,200  1,212"),
+            "{t}"
+        );
+        assert!(
+            t.contains("scale-20251111T191612-d2dcd199  2,046  template"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn markdown_has_one_table_per_section() {
+        let m = sample().render(Format::Markdown);
+        assert_eq!(m.matches("## ").count(), 3, "{m}");
+        assert!(m.contains("| real abstracted | 2,046 |"), "{m}");
+        assert!(
+            m.contains("| type | real | synthetic | total |\n| --- | ---: | ---: | ---: |"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn json_round_trips_the_numbers() {
+        let j: serde_json::Value = serde_json::from_str(&sample().render(Format::Json)).unwrap();
+        assert_eq!(j["totals"]["synthetic"], 2046);
+        assert_eq!(j["by_type"][0]["type"], "Microsoft.Network/virtualNetworks");
+        assert_eq!(j["by_operation"][0]["nodes"], 2046);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(-1234567), "-1,234,567");
+    }
+}

@@ -1,0 +1,273 @@
+//! `tenantgen generate`: the seed run's numbers, determinism across threads and shards, golden
+//! headers, and imports of every mode with the real neo4j-admin.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tenantgen::manifest::Manifest;
+
+use crate::common::{generate_seed, import_and_start, tenantgen};
+
+fn manifest(dir: &Path) -> Manifest {
+    Manifest::read(dir).unwrap_or_else(|e| panic!("manifest of {}: {e}", dir.display()))
+}
+
+/// Data-part checksums of a generated directory, by path.
+fn part_sums(m: &Manifest) -> BTreeMap<String, String> {
+    m.node_groups
+        .iter()
+        .flat_map(|g| &g.files)
+        .chain(m.relationship_groups.iter().flat_map(|g| &g.files))
+        .filter(|f| !f.path.starts_with("baseline/"))
+        .map(|f| {
+            (
+                f.path.clone(),
+                f.xxh3.clone().expect("generated files have checksums"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn atg_compat_reproduces_the_seed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("atg");
+    generate_seed(&out, &["--atg-compat", "--scale-factor", "10"]);
+    let m = manifest(&out);
+    let e = m.expected.as_ref().unwrap();
+    assert_eq!(e.nodes, 25_755);
+    assert_eq!(e.abstracted, 22_506);
+    assert_eq!(e.synthetic, 20_460);
+    assert_eq!(e.real_abstracted, 2_046);
+    assert_eq!(e.original, 2_216);
+    assert_eq!(e.relationships, 10_632);
+    assert_eq!(e.operation_nodes, 18_414);
+    assert_eq!(e.operation_relationships, 3_807);
+    assert_eq!(e.by_rel_type["CONTAINS"], 8_238);
+    assert_eq!(e.by_rel_type["LOCATED_IN"], 2_144);
+    assert_eq!(e.by_rel_type["SCAN_SOURCE_NODE"], 202);
+    assert_eq!(e.by_rel_type["TAGGED_WITH"], 48);
+    // The reference's per-type growth: 9 × the real base count.
+    for (ty, growth) in [
+        ("Microsoft.Network/virtualNetworks", 2_772),
+        ("Microsoft.Network/networkInterfaces", 1_539),
+        ("Microsoft.ManagedIdentity/userAssignedIdentities", 1_017),
+        ("Microsoft.Compute/virtualMachines", 693),
+        ("microsoft.alertsmanagement/smartDetectorAlertRules", 252),
+        ("Microsoft.Automation/automationAccounts/runbooks", 117),
+    ] {
+        assert_eq!(e.operation_by_type[ty], growth, "{ty}");
+    }
+    let op = m.operation.as_ref().unwrap();
+    assert_eq!(op.synthetic_labels, vec!["Resource".to_string()]);
+    assert!(!op.edge_markers);
+    // ATG ids: synthetic-{prefix}-{8 hex}; the name is kept.
+    let data = std::fs::read_to_string(out.join("data/synthetic.resource.part-0000.csv")).unwrap();
+    let first = data.lines().next().unwrap();
+    let id = first.split(',').next().unwrap();
+    let hex = id.rsplit('-').next().unwrap();
+    assert!(id.starts_with("synthetic-") && hex.len() == 8, "{id}");
+}
+
+#[test]
+fn default_mode_copies_edges_aligned_with_markers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("aligned");
+    generate_seed(&out, &[]);
+    let e = manifest(&out).expected.unwrap();
+    assert_eq!(e.nodes, 25_755);
+    // 47 base→base CONTAINS edges, 9 copies each.
+    assert_eq!(e.operation_relationships, 47 * 9);
+    assert_eq!(e.relationships, 6_825 + 423);
+    assert_eq!(e.by_label["Synthetic"], 18_414);
+    let header = std::fs::read_to_string(out.join("headers/synthetic.resource.csv")).unwrap();
+    let golden =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/headers/synthetic.resource.csv");
+    assert_eq!(header, std::fs::read_to_string(golden).unwrap());
+    let rel_header =
+        std::fs::read_to_string(out.join("headers/synthetic.contains.resource.resource.csv"))
+            .unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/headers/synthetic.contains.resource.resource.csv");
+    assert_eq!(rel_header, std::fs::read_to_string(golden).unwrap());
+}
+
+#[test]
+fn output_is_identical_at_any_thread_count_and_across_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = ["--scale-factor", "3.5", "--part-rows", "997", "--seed", "7"];
+    let mut sums = Vec::new();
+    for threads in ["1", "2", "8"] {
+        let out = tmp.path().join(format!("t{threads}"));
+        let mut args = flags.to_vec();
+        args.extend(["--threads", threads]);
+        generate_seed(&out, &args);
+        sums.push(part_sums(&manifest(&out)));
+    }
+    assert!(
+        sums[0].len() > 5,
+        "expected several parts, got {:?}",
+        sums[0].keys()
+    );
+    assert_eq!(sums[0], sums[1]);
+    assert_eq!(sums[0], sums[2]);
+    let mut union = BTreeMap::new();
+    for k in 1..=3 {
+        let out = tmp.path().join(format!("s{k}"));
+        let shard = format!("{k}/3");
+        let mut args = flags.to_vec();
+        args.extend(["--shard", &shard]);
+        generate_seed(&out, &args);
+        let part = part_sums(&manifest(&out));
+        for (path, sum) in part {
+            assert!(
+                union.insert(path.clone(), sum).is_none(),
+                "{path} in two shards"
+            );
+        }
+    }
+    assert_eq!(union, sums[0]);
+    // A different seed changes the output.
+    let out = tmp.path().join("other-seed");
+    generate_seed(
+        &out,
+        &["--scale-factor", "3.5", "--part-rows", "997", "--seed", "8"],
+    );
+    assert_ne!(part_sums(&manifest(&out)), sums[0]);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_prints_the_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dry");
+    let output = tenantgen()
+        .args(["generate", "--dry-run", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("base 2,046 → +18,414 synthetic → abstracted 22,506"),
+        "{text}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn existing_output_needs_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    generate_seed(&out, &["--scale-factor", "2"]);
+    let output = tenantgen()
+        .args(["generate", "--scale-factor", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("exists; pass --force"), "{err}");
+    // No temporary sibling is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn every_mode_imports_with_the_real_neo4j_admin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/templates/small-network.yaml");
+    let template = template.to_str().unwrap().to_string();
+    let modes: [(&str, Vec<&str>); 4] = [
+        ("aligned", vec![]),
+        ("cross", vec!["--edges", "cross", "--scale-factor", "3"]),
+        ("atg", vec!["--atg-compat"]),
+        (
+            "template",
+            vec![
+                "--strategy",
+                "template",
+                "--template",
+                &template,
+                "--compress",
+                "gz",
+            ],
+        ),
+    ];
+    for (name, flags) in modes {
+        let out = tmp.path().join(name);
+        generate_seed(&out, &flags);
+        let e = manifest(&out).expected.unwrap();
+        let output = tenantgen()
+            .args([
+                "import",
+                "--max-off-heap",
+                "1G",
+                "--import-heap",
+                "1g",
+                "--data-dir",
+            ])
+            .arg(tmp.path().join(format!("{name}.db")))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: import failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).replace(',', "");
+        assert!(
+            text.contains(&format!(
+                "imported {} nodes {} relationships",
+                e.nodes, e.relationships
+            )),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn tricky_values_survive_into_copies_byte_exact() {
+    // The seed holds quotes, commas, ';', tabs, unicode, leading/trailing blanks and a trailing
+    // backslash in llm_description, plus datetimes and string arrays: compare every copy's
+    // properties with its base's over Bolt.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("g");
+    generate_seed(&out, &["--scale-factor", "2"]);
+    let loaded = import_and_start(&out, &tmp.path().join("db"));
+    let rows = loaded
+        .client
+        .rows(
+            "MATCH (c:Synthetic) MATCH (b:Resource {id: c.template_source_id})
+             WITH c, b, [k IN keys(b) WHERE NOT k IN ['id','name'] AND NOT k IN $markers] AS ks
+             WITH c, b, ks, [k IN ks WHERE c[k] IS NULL OR NOT (c[k] = b[k]) OR valueType(c[k]) <> valueType(b[k])] AS bad
+             RETURN count(c) AS copies, sum(size(bad)) AS mismatches,
+                    sum(CASE WHEN b.llm_description ENDS WITH '\\\\' THEN 1 ELSE 0 END) AS backslash",
+            &[(
+                "markers",
+                vec![
+                    "synthetic",
+                    "scale_operation_id",
+                    "generation_strategy",
+                    "generation_timestamp",
+                    "template_source_id",
+                ]
+                .into(),
+            )],
+        )
+        .unwrap();
+    let copies: i64 = rows[0].get("copies").unwrap();
+    let mismatches: i64 = rows[0].get("mismatches").unwrap();
+    let backslash: i64 = rows[0].get("backslash").unwrap();
+    assert_eq!(copies, 2_046);
+    assert_eq!(mismatches, 0);
+    assert!(
+        backslash >= 1,
+        "the seed's trailing-backslash value was not copied"
+    );
+}

@@ -1,0 +1,259 @@
+//! `tenantgen load`, `clean` and `stats` against a real server: a server holding only the seed
+//! tenant is scaled in place with the seed ×10 (killed midway and resumed), checked with the
+//! counts the bulk path gives, then the operation is cleaned away again.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tenantgen::manifest::Manifest;
+use tenantgen::neo4j::{Client, Instance, InstanceOptions};
+
+use crate::common::{generate_seed, import_and_start, local_client, neo_home, seed_dir, tenantgen};
+
+const SEED_OPERATION: &str = "scale-20251111T191612-d2dcd199";
+
+fn by_label(c: &Client) -> BTreeMap<String, i64> {
+    c.rows(
+        "MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c ORDER BY l",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<String>("l").unwrap(), r.get::<i64>("c").unwrap()))
+    .collect()
+}
+
+fn by_rel_type(c: &Client) -> BTreeMap<String, i64> {
+    c.rows(
+        "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c ORDER BY t",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<String>("t").unwrap(), r.get::<i64>("c").unwrap()))
+    .collect()
+}
+
+fn count(c: &Client, q: &str) -> i64 {
+    c.scalar_i64(q, &[]).unwrap()
+}
+
+fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{cmd:?}: not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn assert_loaded(c: &Client, m: &Manifest) {
+    let e = m.expected.as_ref().unwrap();
+    assert_eq!(count(c, "MATCH (n) RETURN count(n) AS c"), e.nodes as i64);
+    assert_eq!(
+        count(c, "MATCH ()-[r]->() RETURN count(r) AS c"),
+        e.relationships as i64
+    );
+    let want: BTreeMap<String, i64> = e
+        .by_label
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as i64))
+        .collect();
+    assert_eq!(by_label(c), want);
+    let want: BTreeMap<String, i64> = e
+        .by_rel_type
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as i64))
+        .collect();
+    assert_eq!(by_rel_type(c), want);
+    assert_eq!(
+        count(
+            c,
+            "MATCH (n:Resource) WITH n.id AS id, count(*) AS c WHERE c > 1 RETURN count(*) AS c"
+        ),
+        0,
+        "duplicate ids"
+    );
+    let op = &m.operation.as_ref().unwrap().id;
+    assert_eq!(
+        c.scalar_i64(
+            "MATCH (n:Resource) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
+            &[("op", op.as_str().into())]
+        )
+        .unwrap(),
+        e.operation_nodes as i64
+    );
+    // Typed values survive: a datetime stays a datetime, a boolean a boolean.
+    assert_eq!(
+        c.scalar_string(
+            "MATCH (n:Synthetic) WHERE n.updated_at IS NOT NULL \
+             RETURN valueType(n.updated_at) + '/' + valueType(n.synthetic) AS t LIMIT 1",
+            &[]
+        )
+        .unwrap(),
+        "ZONED DATETIME NOT NULL/BOOLEAN NOT NULL"
+    );
+}
+
+/// The progress file's number of completed batches.
+fn done_batches(dir: &Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(dir.join(tenantgen::load::PROGRESS_FILE)) else {
+        return 0;
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    v["targets"]
+        .as_object()
+        .into_iter()
+        .flat_map(|t| t.values())
+        .flat_map(|t| t["done"].as_object().into_iter().flat_map(|d| d.values()))
+        .map(|l| l.as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+#[test]
+fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = import_and_start(&seed_dir(), &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let c = &loaded.client;
+
+    // stats on the seed tenant.
+    let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", &uri]));
+    assert_eq!(s["totals"]["real_abstracted"], 2046, "{s}");
+    assert_eq!(s["totals"]["synthetic"], 2046, "{s}");
+    assert_eq!(s["totals"]["original"], 2216, "{s}");
+    let ops = s["by_operation"].as_array().unwrap();
+    assert_eq!(ops.len(), 1, "{s}");
+    assert_eq!(ops[0]["operation_id"], SEED_OPERATION);
+    assert_eq!(ops[0]["nodes"], 2046);
+    let table = tenantgen().args(["stats", "--uri", &uri]).output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains(SEED_OPERATION));
+    let seed_labels = by_label(c);
+    let seed_types = by_rel_type(c);
+    let seed_total = count(c, "MATCH (n) RETURN count(n) AS c");
+
+    let gen = tmp.path().join("gen");
+    generate_seed(&gen, &[]);
+    let m = Manifest::read(&gen).unwrap();
+    let op = m.operation.as_ref().unwrap().id.clone();
+
+    // Kill a small-batch load once some batches are recorded (or after 1 s at the latest)...
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("tenantgen"))
+        .args(["load", "--quiet", "--batch-size", "500", "--uri", &uri])
+        .arg(&gen)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while done_batches(&gen) < 3 && t0.elapsed() < Duration::from_secs(20) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let partial = count(c, "MATCH (n) RETURN count(n) AS c");
+    eprintln!(
+        "load e2e: killed after {:.1?}, {} batches recorded, {} nodes in the graph",
+        t0.elapsed(),
+        done_batches(&gen),
+        partial
+    );
+
+    // ...then resume to completion.
+    let r = json_of(
+        tenantgen()
+            .args(["load", "--json", "--batch-size", "500", "--uri", &uri])
+            .arg(&gen),
+    );
+    eprintln!("load e2e: resumed: {r}");
+    assert_eq!(r["operation_id"], op.as_str());
+    assert_loaded(c, &m);
+
+    // verify agrees (it is the bulk path's check).
+    let v = tenantgen()
+        .args(["verify", "--manifest"])
+        .arg(&gen)
+        .args(["--uri", &uri])
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "verify after load failed:\n{}\n{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+
+    // A second complete run sends nothing new and changes nothing.
+    let again = json_of(
+        tenantgen()
+            .args(["load", "--json", "--batch-size", "500", "--uri", &uri])
+            .arg(&gen),
+    );
+    assert_eq!(again["nodes"], 0, "{again}");
+    assert_loaded(c, &m);
+
+    // clean: refuses a bad id, a dry run deletes nothing, then only this operation goes.
+    let bad = tenantgen()
+        .args(["clean", "--operation-id", "x' OR 1=1", "--uri", &uri])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let dry = json_of(tenantgen().args([
+        "clean",
+        "--json",
+        "--dry-run",
+        "--operation-id",
+        &op,
+        "--uri",
+        &uri,
+    ]));
+    assert_eq!(dry["before"]["operation_nodes"], 18414, "{dry}");
+    assert_eq!(
+        dry["before"]["operation_relationships"],
+        m.expected.as_ref().unwrap().operation_relationships,
+        "{dry}"
+    );
+    assert_eq!(
+        count(c, "MATCH (n) RETURN count(n) AS c"),
+        m.expected.as_ref().unwrap().nodes as i64
+    );
+    let cl = json_of(tenantgen().args(["clean", "--json", "--operation-id", &op, "--uri", &uri]));
+    assert_eq!(cl["deleted_nodes"], 18414, "{cl}");
+    assert_eq!(cl["after"]["operation_nodes"], 0, "{cl}");
+    assert_eq!(by_label(c), seed_labels);
+    assert_eq!(by_rel_type(c), seed_types);
+    assert_eq!(count(c, "MATCH (n) RETURN count(n) AS c"), seed_total);
+    let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", &uri]));
+    assert_eq!(s["by_operation"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["by_operation"][0]["nodes"], 2046, "{s}");
+}
+
+#[test]
+fn load_refuses_a_graph_without_the_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("gen");
+    generate_seed(&gen, &[]);
+    let inst = Instance::create(&tmp.path().join("inst"), InstanceOptions::default()).unwrap();
+    let server = inst.start(&neo_home()).unwrap();
+    let out = tenantgen()
+        .args(["load", "--quiet", "--uri", &server.uri()])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("baseline") && err.contains("absent"), "{err}");
+    let c = local_client(&server.uri());
+    assert_eq!(count(&c, "MATCH (n) RETURN count(n) AS c"), 0);
+}
