@@ -1217,23 +1217,27 @@ fn export_relationships(
     };
     let cypher = format!(
         "MATCH {sp}-[r:{}]->{ep} WHERE {spred} AND {epred} \
-         RETURN {a_expr} AS a, {b_expr} AS b, {} AS v{order}",
+         RETURN {a_expr} AS start_id, {b_expr} AS end_id, {} AS vals{order}",
         ident(&plan.rel_type),
         values_expr("r", &plan.cols)
     );
     let mut row_buf = Vec::new();
     stream(client, &cypher, Vec::new(), |row| {
-        let a = row.get::<BoltType>("a").map_err(|e| ExportError::Value {
-            what: owner.clone(),
-            value: e.to_string(),
-        })?;
-        let b = row.get::<BoltType>("b").map_err(|e| ExportError::Value {
-            what: owner.clone(),
-            value: e.to_string(),
-        })?;
+        let a = row
+            .get::<BoltType>("start_id")
+            .map_err(|e| ExportError::Value {
+                what: owner.clone(),
+                value: e.to_string(),
+            })?;
+        let b = row
+            .get::<BoltType>("end_id")
+            .map_err(|e| ExportError::Value {
+                what: owner.clone(),
+                value: e.to_string(),
+            })?;
         let a = endpoint_id(start, a, enc, &owner)?;
         let b = endpoint_id(end, b, enc, &owner)?;
-        let vals = list_of(&row, "v", &owner)?;
+        let vals = list_of(&row, "vals", &owner)?;
         row_buf.clear();
         csvfmt::push_field(&mut row_buf, a.as_bytes());
         row_buf.push(csvfmt::DELIMITER);

@@ -260,7 +260,7 @@ impl TemplatePlan {
     }
 
     /// The region code row `i` of entry `r` links to, if any.
-    pub fn region<'a>(&'a self, seed: u64, r: usize, i: u64) -> Option<&'a str> {
+    pub fn region(&self, seed: u64, r: usize, i: u64) -> Option<&str> {
         match &self.locations[r] {
             LocationMode::Random => Some(self.random_location(seed, i)),
             LocationMode::Literal(code) => Some(code),

@@ -40,7 +40,7 @@ pub enum VerifyError {
     Query {
         check: &'static str,
         #[source]
-        source: Neo4jError,
+        source: Box<Neo4jError>,
     },
     #[error("check {check}: column '{column}' of the server's answer is not what verify expects: {detail}")]
     Decode {
@@ -307,7 +307,7 @@ impl std::fmt::Display for PropDiff {
 /// Compares a copy's properties with its base's, ignoring the `skip` keys (the operation's
 /// overridden keys); the differences come sorted by key.
 pub fn compare_properties(copy: &[Prop], base: &[Prop], skip: &[String]) -> Vec<PropDiff> {
-    let keep = |p: &&Prop| !skip.iter().any(|s| *s == p.key);
+    let keep = |p: &&Prop| !skip.contains(&p.key);
     let c: BTreeMap<&str, &Prop> = copy
         .iter()
         .filter(keep)
@@ -358,8 +358,8 @@ fn kind(n: &str) -> String {
 fn props(n: &str) -> String {
     format!(
         "[k IN keys({n}) | {{k: k, t: valueType({n}[k]), \
-          v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | toString(x)] \
-             ELSE [toString({n}[k])] END}}]"
+          v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | coalesce(toStringOrNull(x), valueType(x))] \
+             ELSE [coalesce(toStringOrNull({n}[k]), valueType({n}[k]))] END}}]"
     )
 }
 
@@ -385,7 +385,10 @@ impl Q<'_> {
         params.extend(extra.iter().cloned());
         self.client
             .rows(cypher, &params)
-            .map_err(|source| VerifyError::Query { check, source })
+            .map_err(|source| VerifyError::Query {
+                check,
+                source: Box::new(source),
+            })
     }
 
     fn one(
@@ -526,7 +529,7 @@ pub fn verify(
     let row = q.one(
         "operation.no_scan_link",
         "MATCH (a)-[s:SCAN_SOURCE_NODE]-(b) WHERE a.scale_operation_id = $op \
-         RETURN count(s) AS c, collect(DISTINCT a.id)[..$k] AS ids",
+         RETURN count(s) AS c, collect(DISTINCT toStringOrNull(a.id))[..$k] AS ids",
         &[("k", (EXAMPLES as i64).into())],
     )?;
     checks.push(Check::none(
@@ -543,7 +546,7 @@ pub fn verify(
     let row = q.one(
         "resource.id_unique",
         "MATCH (n:Resource) WITH n.id AS id, count(*) AS c WHERE id IS NULL OR c > 1 \
-         RETURN count(*) AS c, sum(c) AS nodes, collect(id)[..$k] AS ids",
+         RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids",
         &[("k", (EXAMPLES as i64).into())],
     )?;
     let dups = count(&row, "resource.id_unique", "c")?;
@@ -766,13 +769,13 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
               (size(labels(n)) = size($labels) AND all(l IN $labels WHERE l IN labels(n))) AS labels_ok \
          RETURN kind, count(*) AS nodes, count(CASE WHEN n.synthetic = true THEN 1 END) AS synthetic, \
                 count(CASE WHEN NOT markers_ok THEN 1 END) AS bad_markers, \
-                collect(CASE WHEN NOT markers_ok THEN n.id END)[..$k] AS bad_marker_ids, \
+                collect(CASE WHEN NOT markers_ok THEN toStringOrNull(n.id) END)[..$k] AS bad_marker_ids, \
                 count(CASE WHEN NOT labels_ok THEN 1 END) AS bad_labels, \
-                collect(CASE WHEN NOT labels_ok THEN n.id END)[..$k] AS bad_label_ids, \
+                collect(CASE WHEN NOT labels_ok THEN toStringOrNull(n.id) END)[..$k] AS bad_label_ids, \
                 count(CASE WHEN n:Original THEN 1 END) AS original, \
-                collect(CASE WHEN n:Original THEN n.id END)[..$k] AS original_ids, \
-                collect(DISTINCT toString(n.generation_strategy))[..$k] AS strategies, \
-                collect(DISTINCT toString(n.generation_timestamp))[..$k] AS timestamps",
+                collect(CASE WHEN n:Original THEN toStringOrNull(n.id) END)[..$k] AS original_ids, \
+                collect(DISTINCT toStringOrNull(n.generation_strategy))[..$k] AS strategies, \
+                collect(DISTINCT toStringOrNull(n.generation_timestamp))[..$k] AS timestamps",
         kind = kind("n"),
         markers = markers.join(" AND "),
     );
@@ -893,12 +896,15 @@ fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
          WITH ts, collect(DISTINCT b.id) AS found \
          RETURN size(ts) AS wanted, size(found) AS found, \
                 CASE WHEN size(found) < size(ts) \
-                     THEN [t IN ts WHERE NOT t IN found | toString(t)][..$k] ELSE [] END AS missing",
+                     THEN [t IN ts WHERE NOT t IN found | toStringOrNull(t)][..$k] ELSE [] END AS missing",
         &[("k", (EXAMPLES as i64).into())],
     )?;
     let wanted = count(&row, CHECK, "wanted")?;
     let found = count(&row, CHECK, "found")?;
-    let missing: Vec<String> = get(&row, CHECK, "missing")?;
+    let missing: Vec<String> = get::<Vec<Option<String>>>(&row, CHECK, "missing")?
+        .into_iter()
+        .map(show_id)
+        .collect();
     Ok(Check::new(
         CHECK,
         wanted == found,
@@ -986,7 +992,7 @@ fn fidelity(q: &Q<'_>, op: &Operation, sample: usize) -> Result<Check, VerifyErr
          UNWIND CASE WHEN n <= $sample THEN range(0, n - 1) \
                      ELSE [i IN range(0, $sample - 1) | i * n / $sample] END AS idx \
          WITH cs[idx] AS c \
-         RETURN c.id AS id, c.template_source_id AS source, {} AS props",
+         RETURN toStringOrNull(c.id) AS id, toStringOrNull(c.template_source_id) AS source, {} AS props",
         props("c")
     );
     #[derive(Deserialize)]
@@ -1012,7 +1018,7 @@ fn fidelity(q: &Q<'_>, op: &Operation, sample: usize) -> Result<Check, VerifyErr
     let cypher = format!(
         "MATCH (c:Resource) WHERE c.id IN $ids AND NOT c:Original \
                AND coalesce(c.synthetic, false) <> true \
-         RETURN c.id AS id, null AS source, {} AS props",
+         RETURN toStringOrNull(c.id) AS id, null AS source, {} AS props",
         props("c")
     );
     let mut bases: BTreeMap<String, Node> = BTreeMap::new();
@@ -1182,9 +1188,9 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
         assert!(lines[0].starts_with("      check"), "{t}");
-        assert!(lines[1].starts_with("ok    c.0  1         1"), "{t}");
-        assert!(
-            lines[2].starts_with("FAIL  c.1  1         2      differs by +1"),
+        assert_eq!(lines[1], "ok    c.0    1         1", "{t}");
+        assert_eq!(
+            lines[2], "FAIL  c.1    1         2      differs by +1",
             "{t}"
         );
         assert_eq!(

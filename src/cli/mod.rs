@@ -52,7 +52,7 @@ pub enum Command {
     /// Import a generated directory into a fresh Neo4j database with neo4j-admin.
     Import(import::ImportArgs),
     /// The whole job: generate, import into a fresh database, start Neo4j, verify.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Scale a running graph in place: stream a generated directory over Bolt.
     Load(load::LoadArgs),
     /// Export a live graph into the baseline layout.
@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(a) => generate::run(a, global),
         Command::Import(a) => import::run(a, global),
-        Command::Run(a) => run::run(a, global),
+        Command::Run(a) => run::run(*a, global),
         Command::Load(a) => load::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Verify(a) => verify::run(a, global),

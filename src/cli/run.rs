@@ -1,18 +1,177 @@
-//! `tenantgen run`: the whole job.
+//! `tenantgen run`: the whole job — (export) → generate → import into a fresh instance →
+//! start the server → verify → summary → stop (or keep it running).
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
 
-use super::{GenerateArgs, Global};
+use super::import::Neo4jArgs;
+use super::{info, out, GenerateArgs, Global, EXIT_MISMATCH};
+use crate::import::import;
+use crate::neo4j::{Client, ConnectionSettings, Secret};
+use crate::plan::thousands;
+use crate::verify::{verify, VerifyOptions};
 
 /// Flags of `run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub generate: GenerateArgs,
+    #[command(flatten)]
+    pub neo4j: Neo4jArgs,
+    /// Export the baseline from this live graph first (credentials from NEO4J_USERNAME and
+    /// NEO4J_PASSWORD).
+    #[arg(long, value_name = "URI", conflicts_with = "baseline")]
+    pub from_uri: Option<String>,
+    /// Leave the server running and print its bolt:// URI.
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Copies whose properties verify compares with their base.
+    #[arg(long, default_value_t = 200)]
+    pub sample: usize,
 }
 
-pub fn run(_args: RunArgs, _global: Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("run is not implemented yet")
+struct Stage {
+    name: &'static str,
+    time: Duration,
+}
+
+pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut stages = Vec::new();
+    let mut timed = |name: &'static str, t: Instant| {
+        stages.push(Stage {
+            name,
+            time: t.elapsed(),
+        })
+    };
+    // run owns its output directories: each run replaces the previous one.
+    args.generate.force = true;
+    args.generate.dry_run = false;
+    let json = args.generate.json;
+    let quiet = Global {
+        quiet: global.quiet || json,
+    };
+
+    if let Some(uri) = &args.from_uri {
+        let t = Instant::now();
+        let dir = args.generate.out.with_extension("baseline");
+        let settings = ConnectionSettings {
+            uri: uri.clone(),
+            user: std::env::var("NEO4J_USERNAME")
+                .or_else(|_| std::env::var("NEO4J_USER"))
+                .unwrap_or_else(|_| "neo4j".into()),
+            password: Secret::new(std::env::var("NEO4J_PASSWORD").unwrap_or_default()),
+            database: None,
+        };
+        let client = Client::connect(&settings).with_context(|| format!("connecting to {uri}"))?;
+        let cfg = crate::export::ExportConfig {
+            out: dir.clone(),
+            force: true,
+            batch: 10_000,
+        };
+        crate::export::export(&client, &cfg).with_context(|| format!("exporting {uri}"))?;
+        info(quiet, &format!("exported {uri} to {}", dir.display()));
+        args.generate.baseline = Some(dir);
+        timed("export", t);
+    }
+
+    let t = Instant::now();
+    let (plan, _baseline, report) = super::generate::generate(&args.generate, quiet)?;
+    let report = report.context("generate wrote nothing")?;
+    timed("generate", t);
+
+    let t = Instant::now();
+    let cfg = args.neo4j.config(&report.out, true)?;
+    let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
+    timed("import", t);
+
+    let t = Instant::now();
+    let server = done
+        .instance
+        .start(&done.home)
+        .with_context(|| format!("starting Neo4j on {}", done.instance.dir().display()))?;
+    timed("server start", t);
+
+    let t = Instant::now();
+    let client = Client::connect(&ConnectionSettings::local(server.uri()))
+        .with_context(|| format!("connecting to {}", server.uri()))?;
+    let opts = VerifyOptions {
+        sample: args.sample,
+    };
+    let verdict = verify(&client, &done.manifest, &opts).context("verifying")?;
+    timed("verify", t);
+    drop(client);
+
+    let uri = server.uri();
+    let pid = server.pid();
+    let kept = if args.keep_running {
+        Some(server.keep())
+    } else {
+        let t = Instant::now();
+        server.stop().context("stopping Neo4j")?;
+        timed("server stop", t);
+        None
+    };
+    let total = started.elapsed();
+    let e = &plan.expected;
+    if json {
+        let doc = serde_json::json!({
+            "operation_id": plan.op.id,
+            "out": report.out.display().to_string(),
+            "instance": done.instance.dir().display().to_string(),
+            "uri": kept.as_deref().unwrap_or(&uri),
+            "running": kept.is_some(),
+            "imported": { "nodes": done.report.nodes, "relationships": done.report.relationships, "properties": done.report.properties },
+            "expected": e,
+            "stages": stages.iter().map(|s| (s.name, s.time.as_secs_f64())).collect::<std::collections::BTreeMap<_, _>>(),
+            "total_seconds": total.as_secs_f64(),
+            "verify": verdict.to_json(),
+            "passed": verdict.passed(),
+        });
+        out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    } else {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "operation {}\n  graph: {} nodes ({} abstracted, {} synthetic, {} original), {} relationships\n  this operation: +{} nodes, +{} relationships\n",
+            plan.op.id,
+            thousands(e.nodes),
+            thousands(e.abstracted),
+            thousands(e.synthetic),
+            thousands(e.original),
+            thousands(e.relationships),
+            thousands(e.operation_nodes),
+            thousands(e.operation_relationships),
+        ));
+        s.push_str("  stages:");
+        for st in &stages {
+            s.push_str(&format!(" {} {:.2} s,", st.name, st.time.as_secs_f64()));
+        }
+        s.push_str(&format!(" total {:.2} s\n", total.as_secs_f64()));
+        if !verdict.passed() || !global.quiet {
+            s.push_str(&verdict.table());
+        }
+        s.push_str(&format!(
+            "verification: {}\n",
+            if verdict.passed() { "PASSED" } else { "FAILED" }
+        ));
+        match &kept {
+            Some(uri) => s.push_str(&format!(
+                "Neo4j keeps running at {uri} (instance {}); stop it with: kill {pid}\n",
+                done.instance.dir().display(),
+            )),
+            None => s.push_str(&format!(
+                "server stopped; instance kept in {}\n",
+                done.instance.dir().display()
+            )),
+        }
+        out(&s)?;
+    }
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_MISMATCH)
+    })
 }

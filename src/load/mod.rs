@@ -241,7 +241,16 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         cfg.connection.uri,
         cfg.connection.database.as_deref().unwrap_or("(default)")
     );
-    let progress = ProgressFile::open(&cfg.dir, &target, &operation.id, cfg.batch_size, &mut notes);
+    let mut progress =
+        ProgressFile::open(&cfg.dir, &target, &operation.id, cfg.batch_size, &mut notes);
+    check_progress(
+        &client,
+        &plan,
+        &operation.id,
+        cfg.batch_size,
+        &mut progress,
+        &mut notes,
+    )?;
     let total_rows: u64 = plan
         .nodes
         .iter()
@@ -272,7 +281,7 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
     })?;
     loader.bar.finish();
     if let Ok(mut p) = loader.progress.lock() {
-        p.mark_complete();
+        p.finish();
     }
     let seconds = started.elapsed().as_secs_f64();
     let s = &loader.stats;
@@ -866,7 +875,6 @@ struct ProgressDoc {
 struct TargetProgress {
     operation_id: String,
     batch_size: usize,
-    complete: bool,
     /// Completed batch indices by data file (or `<group>#parallel`).
     done: BTreeMap<String, BTreeSet<u64>>,
 }
@@ -911,7 +919,6 @@ impl ProgressFile {
                 "resuming: {PROGRESS_FILE} marks {n} batches of this operation as done"
             ));
         }
-        entry.complete = false;
         let mut file = ProgressFile {
             path: Some(path),
             doc,
@@ -946,8 +953,33 @@ impl ProgressFile {
         let _ = self.save();
     }
 
-    fn mark_complete(&mut self) {
-        self.entry().complete = true;
+    /// The load finished: the record is only for resuming, so it goes (a later re-run, e.g.
+    /// after `clean`, must send everything again).
+    fn finish(&mut self) {
+        self.doc.targets.remove(&self.target);
+        let _ = match &self.path {
+            Some(path) if self.doc.targets.is_empty() => std::fs::remove_file(path),
+            _ => self.save(),
+        };
+    }
+
+    /// A lower bound of the node rows the recorded node batches hold.
+    fn recorded_node_rows(&mut self, node_files: &[String], batch_size: usize) -> u64 {
+        let done = &self.entry().done;
+        node_files
+            .iter()
+            .filter_map(|f| done.get(f))
+            .map(|s| s.len().saturating_sub(1) as u64 * batch_size as u64)
+            .sum()
+    }
+
+    fn recorded(&mut self) -> usize {
+        self.entry().done.values().map(BTreeSet::len).sum()
+    }
+
+    /// Forgets the recorded batches (the graph does not hold them any more).
+    fn reset(&mut self) {
+        self.entry().done.clear();
         let _ = self.save();
     }
 
@@ -960,6 +992,38 @@ impl ProgressFile {
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, path)
     }
+}
+
+/// The progress record is trusted only while the graph still holds at least the nodes it
+/// claims (a `clean` or a restored database since the crash invalidates it).
+fn check_progress(
+    client: &Client,
+    plan: &LoadPlan,
+    operation: &str,
+    batch_size: usize,
+    progress: &mut ProgressFile,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    if progress.recorded() == 0 {
+        return Ok(());
+    }
+    let node_files: Vec<String> = plan
+        .nodes
+        .iter()
+        .flat_map(|g| g.files.iter().map(|(name, _)| name.clone()))
+        .collect();
+    let claimed = progress.recorded_node_rows(&node_files, batch_size);
+    let present = client.scalar_i64(
+        "MATCH (n:Resource) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
+        &[("op", operation.into())],
+    )?;
+    if present == 0 || (present as u64) < claimed {
+        notes.push(format!(
+            "{PROGRESS_FILE} records batches the graph does not hold ({present} nodes of the operation, at least {claimed} recorded); sending everything again"
+        ));
+        progress.reset();
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

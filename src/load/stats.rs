@@ -48,6 +48,9 @@ pub struct GraphStats {
     pub by_operation: Vec<OperationRow>,
 }
 
+/// One rendered section: title, column heads, rows of cells.
+type Section = (&'static str, Vec<String>, Vec<Vec<String>>);
+
 /// The output formats of `stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -144,7 +147,7 @@ impl GraphStats {
         ]
     }
 
-    fn sections(&self) -> Vec<(&'static str, Vec<String>, Vec<Vec<String>>)> {
+    fn sections(&self) -> Vec<Section> {
         let totals = self
             .totals_rows()
             .into_iter()

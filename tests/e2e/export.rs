@@ -196,6 +196,56 @@ fn seed_round_trips_byte_identical_and_unsupported_types_are_refused() {
         "BOOLEAN NOT NULL"
     );
 
+    // Nodes without an `id`: keyed by `code` (unique) or by a hash of their properties; the id
+    // column is then `:ID(Space)` (not stored), and relationships point at the derived ids.
+    c.run(
+        "CREATE (z1:Zone {code: 'z1', at: datetime('2020-02-29T23:59:59[Europe/Stockholm]')}), \
+                (z2:Zone {code: 'z2'}), (b1:Blob {a: 1.5, b: ['x', 'y']}), (b2:Blob {a: 0.1}) \
+         CREATE (z1)-[:LINKS {w: 1}]->(b1), (z1)-[:LINKS {w: 2}]->(b1), (z2)-[:LINKS]->(b2)",
+        &[],
+    )
+    .unwrap();
+    let e4 = tmp.path().join("e4");
+    let report = export(
+        c,
+        &ExportConfig {
+            out: e4.clone(),
+            force: false,
+            batch: DEFAULT_BATCH,
+        },
+    )
+    .unwrap();
+    assert_eq!((report.nodes, report.relationships), (7_345, 6_828));
+    let derived = Baseline::open(&e4).unwrap_or_else(|e| panic!("E4 does not load: {e}"));
+    assert_eq!(derived.counts.nodes, 7_345);
+    let read = |rel: &str| std::fs::read_to_string(e4.join(rel)).unwrap();
+    assert_eq!(
+        read("headers/zone.csv"),
+        ":ID(Zone),at:datetime,code:string\n"
+    );
+    assert_eq!(
+        read("data/zone.part-0000.csv"),
+        "Zone:z1,2020-02-29T23:59:59+01:00[Europe/Stockholm],z1\nZone:z2,,z2\n"
+    );
+    assert_eq!(read("headers/blob.csv"), ":ID(Blob),a:double,b:string[]\n");
+    let links = read("data/links.zone.blob.part-0000.csv");
+    let lines: Vec<&str> = links.lines().collect();
+    assert_eq!(lines.len(), 3, "{links}");
+    assert!(
+        lines[0].starts_with("Zone:z1,Blob:") && lines[0].ends_with(",1"),
+        "{links}"
+    );
+    assert!(
+        lines[1].starts_with("Zone:z1,Blob:") && lines[1].ends_with(",2"),
+        "{links}"
+    );
+    assert!(
+        lines[2].starts_with("Zone:z2,Blob:") && lines[2].ends_with(','),
+        "{links}"
+    );
+    c.run("MATCH (n) WHERE n:Zone OR n:Blob DETACH DELETE n", &[])
+        .unwrap();
+
     // Unsupported types are refused with the node's id and the property's name.
     for (id, value, ty) in [
         ("probe-point", "point({x: 1.0, y: 2.0})", "POINT"),

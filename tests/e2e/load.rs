@@ -170,13 +170,15 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         partial
     );
 
-    // ...then resume to completion.
+    // ...then resume to completion, skipping what the record holds.
+    let recorded = done_batches(&gen);
     let r = json_of(
         tenantgen()
             .args(["load", "--json", "--batch-size", "500", "--uri", &uri])
             .arg(&gen),
     );
     eprintln!("load e2e: resumed: {r}");
+    assert_eq!(r["skipped_batches"], recorded as u64, "{r}");
     assert_eq!(r["operation_id"], op.as_str());
     assert_loaded(c, &m);
 
@@ -194,13 +196,14 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         String::from_utf8_lossy(&v.stderr)
     );
 
-    // A second complete run sends nothing new and changes nothing.
+    // The record goes with success; a second complete run re-sends and creates nothing new.
+    assert!(!gen.join(tenantgen::load::PROGRESS_FILE).exists());
     let again = json_of(
         tenantgen()
-            .args(["load", "--json", "--batch-size", "500", "--uri", &uri])
+            .args(["load", "--json", "--uri", &uri])
             .arg(&gen),
     );
-    assert_eq!(again["nodes"], 0, "{again}");
+    assert_eq!(again["relationships_created"], 0, "{again}");
     assert_loaded(c, &m);
 
     // clean: refuses a bad id, a dry run deletes nothing, then only this operation goes.

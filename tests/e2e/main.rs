@@ -1,8 +1,10 @@
 //! The single integration-test binary: end-to-end tests against real tools (Neo4j). Each area is
 //! a submodule; add yours with a `mod` line.
 
+mod bench_smoke;
 mod common;
 mod export;
 mod generate;
 mod load;
 mod neo4j_smoke;
+mod verify;

@@ -1,0 +1,364 @@
+//! `tenantgen verify` against the real Neo4j: the seed tenant ×10 in the default and the
+//! ATG-compatible mode passes; every corruption of the matrix (applied to one loaded server and
+//! undone in place) fails with the check that names it; an operation with no node in the graph
+//! fails. Two server starts in all.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::Value;
+use tenantgen::manifest::Manifest;
+use tenantgen::neo4j::Client;
+
+use crate::common::{generate_seed, import_and_start, tenantgen};
+
+/// Runs `tenantgen verify --json` and returns its exit code and document.
+fn verify_json(manifest: &Path, uri: &str, extra: &[&str]) -> (i32, Value) {
+    let output = tenantgen()
+        .args(["verify", "--quiet", "--json", "--uri", uri, "--manifest"])
+        .arg(manifest)
+        .args(extra)
+        .output()
+        .expect("tenantgen runs");
+    let code = output.status.code().expect("exit code");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify (exit {code}) printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code, doc)
+}
+
+fn failed_names(doc: &Value) -> Vec<String> {
+    doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_all_passed(code: i32, doc: &Value, what: &str) {
+    assert_eq!(code, 0, "{what}: verify failed: {:#}", doc);
+    assert_eq!(doc["passed"], true, "{what}");
+    assert!(
+        failed_names(doc).is_empty(),
+        "{what}: {:?}",
+        failed_names(doc)
+    );
+    assert!(doc["checks"].as_array().unwrap().len() >= 20, "{what}");
+}
+
+fn scalar(client: &Client, cypher: &str, params: &[(&str, &str)]) -> String {
+    let p: Vec<(&str, neo4rs::BoltType)> = params.iter().map(|(k, v)| (*k, (*v).into())).collect();
+    client
+        .scalar_string(cypher, &p)
+        .unwrap_or_else(|e| panic!("{cypher}: {e}"))
+}
+
+fn count(client: &Client, cypher: &str) -> i64 {
+    client
+        .scalar_i64(cypher, &[])
+        .unwrap_or_else(|e| panic!("{cypher}: {e}"))
+}
+
+fn run(client: &Client, cypher: &str, params: &[(&str, &str)]) {
+    let p: Vec<(&str, neo4rs::BoltType)> = params.iter().map(|(k, v)| (*k, (*v).into())).collect();
+    client
+        .run(cypher, &p)
+        .unwrap_or_else(|e| panic!("{cypher}: {e}"));
+}
+
+/// One corruption: what it does, how to undo it, and the check that must catch it.
+struct Corruption {
+    name: &'static str,
+    apply: &'static str,
+    undo: &'static str,
+    check: &'static str,
+}
+
+#[test]
+fn verify_default_mode_passes_and_catches_every_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gen");
+    generate_seed(&dir, &[]);
+    let loaded = import_and_start(&dir, &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let c = &loaded.client;
+    let op = loaded.manifest.operation.as_ref().unwrap().id.clone();
+
+    let t0 = Instant::now();
+    let (code, doc) = verify_json(&dir, &uri, &[]);
+    eprintln!("verify default mode (first run): {:.2?}", t0.elapsed());
+    assert_all_passed(code, &doc, "default mode");
+    assert_eq!(doc["operation_id"], op.as_str());
+
+    // The table form, and a manifest directory or file both accepted.
+    let out = tenantgen()
+        .args(["verify", "--quiet", "--uri", &uri, "--manifest"])
+        .arg(dir.join("manifest.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("PASSED: "), "{table}");
+    assert!(table.contains("properties.fidelity"), "{table}");
+
+    // Fixed actors: the first copy in id order (always in the fidelity sample), its base, an
+    // isolated copy, one synthetic edge, an Original and a real abstracted node of another kind.
+    let first = scalar(
+        c,
+        "MATCH (n) WHERE n.scale_operation_id = $op RETURN n.id AS id ORDER BY id LIMIT 1",
+        &[("op", &op)],
+    );
+    let base = scalar(
+        c,
+        "MATCH (n {id: $id}) RETURN n.template_source_id AS b",
+        &[("id", &first)],
+    );
+    let isolated = scalar(
+        c,
+        "MATCH (n:Synthetic) WHERE n.scale_operation_id = $op AND n.id <> $first AND NOT (n)--() \
+         RETURN n.id AS id ORDER BY id LIMIT 1",
+        &[("op", &op), ("first", &first)],
+    );
+    let (edge_start, edge_end) = {
+        let rows = c
+            .rows(
+                "MATCH (a)-[r:CONTAINS]->(b) WHERE r.scale_operation_id = $op \
+                 RETURN a.id AS a, b.id AS b ORDER BY a, b LIMIT 1",
+                &[("op", op.as_str().into())],
+            )
+            .unwrap();
+        (
+            rows[0].get::<String>("a").unwrap(),
+            rows[0].get::<String>("b").unwrap(),
+        )
+    };
+    let other_kind = scalar(
+        c,
+        "MATCH (a {id: $a}), (n:Resource) WHERE NOT n:Original AND coalesce(n.synthetic, false) <> true \
+         AND n.type <> a.type RETURN n.id AS id ORDER BY id LIMIT 1",
+        &[("a", &edge_end)],
+    );
+    let original = scalar(
+        c,
+        "MATCH (n:Original) RETURN n.id AS id ORDER BY id LIMIT 1",
+        &[],
+    );
+    let strategy = scalar(
+        c,
+        "MATCH (n {id: $id}) RETURN n.generation_strategy AS s",
+        &[("id", &first)],
+    );
+    let location = scalar(
+        c,
+        "MATCH (n {id: $id}) RETURN n.location AS l",
+        &[("id", &first)],
+    );
+    let isolated_name = scalar(
+        c,
+        "MATCH (n {id: $id}) RETURN n.name AS n",
+        &[("id", &isolated)],
+    );
+    let isolated_base = scalar(
+        c,
+        "MATCH (n {id: $id}) RETURN n.template_source_id AS n",
+        &[("id", &isolated)],
+    );
+    let params: Vec<(&str, &str)> = vec![
+        ("op", &op),
+        ("first", &first),
+        ("base", &base),
+        ("isolated", &isolated),
+        ("isolated_name", &isolated_name),
+        ("isolated_base", &isolated_base),
+        ("a", &edge_start),
+        ("b", &edge_end),
+        ("other", &other_kind),
+        ("original", &original),
+        ("strategy", &strategy),
+        ("location", &location),
+    ];
+
+    let matrix = [
+        Corruption {
+            name: "a deleted synthetic node",
+            apply: "MATCH (n {id: $isolated}) DETACH DELETE n",
+            // Its siblings (same base, same operation) hold every other property.
+            undo: "MATCH (s) WHERE s.scale_operation_id = $op AND s.template_source_id = $isolated_base \
+                   WITH s LIMIT 1 CREATE (n:Resource:Synthetic) SET n = properties(s), \
+                   n.id = $isolated, n.name = $isolated_name",
+            check: "operation.nodes",
+        },
+        Corruption {
+            name: "a deleted synthetic edge",
+            apply: "MATCH ({id: $a})-[r:CONTAINS]->({id: $b}) DELETE r",
+            undo: "MATCH (a {id: $a}), (b {id: $b}) \
+                   CREATE (a)-[:CONTAINS {synthetic: true, scale_operation_id: $op}]->(b)",
+            check: "operation.relationships",
+        },
+        Corruption {
+            name: "a removed marker",
+            apply: "MATCH (n {id: $first}) REMOVE n.generation_strategy",
+            undo: "MATCH (n {id: $first}) SET n.generation_strategy = $strategy",
+            check: "operation.markers",
+        },
+        Corruption {
+            name: "an added :Original label",
+            apply: "MATCH (n {id: $first}) SET n:Original",
+            undo: "MATCH (n {id: $first}) REMOVE n:Original",
+            check: "operation.no_original",
+        },
+        Corruption {
+            name: "an added SCAN_SOURCE_NODE",
+            apply: "MATCH (n {id: $first}), (o:Original {id: $original}) \
+                    CREATE (n)-[:SCAN_SOURCE_NODE {confidence: 'exact'}]->(o)",
+            undo: "MATCH ({id: $first})-[s:SCAN_SOURCE_NODE]->() DELETE s",
+            check: "operation.no_scan_link",
+        },
+        Corruption {
+            name: "a duplicated id",
+            apply: "MATCH (n {id: $isolated}) SET n.id = $first",
+            undo: "MATCH (n {id: $first}) WHERE n.name = $isolated_name SET n.id = $isolated",
+            check: "resource.id_unique",
+        },
+        Corruption {
+            name: "a changed base property",
+            apply: "MATCH (n:Resource {id: $base}) WHERE NOT n:Original SET n.location = 'mars'",
+            undo: "MATCH (n:Resource {id: $base}) WHERE NOT n:Original SET n.location = $location",
+            check: "properties.fidelity",
+        },
+        Corruption {
+            name: "a relationship moved to another node",
+            apply: "MATCH (a {id: $a})-[r:CONTAINS]->({id: $b}), (o {id: $other}) \
+                    CREATE (a)-[r2:CONTAINS]->(o) SET r2 = properties(r) DELETE r",
+            undo: "MATCH (a {id: $a})-[r:CONTAINS]->({id: $other}), (b {id: $b}) \
+                   CREATE (a)-[r2:CONTAINS]->(b) SET r2 = properties(r) DELETE r",
+            check: "counts.by_pattern",
+        },
+        Corruption {
+            name: "a marker with the wrong operation id",
+            apply: "MATCH (n {id: $isolated}) SET n.scale_operation_id = 'scale-20000101T000000-00000000'",
+            undo: "MATCH (n {id: $isolated}) SET n.scale_operation_id = $op",
+            check: "operation.nodes",
+        },
+        Corruption {
+            name: "a copy's property changed",
+            apply: "MATCH (n {id: $first}) SET n.location = 'mars'",
+            undo: "MATCH (n {id: $first}) SET n.location = $location",
+            check: "properties.fidelity",
+        },
+        Corruption {
+            name: "a copy with an extra label",
+            apply: "MATCH (n {id: $first}) SET n:Extra",
+            undo: "MATCH (n {id: $first}) REMOVE n:Extra",
+            check: "operation.labels",
+        },
+    ];
+    let mut missed = Vec::new();
+    for k in &matrix {
+        run(c, k.apply, &params);
+        let t = Instant::now();
+        let (code, doc) = verify_json(&dir, &uri, &[]);
+        let failed = failed_names(&doc);
+        eprintln!(
+            "corruption {:?}: exit {code}, failed {failed:?} ({:.2?})",
+            k.name,
+            t.elapsed()
+        );
+        if code != 1 || !failed.iter().any(|f| f == k.check) {
+            missed.push(format!(
+                "{}: exit {code}, expected {} among failed {failed:?}",
+                k.name, k.check
+            ));
+        }
+        run(c, k.undo, &params);
+        let (code, doc) = verify_json(&dir, &uri, &[]);
+        assert_all_passed(code, &doc, &format!("after undoing {}", k.name));
+    }
+    assert!(missed.is_empty(), "corruptions not caught: {missed:#?}");
+}
+
+#[test]
+fn verify_atg_mode_matches_the_seed_run_and_fails_on_an_empty_operation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("atg");
+    generate_seed(&dir, &["--atg-compat"]);
+    let loaded = import_and_start(&dir, &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let c = &loaded.client;
+
+    let t0 = Instant::now();
+    let (code, doc) = verify_json(&dir, &uri, &[]);
+    eprintln!("verify ATG mode (first run): {:.2?}", t0.elapsed());
+    assert_all_passed(code, &doc, "ATG mode");
+    let t0 = Instant::now();
+    let (code, doc) = verify_json(&dir, &uri, &["--sample", "100000"]);
+    eprintln!("verify ATG mode, every copy compared: {:.2?}", t0.elapsed());
+    assert_all_passed(code, &doc, "ATG mode, full sample");
+
+    // The seed run's numbers (ATG reference §8), in the live graph.
+    assert_eq!(count(c, "MATCH (n) RETURN count(n)"), 25_755);
+    assert_eq!(
+        count(c, "MATCH (n:Resource) WHERE NOT n:Original RETURN count(n)"),
+        22_506
+    );
+    assert_eq!(
+        count(c, "MATCH (n) WHERE n.synthetic = true RETURN count(n)"),
+        20_460
+    );
+    assert_eq!(count(c, "MATCH ()-[r]->() RETURN count(r)"), 10_632);
+
+    // The default-mode manifest does not describe this graph.
+    let default_dir = tmp.path().join("default");
+    generate_seed(&default_dir, &[]);
+    let (code, doc) = verify_json(&default_dir, &uri, &[]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert!(!failed_names(&doc).is_empty());
+
+    // An operation with no node in the graph fails, even when the manifest expects none.
+    let mut m = Manifest::read(&dir).unwrap();
+    let op = m.operation.as_mut().unwrap();
+    op.id = "scale-20000101T000000-00000000".into();
+    let e = m.expected.as_mut().unwrap();
+    e.operation_nodes = 0;
+    e.operation_by_type.clear();
+    let empty = tmp.path().join("empty-op.json");
+    m.write(&empty).unwrap();
+    let (code, doc) = verify_json(&empty, &uri, &[]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert!(
+        failed_names(&doc).contains(&"operation.nodes".to_string()),
+        "{:?}",
+        failed_names(&doc)
+    );
+
+    // Errors exit 2: a missing manifest, a server that does not answer.
+    let out = tenantgen()
+        .args(["verify", "--quiet", "--uri", &uri, "--manifest"])
+        .arg(tmp.path().join("nope"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = tenantgen()
+        .args([
+            "verify",
+            "--quiet",
+            "--uri",
+            "bolt://127.0.0.1:9",
+            "--password",
+            "s3cret-pw",
+            "--manifest",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bolt://127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
