@@ -84,6 +84,7 @@ impl<'a> Generator<'a> {
         let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
         let mut fields: Vec<Range<usize>> = Vec::new();
         let mut stats = PartStats::default();
+        let mut name = String::new();
         let (mut k, mut j) = plan.locate(range.start);
         let mut i = range.start;
         while i < range.end {
@@ -111,7 +112,27 @@ impl<'a> Generator<'a> {
                                 .name_col
                                 .map(|n| &rec[fields[n].clone()])
                                 .unwrap_or_default();
-                            push_suffixed(&mut buf, f, j + 1);
+                            match plan
+                                .replicate_names
+                                .as_ref()
+                                .and_then(|c| c.replicate_name_pattern())
+                            {
+                                None => push_suffixed(&mut buf, f, j + 1),
+                                Some(pattern) => {
+                                    let original = csvfmt::unescape(f).unwrap_or_default();
+                                    let original = String::from_utf8_lossy(&original);
+                                    let vars = RowVars {
+                                        index: i,
+                                        copy: j + 1,
+                                        original_name: &original,
+                                        ..RowVars::default()
+                                    };
+                                    name.clear();
+                                    crate::template::render_name_pattern(pattern, &vars, &mut name)
+                                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                                    csvfmt::push_field(&mut buf, name.as_bytes());
+                                }
+                            }
                         }
                         NodeCol::Synthetic => buf.extend_from_slice(b"true"),
                         NodeCol::OperationId => buf.extend_from_slice(&self.op_id),

@@ -302,6 +302,8 @@ pub struct Plan {
     pub expected: Expected,
     pub template: Option<Template>,
     pub template_plan: Option<TemplatePlan>,
+    /// The replicate strategy's `replicate.naming.name_pattern`, compiled.
+    pub replicate_names: Option<template::CompiledTemplate>,
     pub estimated_bytes: u64,
 }
 
@@ -398,6 +400,17 @@ impl Plan {
             });
         }
         let op = operation_info(&config)?;
+        let replicate_names = match &template {
+            Some(t)
+                if !config.atg_compat
+                    && t.replicate
+                        .as_ref()
+                        .is_some_and(|r| r.name_pattern.is_some()) =>
+            {
+                Some(t.compile()?)
+            }
+            _ => None,
+        };
         let id_key = xxhash_rust::xxh3::xxh3_64_with_seed(b"tenantgen:id", config.seed);
         let id_overrides = find_collisions(baseline, id_key, n, config.atg_compat);
         let nodes = vec![plan_nodes(&config, baseline, n)?];
@@ -417,6 +430,7 @@ impl Plan {
             nodes,
             edges,
             expected,
+            replicate_names,
             template,
             template_plan: None,
             estimated_bytes,
@@ -542,20 +556,12 @@ impl Plan {
 }
 
 fn select_bases(baseline: &Baseline, template: Option<&Template>) -> Vec<u32> {
-    let filter = template
-        .and_then(|t| t.replicate.as_ref())
-        .map(|r| r.types.clone())
-        .unwrap_or_default();
+    let spec = template.and_then(|t| t.replicate.as_ref());
     baseline
         .bases
         .iter()
         .enumerate()
-        .filter(|(_, b)| {
-            filter.is_empty()
-                || filter
-                    .iter()
-                    .any(|f| type_matches(f, &baseline.kinds[b.kind as usize]))
-        })
+        .filter(|(_, b)| spec.is_none_or(|r| r.matches(&baseline.kinds[b.kind as usize])))
         .map(|(i, _)| i as u32)
         .collect()
 }
@@ -1593,6 +1599,7 @@ impl Plan {
             expected: e,
             template: Some(t),
             template_plan: Some(tp),
+            replicate_names: None,
             estimated_bytes,
         })
     }
