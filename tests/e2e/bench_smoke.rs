@@ -9,7 +9,15 @@ use std::process::Command;
 fn bench_quick_writes_the_report() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(root.join("scripts/bench"))
+    let tenantgen = Path::new(env!("CARGO_BIN_EXE_tenantgen"));
+    let mut cmd = Command::new(root.join("scripts/bench"));
+    // `cargo test` (without target filters) also builds the example next to the binary: use it
+    // when present; otherwise the script builds it itself (release profile, cached afterwards).
+    let example = tenantgen.with_file_name("examples").join("csv_baseline");
+    if example.is_file() {
+        cmd.env("CSV_BASELINE", &example);
+    }
+    let output = cmd
         .current_dir(root)
         .args([
             "--quick",
@@ -23,7 +31,7 @@ fn bench_quick_writes_the_report() {
         .arg(out.path())
         // The test binary's own tenantgen: no second `cargo build --release`. The csv baseline
         // example is built by the script (release profile; cached after the first time).
-        .env("TENANTGEN", env!("CARGO_BIN_EXE_tenantgen"))
+        .env("TENANTGEN", tenantgen)
         .output()
         .expect("scripts/bench runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

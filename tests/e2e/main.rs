@@ -8,3 +8,4 @@ mod generate;
 mod load;
 mod neo4j_smoke;
 mod verify;
+mod run;

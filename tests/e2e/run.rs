@@ -1,0 +1,40 @@
+//! `tenantgen run`: the whole job on the seed tenant, against the real importer and server.
+
+use crate::common::tenantgen;
+
+#[test]
+fn run_on_the_seed_tenant_verifies_and_reports_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("job");
+    let output = tenantgen()
+        .args([
+            "run",
+            "--json",
+            "--timestamp",
+            "2025-11-15T21:17:00Z",
+            "--server-heap",
+            "768m",
+            "--pagecache",
+            "256m",
+            "--max-off-heap",
+            "1G",
+            "--import-heap",
+            "1g",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "run failed:\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(doc["passed"], true, "{doc:#}");
+    assert_eq!(doc["running"], false);
+    assert_eq!(doc["imported"]["nodes"], 25_755);
+    assert_eq!(doc["imported"]["relationships"], 6_825 + 423);
+    for stage in ["generate", "import", "server start", "verify"] {
+        assert!(doc["stages"][stage].as_f64().is_some(), "stage {stage} missing: {doc:#}");
+    }
+    // The instance stays on disk, stopped, next to the output.
+    assert!(out.with_file_name("job.neo4j").join("data/databases/neo4j").is_dir());
+}
