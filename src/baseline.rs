@@ -21,10 +21,10 @@ use crate::manifest::{self, Expected, Manifest, ManifestError, PatternCount};
 pub enum BaselineError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("cannot read {path}: {source}; the manifest lists it, so restore it or regenerate the baseline")]
+    #[error("cannot read {path}: {error}; the manifest lists it, so restore it or regenerate the baseline")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:1: {message}")]
     Header { path: PathBuf, message: String },
@@ -257,15 +257,15 @@ pub struct Mapped {
 
 impl Mapped {
     fn open(path: PathBuf) -> Result<Mapped, BaselineError> {
-        let file = File::open(&path).map_err(|source| BaselineError::Io {
+        let file = File::open(&path).map_err(|error| BaselineError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         let len = file
             .metadata()
-            .map_err(|source| BaselineError::Io {
+            .map_err(|error| BaselineError::Io {
                 path: path.clone(),
-                source,
+                error,
             })?
             .len();
         let map = if len == 0 {
@@ -275,9 +275,9 @@ impl Mapped {
             // to this process and lives no longer than the `Baseline`. A concurrent writer would
             // make the output wrong, not unsound Rust (we only read bytes through `&[u8]`).
             Some(
-                unsafe { Mmap::map(&file) }.map_err(|source| BaselineError::Io {
+                unsafe { Mmap::map(&file) }.map_err(|error| BaselineError::Io {
                     path: path.clone(),
-                    source,
+                    error,
                 })?,
             )
         };
@@ -375,6 +375,9 @@ pub struct Baseline {
     pub base_edges: Vec<BaseEdge>,
     /// The baseline graph's own counts.
     pub counts: Expected,
+    /// Whether some node value holds a raw CR or LF (the import then needs
+    /// `--multiline-fields=true`, whatever the manifest says).
+    pub line_breaks: bool,
 }
 
 impl Baseline {
@@ -393,6 +396,7 @@ impl Baseline {
             bases: Vec::new(),
             base_edges: Vec::new(),
             counts: Expected::default(),
+            line_breaks: false,
         };
         let mut kind_index: HashMap<String, u32> = HashMap::new();
         b.index_nodes(&mut kind_index)?;
@@ -582,6 +586,9 @@ impl Baseline {
                     let pos = rec.position().cloned().unwrap_or(pos_before);
                     let line = pos.line();
                     check_record(&mapped.path, line, &header, &rec, rows == 1)?;
+                    if !self.line_breaks {
+                        self.line_breaks = rec.iter().any(csvfmt::has_line_break);
+                    }
                     let id = rec.get(id_col).unwrap_or_default();
                     if id.is_empty() {
                         return Err(BaselineError::Record {
@@ -850,9 +857,9 @@ impl Baseline {
 
 /// Reads a header-only file.
 pub fn read_header(path: &Path) -> Result<Header, BaselineError> {
-    let text = std::fs::read(path).map_err(|source| BaselineError::Io {
+    let text = std::fs::read(path).map_err(|error| BaselineError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)

@@ -38,11 +38,11 @@ pub enum ImportError {
         want_rels: u64,
         staging: PathBuf,
     },
-    #[error("cannot {what} {path}: {source}")]
+    #[error("cannot {what} {path}: {error}")]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -98,10 +98,10 @@ pub struct ImportOutcome {
 pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
     let manifest = Manifest::read(&cfg.dir)?;
-    let dir = cfg.dir.canonicalize().map_err(|source| ImportError::Io {
+    let dir = cfg.dir.canonicalize().map_err(|error| ImportError::Io {
         what: "resolve",
         path: cfg.dir.clone(),
-        source,
+        error,
     })?;
     let started = Instant::now();
     check_files(&dir, &manifest)?;
@@ -116,10 +116,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     }
     let staging = sibling(&cfg.instance_dir, "staging");
     if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|source| ImportError::Io {
+        fs::remove_dir_all(&staging).map_err(|error| ImportError::Io {
             what: "remove",
             path: staging.clone(),
-            source,
+            error,
         })?;
     }
     let opts = InstanceOptions {
@@ -134,10 +134,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     } else {
         // A baseline or an export carries no argfile: derive it from the manifest.
         let p = staged.dir().join("import.args");
-        fs::write(&p, crate::write::import_args(&manifest)).map_err(|source| ImportError::Io {
+        fs::write(&p, crate::write::import_args(&manifest)).map_err(|error| ImportError::Io {
             what: "write",
             path: p.clone(),
-            source,
+            error,
         })?;
         p
     };
@@ -204,10 +204,10 @@ pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
             return Err(ImportError::MissingFile { path: p });
         }
         if let Some(expected) = &f.xxh3 {
-            let found = file_xxh3(&p).map_err(|source| ImportError::Io {
+            let found = file_xxh3(&p).map_err(|error| ImportError::Io {
                 what: "read",
                 path: p.clone(),
-                source,
+                error,
             })?;
             if &found != expected {
                 return Err(ImportError::Checksum {
@@ -249,7 +249,7 @@ fn sibling(dir: &Path, what: &str) -> PathBuf {
 fn install(staging: &Path, target: &Path) -> Result<(), ImportError> {
     let io = |what, path: &Path| {
         let path = path.to_path_buf();
-        move |source| ImportError::Io { what, path, source }
+        move |error| ImportError::Io { what, path, error }
     };
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(io("create", parent))?;

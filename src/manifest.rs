@@ -21,11 +21,11 @@ pub const FILE_NAME: &str = "manifest.json";
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error(
-        "cannot read {path}: {source}; is this a tenantgen directory (it needs manifest.json)?"
+        "cannot read {path}: {error}; is this a tenantgen directory (it needs manifest.json)?"
     )]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {message}; fix the manifest or regenerate the directory")]
     Parse {
@@ -38,10 +38,10 @@ pub enum ManifestError {
     Format { path: PathBuf, found: String },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -232,9 +232,9 @@ impl Manifest {
         } else {
             path.to_path_buf()
         };
-        let text = fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+        let text = fs::read_to_string(&file).map_err(|error| ManifestError::Read {
             path: file.clone(),
-            source,
+            error,
         })?;
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Parse {
             path: file.clone(),
@@ -262,9 +262,9 @@ impl Manifest {
             message: e.to_string(),
         })?;
         text.push('\n');
-        fs::write(path, text).map_err(|source| ManifestError::Write {
+        fs::write(path, text).map_err(|error| ManifestError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     }
 

@@ -24,9 +24,9 @@ use crate::template::{self, Template};
 pub enum PlanError {
     #[error("{flag}: {message}")]
     Flag { flag: &'static str, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
-    #[error("{0}")]
+    #[error(transparent)]
     Template(#[from] template::TemplateError),
     #[error("{message}")]
     Other { message: String },

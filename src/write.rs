@@ -31,10 +31,10 @@ pub enum WriteError {
     Exists { path: PathBuf },
     #[error("output {path} is a file, not a directory; choose another --out")]
     NotADirectory { path: PathBuf },
-    #[error("cannot write {path}: {source}{hint}")]
+    #[error("cannot write {path}: {error}{hint}")]
     Io {
         path: PathBuf,
-        source: io::Error,
+        error: io::Error,
         hint: &'static str,
     },
     #[error(transparent)]
@@ -47,15 +47,15 @@ pub enum WriteError {
     },
 }
 
-fn io_err(path: &Path, source: io::Error) -> WriteError {
-    let hint = match source.raw_os_error() {
+fn io_err(path: &Path, error: io::Error) -> WriteError {
+    let hint = match error.raw_os_error() {
         Some(28) => "; the disk is full: free space or write elsewhere with --out",
         Some(13) | Some(30) => "; the directory is not writable: choose another --out",
         _ => "",
     };
     WriteError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
         hint,
     }
 }
@@ -271,7 +271,7 @@ pub fn write(
         });
     }
     let csv = CsvOptions {
-        multiline_fields: baseline.manifest.csv.multiline_fields,
+        multiline_fields: baseline.manifest.csv.multiline_fields || baseline.line_breaks,
         ..CsvOptions::default()
     };
     let manifest = Manifest {

@@ -53,11 +53,11 @@ pub const DEFAULT_LOCATION_PATTERN: &str = "{{ random_location }}";
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The file could not be read.
-    #[error("cannot read template {}: {source}: check the path and its permissions", path.display())]
+    #[error("cannot read template {}: {error}: check the path and its permissions", path.display())]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Not a `#[source]`: the message already holds it (no repeat in `{:#}` chains).
+        error: std::io::Error,
     },
     /// The file has no YAML content at all.
     #[error("template {} is empty: it needs at least `resources:` (or `replicate:`); see docs/template.md", path.display())]
@@ -346,9 +346,9 @@ fn parse_path(at: &str) -> Vec<Seg> {
 
 /// Read and check a template file.
 pub fn load_template(path: &Path) -> Result<Template, TemplateError> {
-    let bytes = std::fs::read(path).map_err(|source| TemplateError::Read {
+    let bytes = std::fs::read(path).map_err(|error| TemplateError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     if bytes.len() > yaml::MAX_TEMPLATE_BYTES {
         return Err(TemplateError::TooLarge {

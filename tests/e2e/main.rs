@@ -7,5 +7,6 @@ mod export;
 mod generate;
 mod load;
 mod neo4j_smoke;
-mod verify;
+mod roundtrip;
 mod run;
+mod verify;

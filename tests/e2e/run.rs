@@ -33,8 +33,14 @@ fn run_on_the_seed_tenant_verifies_and_reports_stages() {
     assert_eq!(doc["imported"]["nodes"], 25_755);
     assert_eq!(doc["imported"]["relationships"], 6_825 + 423);
     for stage in ["generate", "import", "server start", "verify"] {
-        assert!(doc["stages"][stage].as_f64().is_some(), "stage {stage} missing: {doc:#}");
+        assert!(
+            doc["stages"][stage].as_f64().is_some(),
+            "stage {stage} missing: {doc:#}"
+        );
     }
     // The instance stays on disk, stopped, next to the output.
-    assert!(out.with_file_name("job.neo4j").join("data/databases/neo4j").is_dir());
+    assert!(out
+        .with_file_name("job.neo4j")
+        .join("data/databases/neo4j")
+        .is_dir());
 }
