@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::csvfmt;
+
+/// The longest field tenantgen accepts, in bytes: neo4j-admin's default read buffer
+/// (`--read-buffer-size`, 4 MiB) must hold a whole field, and a longer one fails the import
+/// halfway with a message that names neither the file nor the line.
+pub const MAX_FIELD_BYTES: usize = 4 * 1024 * 1024;
 use crate::manifest::{self, Expected, Manifest, ManifestError, PatternCount};
 
 #[derive(Debug, thiserror::Error)]
@@ -585,6 +590,8 @@ impl Baseline {
                     rows += 1;
                     let pos = rec.position().cloned().unwrap_or(pos_before);
                     let line = pos.line();
+                    let span = pos.byte() as usize..rdr.position().byte() as usize;
+                    check_raw(&mapped.path, line, bytes, span, &header, &rec)?;
                     check_record(&mapped.path, line, &header, &rec, rows == 1)?;
                     if !self.line_breaks {
                         self.line_breaks = rec.iter().any(csvfmt::has_line_break);
@@ -766,6 +773,15 @@ impl Baseline {
                     }
                     rows += 1;
                     let pos = rec.position().cloned().unwrap_or(pos_before);
+                    let span = pos.byte() as usize..rdr.position().byte() as usize;
+                    check_raw(
+                        &mapped.path,
+                        pos.line(),
+                        mapped.bytes(),
+                        span,
+                        &header,
+                        &rec,
+                    )?;
                     check_record(&mapped.path, pos.line(), &header, &rec, rows == 1)?;
                     let find = |space: u16, col: usize, what: &str, space_name: &str| {
                         let id = rec.get(col).unwrap_or_default();
@@ -891,6 +907,44 @@ pub fn read_header(path: &Path) -> Result<Header, BaselineError> {
         });
     }
     Ok(header)
+}
+
+/// Checks what the csv reader forgives: an unclosed quote (the reader silently ends the field at
+/// the end of the file) or a stray `"` in an unquoted field, and fields too long for the importer.
+/// `span` is the record's bytes in `bytes`.
+fn check_raw(
+    path: &Path,
+    line: u64,
+    bytes: &[u8],
+    span: Range<usize>,
+    header: &Header,
+    rec: &csv::ByteRecord,
+) -> Result<(), BaselineError> {
+    let raw = bytes.get(span).unwrap_or_default();
+    // RFC 4180: a quoted field holds its two quotes plus doubled inner ones, and an unquoted
+    // field holds none, so a well-formed record has an even number of quote characters.
+    if memchr::memchr_iter(b'"', raw).count() % 2 == 1 {
+        return Err(BaselineError::Record {
+            path: path.to_path_buf(),
+            line,
+            message: "unbalanced quote: a quoted field that starts in this record is never closed, or a value holds a lone '\"'; close the quote, and double every '\"' inside a quoted value".into(),
+        });
+    }
+    for (i, field) in rec.iter().enumerate() {
+        if field.len() > MAX_FIELD_BYTES {
+            let name = header.columns.get(i).map_or("", |c| c.name.as_str());
+            return Err(BaselineError::Record {
+                path: path.to_path_buf(),
+                line,
+                message: format!(
+                    "column {} ({name}) holds a value of {} bytes, over the {MAX_FIELD_BYTES}-byte (4 MiB) limit of neo4j-admin's read buffer; shorten the value",
+                    i + 1,
+                    field.len()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_record(

@@ -81,9 +81,8 @@ impl<'a> Generator<'a> {
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
-        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
+        let mut out = Rows::new(sink);
         let mut fields: Vec<Range<usize>> = Vec::new();
-        let mut stats = PartStats::default();
         let mut name = String::new();
         let (mut k, mut j) = plan.locate(range.start);
         let mut i = range.start;
@@ -101,12 +100,12 @@ impl<'a> Generator<'a> {
             for _ in 0..run_end {
                 for (c, col) in columns.iter().enumerate() {
                     if c > 0 {
-                        buf.push(csvfmt::DELIMITER);
+                        out.buf.push(csvfmt::DELIMITER);
                     }
                     match *col {
-                        NodeCol::Copy(f) => buf.extend_from_slice(&rec[fields[f].clone()]),
+                        NodeCol::Copy(f) => out.buf.extend_from_slice(&rec[fields[f].clone()]),
                         NodeCol::Absent => {}
-                        NodeCol::Id => plan.push_id(&mut buf, self.prefixes[k], i),
+                        NodeCol::Id => plan.push_id(&mut out.buf, self.prefixes[k], i),
                         NodeCol::Name => {
                             let f = self.baseline.node_groups[base.group as usize]
                                 .name_col
@@ -117,7 +116,7 @@ impl<'a> Generator<'a> {
                                 .as_ref()
                                 .and_then(|c| c.replicate_name_pattern())
                             {
-                                None => push_suffixed(&mut buf, f, j + 1),
+                                None => push_suffixed(&mut out.buf, f, j + 1),
                                 Some(pattern) => {
                                     let original = csvfmt::unescape(f).unwrap_or_default();
                                     let original = String::from_utf8_lossy(&original);
@@ -130,31 +129,25 @@ impl<'a> Generator<'a> {
                                     name.clear();
                                     crate::template::render_name_pattern(pattern, &vars, &mut name)
                                         .map_err(|e| std::io::Error::other(e.to_string()))?;
-                                    csvfmt::push_field(&mut buf, name.as_bytes());
+                                    csvfmt::push_field(&mut out.buf, name.as_bytes());
                                 }
                             }
                         }
-                        NodeCol::Synthetic => buf.extend_from_slice(b"true"),
-                        NodeCol::OperationId => buf.extend_from_slice(&self.op_id),
-                        NodeCol::Strategy => buf.extend_from_slice(&self.strategy),
-                        NodeCol::GenerationTimestamp => buf.extend_from_slice(&self.gen_ts),
-                        NodeCol::SourceId => buf.extend_from_slice(&rec[fields[id_col].clone()]),
+                        NodeCol::Synthetic => out.buf.extend_from_slice(b"true"),
+                        NodeCol::OperationId => out.buf.extend_from_slice(&self.op_id),
+                        NodeCol::Strategy => out.buf.extend_from_slice(&self.strategy),
+                        NodeCol::GenerationTimestamp => out.buf.extend_from_slice(&self.gen_ts),
+                        NodeCol::SourceId => {
+                            out.buf.extend_from_slice(&rec[fields[id_col].clone()])
+                        }
                     }
                 }
-                buf.push(b'\n');
                 i += 1;
                 j += 1;
-                stats.rows += 1;
-                if buf.len() >= FLUSH_BYTES {
-                    stats.bytes += buf.len() as u64;
-                    sink(&buf)?;
-                    buf.clear();
-                }
+                out.end_row()?;
             }
         }
-        stats.bytes += buf.len() as u64;
-        sink(&buf)?;
-        Ok(stats)
+        out.finish()
     }
 
     /// Writes rows `range` of a synthetic relationship group.
@@ -185,9 +178,8 @@ impl<'a> Generator<'a> {
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let cross = plan.config.edges == crate::plan::EdgeMode::Cross;
-        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
+        let mut out = Rows::new(sink);
         let mut fields: Vec<Range<usize>> = Vec::new();
-        let mut stats = PartStats::default();
         let data = &self.baseline.rel_groups[base_group as usize];
         let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
         let mut r = range.start;
@@ -210,36 +202,31 @@ impl<'a> Generator<'a> {
                 };
                 for (c, col) in group.columns.iter().enumerate() {
                     if c > 0 {
-                        buf.push(csvfmt::DELIMITER);
+                        out.buf.push(csvfmt::DELIMITER);
                     }
                     match *col {
                         RelCol::Start => self.push_end(
-                            &mut buf,
+                            &mut out.buf,
                             edge.start,
                             a,
                             &rec[fields[data.start_col].clone()],
                         ),
-                        RelCol::End => {
-                            self.push_end(&mut buf, edge.end, b, &rec[fields[data.end_col].clone()])
-                        }
-                        RelCol::Copy(f) => buf.extend_from_slice(&rec[fields[f].clone()]),
-                        RelCol::Synthetic => buf.extend_from_slice(b"true"),
-                        RelCol::OperationId => buf.extend_from_slice(&self.op_id),
+                        RelCol::End => self.push_end(
+                            &mut out.buf,
+                            edge.end,
+                            b,
+                            &rec[fields[data.end_col].clone()],
+                        ),
+                        RelCol::Copy(f) => out.buf.extend_from_slice(&rec[fields[f].clone()]),
+                        RelCol::Synthetic => out.buf.extend_from_slice(b"true"),
+                        RelCol::OperationId => out.buf.extend_from_slice(&self.op_id),
                     }
                 }
-                buf.push(b'\n');
                 r += 1;
-                stats.rows += 1;
-                if buf.len() >= FLUSH_BYTES {
-                    stats.bytes += buf.len() as u64;
-                    sink(&buf)?;
-                    buf.clear();
-                }
+                out.end_row()?;
             }
         }
-        stats.bytes += buf.len() as u64;
-        sink(&buf)?;
-        Ok(stats)
+        out.finish()
     }
 
     fn tp(&self) -> &TemplatePlan {
@@ -257,8 +244,7 @@ impl<'a> Generator<'a> {
         let plan = self.plan;
         let tp = self.tp();
         let seed = plan.config.seed;
-        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
-        let mut stats = PartStats::default();
+        let mut out = Rows::new(sink);
         let (mut loc, mut name, mut text) = (String::new(), String::new(), String::new());
         let sub = escaped(&tp.subscription_id);
         let tenant = escaped(&tp.tenant_id);
@@ -286,18 +272,18 @@ impl<'a> Generator<'a> {
             vars.location = &loc;
             name.clear();
             res.render_name(&vars, &mut name).map_err(render_err)?;
-            plan.push_id(&mut buf, res.prefix(), i);
-            buf.push(b',');
-            csvfmt::push_field(&mut buf, name.as_bytes());
-            buf.push(b',');
-            csvfmt::push_field(&mut buf, res.type_name().as_bytes());
-            buf.push(b',');
-            csvfmt::push_field(&mut buf, loc.as_bytes());
-            buf.push(b',');
+            plan.push_id(&mut out.buf, res.prefix(), i);
+            out.buf.push(b',');
+            csvfmt::push_field(&mut out.buf, name.as_bytes());
+            out.buf.push(b',');
+            csvfmt::push_field(&mut out.buf, res.type_name().as_bytes());
+            out.buf.push(b',');
+            csvfmt::push_field(&mut out.buf, loc.as_bytes());
+            out.buf.push(b',');
             text.clear();
             res.render_properties_json(&vars, &name, &mut text)
                 .map_err(render_err)?;
-            csvfmt::push_field(&mut buf, text.as_bytes());
+            csvfmt::push_field(&mut out.buf, text.as_bytes());
             type Render = fn(
                 &crate::template::CompiledResource,
                 &RowVars<'_>,
@@ -311,38 +297,30 @@ impl<'a> Generator<'a> {
                 crate::template::CompiledResource::render_plan_json,
             ];
             for f in optional {
-                buf.push(b',');
+                out.buf.push(b',');
                 text.clear();
                 if f(res, &vars, &name, &mut text).map_err(render_err)? {
-                    csvfmt::push_field(&mut buf, text.as_bytes());
+                    csvfmt::push_field(&mut out.buf, text.as_bytes());
                 }
             }
-            buf.push(b',');
-            buf.extend_from_slice(&sub);
-            buf.push(b',');
-            csvfmt::push_field(&mut buf, rg.as_bytes());
-            buf.push(b',');
-            buf.extend_from_slice(&tenant);
-            buf.extend_from_slice(b",true,");
-            buf.extend_from_slice(&self.op_id);
-            buf.push(b',');
-            buf.extend_from_slice(&self.strategy);
-            buf.push(b',');
-            buf.extend_from_slice(&self.gen_ts);
-            buf.push(b',');
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&sub);
+            out.buf.push(b',');
+            csvfmt::push_field(&mut out.buf, rg.as_bytes());
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&tenant);
+            out.buf.extend_from_slice(b",true,");
+            out.buf.extend_from_slice(&self.op_id);
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&self.strategy);
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&self.gen_ts);
+            out.buf.push(b',');
             let source = format!("template:{}#resources[{r}]", tp.template_name);
-            csvfmt::push_field(&mut buf, source.as_bytes());
-            buf.push(b'\n');
-            stats.rows += 1;
-            if buf.len() >= FLUSH_BYTES {
-                stats.bytes += buf.len() as u64;
-                sink(&buf)?;
-                buf.clear();
-            }
+            csvfmt::push_field(&mut out.buf, source.as_bytes());
+            out.end_row()?;
         }
-        stats.bytes += buf.len() as u64;
-        sink(&buf)?;
-        Ok(stats)
+        out.finish()
     }
 
     fn hierarchy_nodes(
@@ -352,8 +330,7 @@ impl<'a> Generator<'a> {
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<PartStats> {
         let tp = self.tp();
-        let mut buf = Vec::new();
-        let mut stats = PartStats::default();
+        let mut out = Rows::new(sink);
         for x in range {
             let fields: Vec<String> = match source {
                 NodeSource::ResourceGroups => {
@@ -376,21 +353,18 @@ impl<'a> Generator<'a> {
                 _ => Vec::new(),
             };
             for f in &fields {
-                csvfmt::push_field(&mut buf, f.as_bytes());
-                buf.push(b',');
+                csvfmt::push_field(&mut out.buf, f.as_bytes());
+                out.buf.push(b',');
             }
-            buf.extend_from_slice(b"true,");
-            buf.extend_from_slice(&self.op_id);
-            buf.push(b',');
-            buf.extend_from_slice(&self.strategy);
-            buf.push(b',');
-            buf.extend_from_slice(&self.gen_ts);
-            buf.push(b'\n');
-            stats.rows += 1;
+            out.buf.extend_from_slice(b"true,");
+            out.buf.extend_from_slice(&self.op_id);
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&self.strategy);
+            out.buf.push(b',');
+            out.buf.extend_from_slice(&self.gen_ts);
+            out.end_row()?;
         }
-        stats.bytes = buf.len() as u64;
-        sink(&buf)?;
-        Ok(stats)
+        out.finish()
     }
 
     fn template_edges(
@@ -402,8 +376,7 @@ impl<'a> Generator<'a> {
         let plan = self.plan;
         let tp = self.tp();
         let seed = plan.config.seed;
-        let mut buf = Vec::with_capacity(FLUSH_BYTES + 64 * 1024);
-        let mut stats = PartStats::default();
+        let mut out = Rows::new(sink);
         let id_of = |buf: &mut Vec<u8>, i: u64| {
             let (r, _) = tp.locate(i);
             plan.push_id(buf, tp.compiled.resource(r).prefix(), i);
@@ -411,54 +384,46 @@ impl<'a> Generator<'a> {
         for x in range {
             for (c, col) in group.columns.iter().enumerate() {
                 if c > 0 {
-                    buf.push(csvfmt::DELIMITER);
+                    out.buf.push(csvfmt::DELIMITER);
                 }
                 match (col, &group.source) {
                     (RelCol::Start, EdgeSource::Contains) => {
                         let g = (x / tp.rows_per_group) as usize;
-                        csvfmt::push_field(&mut buf, tp.rg_ids[g].as_bytes());
+                        csvfmt::push_field(&mut out.buf, tp.rg_ids[g].as_bytes());
                     }
-                    (RelCol::End, EdgeSource::Contains) => id_of(&mut buf, x),
+                    (RelCol::End, EdgeSource::Contains) => id_of(&mut out.buf, x),
                     (RelCol::Start, EdgeSource::LocatedIn)
                     | (RelCol::End, EdgeSource::LocatedIn) => {
                         let k = tp.located_prefix.partition_point(|&p| p <= x) - 1;
                         let r = tp.located[k];
                         let i = tp.prefix[r] + (x - tp.located_prefix[k]);
                         if *col == RelCol::Start {
-                            id_of(&mut buf, i);
+                            id_of(&mut out.buf, i);
                         } else {
                             let code = tp.region(seed, r, i).unwrap_or_default();
-                            csvfmt::push_field(&mut buf, code.as_bytes());
+                            csvfmt::push_field(&mut out.buf, code.as_bytes());
                         }
                     }
-                    (RelCol::Start, EdgeSource::TaggedWith) => id_of(&mut buf, x),
+                    (RelCol::Start, EdgeSource::TaggedWith) => id_of(&mut out.buf, x),
                     (RelCol::End, EdgeSource::TaggedWith) => {
                         let id = tp.tag.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
-                        csvfmt::push_field(&mut buf, id.as_bytes());
+                        csvfmt::push_field(&mut out.buf, id.as_bytes());
                     }
                     (RelCol::Start, EdgeSource::Rule(k)) => {
                         let (s, _) = tp.rules[*k];
-                        id_of(&mut buf, tp.prefix[s] + x % tp.counts[s]);
+                        id_of(&mut out.buf, tp.prefix[s] + x % tp.counts[s]);
                     }
                     (RelCol::End, EdgeSource::Rule(k)) => {
-                        id_of(&mut buf, tp.rule_target(seed, *k, x))
+                        id_of(&mut out.buf, tp.rule_target(seed, *k, x))
                     }
-                    (RelCol::Synthetic, _) => buf.extend_from_slice(b"true"),
-                    (RelCol::OperationId, _) => buf.extend_from_slice(&self.op_id),
+                    (RelCol::Synthetic, _) => out.buf.extend_from_slice(b"true"),
+                    (RelCol::OperationId, _) => out.buf.extend_from_slice(&self.op_id),
                     _ => {}
                 }
             }
-            buf.push(b'\n');
-            stats.rows += 1;
-            if buf.len() >= FLUSH_BYTES {
-                stats.bytes += buf.len() as u64;
-                sink(&buf)?;
-                buf.clear();
-            }
+            out.end_row()?;
         }
-        stats.bytes += buf.len() as u64;
-        sink(&buf)?;
-        Ok(stats)
+        out.finish()
     }
 
     #[inline]
@@ -471,6 +436,46 @@ impl<'a> Generator<'a> {
             }
             End::Other(_) => buf.extend_from_slice(raw),
         }
+    }
+}
+
+/// A part's output: rows accumulate in one buffer that goes to the sink in large writes.
+struct Rows<'s> {
+    buf: Vec<u8>,
+    stats: PartStats,
+    sink: &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+}
+
+impl<'s> Rows<'s> {
+    fn new(sink: &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Self {
+        Rows {
+            buf: Vec::with_capacity(FLUSH_BYTES + 64 * 1024),
+            stats: PartStats::default(),
+            sink,
+        }
+    }
+
+    /// Ends the current row; hands the buffer over once it is large.
+    #[inline]
+    fn end_row(&mut self) -> std::io::Result<()> {
+        self.buf.push(b'\n');
+        self.stats.rows += 1;
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stats.bytes += self.buf.len() as u64;
+        (self.sink)(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<PartStats> {
+        self.flush()?;
+        Ok(self.stats)
     }
 }
 

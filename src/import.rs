@@ -20,6 +20,8 @@ pub enum ImportError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Neo4j(#[from] Neo4jError),
+    #[error("Java is not installed or not on PATH (no `java` in PATH{java_home}): neo4j-admin needs Java 17+; install it (e.g. `apt-get install openjdk-17-jre-headless`) or add its bin directory to PATH")]
+    JavaMissing { java_home: String },
     #[error("{path} is missing; the manifest lists it: regenerate the directory")]
     MissingFile { path: PathBuf },
     #[error("{path} has checksum {found}, the manifest says {expected}: the file was changed or corrupted; regenerate the directory")]
@@ -97,6 +99,7 @@ pub struct ImportOutcome {
 /// Runs the import. See the module docs.
 pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
+    find_java()?;
     let manifest = Manifest::read(&cfg.dir)?;
     let dir = cfg.dir.canonicalize().map_err(|error| ImportError::Io {
         what: "resolve",
@@ -235,6 +238,28 @@ pub fn file_xxh3(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(format!("{:016x}", h.digest()))
+}
+
+/// Finds the `java` that neo4j-admin will run: on PATH (what the launcher written by
+/// `scripts/neo4j install` execs) or under JAVA_HOME (what the official launcher prefers).
+/// Checked up front: otherwise the launcher dies with a bare "java: not found".
+pub fn find_java() -> Result<PathBuf, ImportError> {
+    let java_home = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty());
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("java"))
+            .find(|p| p.is_file())
+    });
+    let in_home = java_home
+        .as_ref()
+        .map(|h| Path::new(h).join("bin/java"))
+        .filter(|p| p.is_file());
+    on_path.or(in_home).ok_or_else(|| ImportError::JavaMissing {
+        java_home: match &java_home {
+            Some(h) => format!(", none in JAVA_HOME {}", Path::new(h).display()),
+            None => ", JAVA_HOME unset".into(),
+        },
+    })
 }
 
 fn sibling(dir: &Path, what: &str) -> PathBuf {

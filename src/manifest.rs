@@ -21,7 +21,7 @@ pub const FILE_NAME: &str = "manifest.json";
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error(
-        "cannot read {path}: {error}; is this a tenantgen directory (it needs manifest.json)?"
+        "cannot read {path}: {error}; pass a tenantgen directory (one with manifest.json, as `generate` and `export` write it)"
     )]
     Read {
         path: PathBuf,

@@ -628,10 +628,16 @@ fn operation_info(config: &GenerateConfig) -> Result<OperationInfo, PlanError> {
             id.clone()
         }
         None => {
-            let h = xxhash_rust::xxh3::xxh3_64_with_seed(
-                ts.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes(),
-                config.seed,
+            // The mode is part of the hash so that two runs differing only in mode get
+            // different operation ids.
+            let key = format!(
+                "{}|{}|{}|{}",
+                ts.to_rfc3339_opts(SecondsFormat::Micros, true),
+                config.strategy.name(),
+                config.edges.name(),
+                config.atg_compat
             );
+            let h = xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), config.seed);
             let when = if config.atg_compat {
                 local.format("%Y%m%dT%H%M%S").to_string()
             } else {

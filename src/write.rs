@@ -31,6 +31,14 @@ pub enum WriteError {
     Exists { path: PathBuf },
     #[error("output {path} is a file, not a directory; choose another --out")]
     NotADirectory { path: PathBuf },
+    #[error("output {out} cannot be created in {dir}: {error}; choose a writable --out")]
+    Unwritable {
+        out: PathBuf,
+        dir: PathBuf,
+        error: io::Error,
+    },
+    #[error("output {out} cannot be created: {ancestor} is not a directory; choose another --out")]
+    ParentNotADirectory { out: PathBuf, ancestor: PathBuf },
     #[error("cannot write {path}: {error}{hint}")]
     Io {
         path: PathBuf,
@@ -50,7 +58,7 @@ pub enum WriteError {
 fn io_err(path: &Path, error: io::Error) -> WriteError {
     let hint = match error.raw_os_error() {
         Some(28) => "; the disk is full: free space or write elsewhere with --out",
-        Some(13) | Some(30) => "; the directory is not writable: choose another --out",
+        Some(1) | Some(13) | Some(30) => "; the directory is not writable: choose another --out",
         _ => "",
     };
     WriteError::Io {
@@ -117,6 +125,36 @@ struct Task {
     path: String,
 }
 
+/// Checks the output path before anything is planned or written: not a file, not an existing
+/// directory without `force`, and creatable (its nearest existing ancestor is a writable
+/// directory, probed by creating and removing a hidden directory there).
+pub fn check_out(opts: &WriteOptions) -> Result<(), WriteError> {
+    let out = absolute(&opts.out);
+    if out.exists() && !out.is_dir() {
+        return Err(WriteError::NotADirectory { path: out });
+    }
+    if out.exists() && !opts.force {
+        return Err(WriteError::Exists { path: out });
+    }
+    let Some(ancestor) = out.ancestors().skip(1).find(|a| a.exists()) else {
+        return Ok(());
+    };
+    if !ancestor.is_dir() {
+        return Err(WriteError::ParentNotADirectory {
+            out: out.clone(),
+            ancestor: ancestor.to_path_buf(),
+        });
+    }
+    let probe = ancestor.join(format!(".tenantgen-probe-{}", std::process::id()));
+    fs::create_dir(&probe).map_err(|error| WriteError::Unwritable {
+        out: out.clone(),
+        dir: ancestor.to_path_buf(),
+        error,
+    })?;
+    let _ = fs::remove_dir(&probe);
+    Ok(())
+}
+
 /// Writes the plan's output directory.
 pub fn write(
     plan: &Plan,
@@ -124,13 +162,8 @@ pub fn write(
     opts: &WriteOptions,
 ) -> Result<WriteReport, WriteError> {
     let started = Instant::now();
+    check_out(opts)?;
     let out = absolute(&opts.out);
-    if out.is_file() {
-        return Err(WriteError::NotADirectory { path: out });
-    }
-    if out.exists() && !opts.force {
-        return Err(WriteError::Exists { path: out });
-    }
     let parent = out
         .parent()
         .map(Path::to_path_buf)

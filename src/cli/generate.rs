@@ -107,14 +107,20 @@ impl GenerateArgs {
                 anyhow::bail!("--scale-factor and --target-total exclude each other; pass one")
             }
             (Some(f), None) => {
-                if !f.is_finite() || f <= 1.0 {
-                    anyhow::bail!(
-                        "--scale-factor must be a finite number above 1 (the final abstracted total over the base), got {f}"
-                    );
+                match strategy {
+                    Strategy::Replicate if !f.is_finite() || f <= 1.0 => anyhow::bail!(
+                        "--scale-factor {f}: pass a finite number above 1 (the final abstracted total over the base; 10 adds 9 copies per base resource)"
+                    ),
+                    Strategy::Template if !f.is_finite() || f <= 0.0 => anyhow::bail!(
+                        "--scale-factor {f}: pass a finite number above 0 (it multiplies each template count; default 1)"
+                    ),
+                    _ => {}
                 }
                 Scale::Factor(f)
             }
-            (None, Some(0)) => anyhow::bail!("--target-total must be above 0"),
+            (None, Some(0)) => anyhow::bail!(
+                "--target-total 0: pass the abstracted total to reach, above the baseline's current count"
+            ),
             (None, Some(t)) => Scale::TargetTotal(t),
             (None, None) => Scale::Factor(match strategy {
                 Strategy::Replicate => 10.0,
@@ -123,20 +129,21 @@ impl GenerateArgs {
         };
         let timestamp = match &self.timestamp {
             None => None,
-            Some(t) => Some(
-                chrono::DateTime::parse_from_rfc3339(t)
-                    .with_context(|| {
-                        format!("--timestamp {t:?} is not RFC 3339; use e.g. 2025-11-15T21:17:00Z")
-                    })?
-                    .with_timezone(&chrono::Utc),
-            ),
+            Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
+                Ok(ts) => Some(ts.with_timezone(&chrono::Utc)),
+                Err(e) => anyhow::bail!(
+                    "--timestamp {t:?} is not an RFC 3339 time ({e}); use e.g. 2025-11-15T21:17:00Z"
+                ),
+            },
         };
         if self.part_rows == 0 {
-            anyhow::bail!("--part-rows must be at least 1");
+            anyhow::bail!("--part-rows 0: pass at least 1 (rows per data part; default 1000000)");
         }
         let shard = self.shard.as_deref().map(parse_shard).transpose()?;
         let threads = match self.threads {
-            Some(0) => anyhow::bail!("--threads must be at least 1"),
+            Some(0) => {
+                anyhow::bail!("--threads 0: pass at least 1, or leave it out to use every CPU")
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(2, |n| n.get()),
         };
@@ -196,6 +203,21 @@ pub fn generate(
 ) -> anyhow::Result<(Plan, Baseline, Option<WriteReport>)> {
     let (config, mut opts) = args.config()?;
     opts.progress = !global.quiet && !args.json;
+    if !config.baseline.is_dir() {
+        anyhow::bail!(
+            "--baseline {}: {}; pass the directory that holds the baseline's manifest.json",
+            config.baseline.display(),
+            if config.baseline.exists() {
+                "not a directory"
+            } else {
+                "no such directory"
+            }
+        );
+    }
+    if !args.dry_run {
+        // Fail on the output path before reading the baseline and planning.
+        write::check_out(&opts)?;
+    }
     let baseline = Baseline::open(&config.baseline)
         .with_context(|| format!("reading baseline {}", config.baseline.display()))?;
     let plan = Plan::new(config, &baseline).context("planning")?;

@@ -406,6 +406,14 @@ pub fn parse_template_str(src: &str, path: &Path) -> Result<Template, TemplateEr
     Checker { path, src }.check(raw)
 }
 
+/// The digits of an integer literal serde_yaml could only read as a 128-bit number
+/// (`invalid type: integer `N` as u128, expected ...`).
+fn out_of_range_integer(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("invalid type: integer `")?;
+    let (n, tail) = rest.split_once('`')?;
+    (tail.starts_with(" as u128") || tail.starts_with(" as i128")).then_some(n)
+}
+
 fn yaml_error(path: &Path, f: YamlFailure) -> TemplateError {
     let at = f.at.clone().unwrap_or_default();
     let where_ = if at.is_empty() {
@@ -431,6 +439,12 @@ fn yaml_error(path: &Path, f: YamlFailure) -> TemplateError {
             "the document expands to more than {} YAML nodes through anchors and aliases (an alias bomb?): write the values out or use fewer aliases",
             yaml::MAX_EXPANDED_NODES
         )
+    } else if let Some(n) = out_of_range_integer(&f.message) {
+        if at.ends_with(".count") {
+            format!("{at} must be a whole number from 1 to {MAX_COUNT}, got {n}")
+        } else {
+            format!("the integer {n} {where_} does not fit in 64 bits: fix the value (see docs/template.md)")
+        }
     } else if f.message == "recursion limit exceeded" {
         "the document nests deeper than 128 levels: flatten it".to_owned()
     } else if at.is_empty() {
