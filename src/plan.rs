@@ -370,6 +370,7 @@ impl Plan {
                 t - abstracted_before
             }
         };
+        check_synthetic(n, config.scale)?;
         let mut copies: Vec<u32> = vec![0; baseline.bases.len()];
         for (k, &bi) in bases.iter().enumerate() {
             let c = n / b + u64::from((k as u64) < n % b);
@@ -770,7 +771,7 @@ fn plan_nodes(config: &GenerateConfig, baseline: &Baseline, n: u64) -> Result<Ou
         header,
         source: NodeSource::Replica { columns: maps },
         rows: n,
-        parts: cut(n, config.part_rows),
+        parts: cut_checked(n, config.part_rows)?,
     })
 }
 
@@ -842,7 +843,7 @@ fn plan_edges(
                 prefix,
             },
             rows: acc,
-            parts: cut(acc, config.part_rows),
+            parts: cut_checked(acc, config.part_rows)?,
         });
     }
     Ok(out)
@@ -933,6 +934,49 @@ fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutEdges]) -> u6
     total
 }
 
+/// The most synthetic resources one plan makes (ten billion: about 7 TB of CSV).
+pub const MAX_SYNTHETIC: u64 = 10_000_000_000;
+/// The most data parts one group is cut into.
+pub const MAX_PARTS: u64 = 1_000_000;
+
+/// [`cut`], refusing a cut into more than [`MAX_PARTS`] parts (each part is a file, and the
+/// plan keeps every part's range).
+fn cut_checked(rows: u64, part_rows: u64) -> Result<Vec<Range<u64>>, PlanError> {
+    let parts = rows.div_ceil(part_rows.max(1));
+    if parts > MAX_PARTS {
+        return Err(PlanError::Flag {
+            flag: "--part-rows",
+            message: format!(
+                "{} rows at {} rows per part make {} data parts, more than the {} tenantgen writes per group; raise --part-rows or lower the scale",
+                thousands(rows),
+                thousands(part_rows),
+                thousands(parts),
+                thousands(MAX_PARTS)
+            ),
+        });
+    }
+    Ok(cut(rows, part_rows))
+}
+
+/// Refuses a plan above [`MAX_SYNTHETIC`] before anything is sized by it.
+fn check_synthetic(n: u64, scale: Scale) -> Result<(), PlanError> {
+    if n <= MAX_SYNTHETIC {
+        return Ok(());
+    }
+    let (flag, value) = match scale {
+        Scale::Factor(f) => ("--scale-factor", f.to_string()),
+        Scale::TargetTotal(t) => ("--target-total", t.to_string()),
+    };
+    Err(PlanError::Flag {
+        flag,
+        message: format!(
+            "{value} asks for {} synthetic resources, more than tenantgen plans ({}); lower it",
+            thousands(n),
+            thousands(MAX_SYNTHETIC)
+        ),
+    })
+}
+
 /// Fixed part ranges: they depend on the row count and `part_rows` only, never on threads.
 pub fn cut(rows: u64, part_rows: u64) -> Vec<Range<u64>> {
     let part_rows = part_rows.max(1);
@@ -980,17 +1024,78 @@ fn find_collisions(baseline: &Baseline, key: u64, n: u64, atg: bool) -> HashMap<
             permute64(key, i)
         }
     };
-    let mut next = n;
-    for i in 0..n {
-        if taken.contains(&value(i)) {
-            while taken.contains(&value(next)) {
-                next += 1;
+    // The permutations are bijections: invert each taken value instead of scanning all N
+    // indexes (N can be billions; the baseline's synthetic ids are few by comparison).
+    let mut colliding: Vec<u64> = taken
+        .iter()
+        .filter_map(|&v| {
+            if atg {
+                u32::try_from(v)
+                    .ok()
+                    .map(|v| u64::from(unpermute32(key, v)))
+            } else {
+                Some(unpermute64(key, v))
             }
-            overrides.insert(i, next);
+        })
+        .filter(|&i| i < n)
+        .collect();
+    colliding.sort_unstable();
+    let mut next = n;
+    for i in colliding {
+        while taken.contains(&value(next)) {
             next += 1;
         }
+        overrides.insert(i, next);
+        next += 1;
     }
     overrides
+}
+
+/// The multiplicative inverse of an odd `a` modulo 2^64 (Newton's iteration).
+const fn inverse64(a: u64) -> u64 {
+    let mut x = a;
+    let mut k = 0;
+    while k < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        k += 1;
+    }
+    x
+}
+
+/// Undoes `x ^= x >> s` on `bits`-bit words.
+fn unxorshift(mut y: u64, s: u32, bits: u32) -> u64 {
+    let mut x = y;
+    let mut shift = s;
+    while shift < bits {
+        y >>= s;
+        x ^= y;
+        shift += s;
+    }
+    x
+}
+
+/// The inverse of [`permute64`].
+pub fn unpermute64(key: u64, v: u64) -> u64 {
+    let mut x = v ^ key.rotate_left(17);
+    x = unxorshift(x, 31, 64);
+    x = x.wrapping_mul(inverse64(0x94d0_49bb_1331_11eb));
+    x = unxorshift(x, 27, 64);
+    x = x.wrapping_mul(inverse64(0xbf58_476d_1ce4_e5b9));
+    x = unxorshift(x, 30, 64);
+    x ^ key
+}
+
+/// The inverse of [`permute32`].
+pub fn unpermute32(key: u64, v: u32) -> u32 {
+    let k = (key ^ (key >> 32)) as u32;
+    let inv = |a: u32| inverse64(u64::from(a)) as u32;
+    let mut x = u64::from(v ^ k.rotate_left(11));
+    x = unxorshift(x, 16, 32);
+    let mut x = (x as u32).wrapping_mul(inv(0xc2b2_ae35));
+    x = unxorshift(u64::from(x), 13, 32) as u32;
+    x = x.wrapping_mul(inv(0x85eb_ca6b));
+    x = unxorshift(u64::from(x), 16, 32) as u32;
+    x ^ k
 }
 
 /// A keyed bijection on u64 (splitmix64's finaliser around a key): distinct inputs give
@@ -1059,6 +1164,21 @@ mod tests {
         let mut seen32 = HashSet::new();
         for i in 0..200_000u32 {
             assert!(seen32.insert(permute32(42, i)));
+        }
+    }
+
+    #[test]
+    fn permutations_invert() {
+        for key in [0u64, 42, 0xdead_beef_1234_5678, u64::MAX] {
+            for i in [0u64, 1, 2, 77, 1 << 31, (1 << 32) - 1, 1 << 40, u64::MAX] {
+                assert_eq!(unpermute64(key, permute64(key, i)), i, "key {key} i {i}");
+                let i32_ = i as u32;
+                assert_eq!(
+                    unpermute32(key, permute32(key, i32_)),
+                    i32_,
+                    "key {key} i {i}"
+                );
+            }
         }
     }
 
@@ -1138,6 +1258,7 @@ impl Plan {
                 tt - abstracted_before
             }
         };
+        check_synthetic(want, config.scale)?;
         if want == 0 {
             return Err(PlanError::Flag {
                 flag: "--scale-factor",
@@ -1353,7 +1474,7 @@ impl Plan {
         } else {
             vec!["Resource".to_string(), "Synthetic".to_string()]
         };
-        let part = |rows: u64| cut(rows, config.part_rows);
+        let part = |rows: u64| cut_checked(rows, config.part_rows);
         let mut nodes = vec![OutNodes {
             name: "synthetic.template".into(),
             labels: labels.clone(),
@@ -1361,7 +1482,7 @@ impl Plan {
             header: with_markers(cols, true),
             source: NodeSource::Template,
             rows: n,
-            parts: part(n),
+            parts: part(n)?,
         }];
         let hier = |name: &str,
                     label: &str,
@@ -1380,7 +1501,7 @@ impl Plan {
                 header: with_markers(cols, false),
                 source,
                 rows,
-                parts: part(rows),
+                parts: cut(rows, config.part_rows),
             }
         };
         if !tp.rg_new.is_empty() {
@@ -1442,7 +1563,7 @@ impl Plan {
                     columns,
                     source,
                     rows,
-                    parts: part(rows),
+                    parts: cut(rows, config.part_rows),
                 }
             };
         let lower = |s: &str| s.to_ascii_lowercase();

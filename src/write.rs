@@ -595,7 +595,13 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         .filter(|g| g.origin == Origin::Synthetic)
     {
         let header = headers.get(&g.header).cloned().unwrap_or_default();
-        let labels: String = g.labels.iter().map(|l| format!(":`{l}`")).collect();
+        // Labels and types are validated tokens (`manifest::valid_token`); quoting them anyway
+        // keeps the script well-formed whatever they hold.
+        let labels: String = g
+            .labels
+            .iter()
+            .map(|l| format!(":{}", quote_name(l)))
+            .collect();
         for f in &g.files {
             s.push_str(&format!(
                 "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  CREATE (n{labels})\n  SET n += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
@@ -610,7 +616,10 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         .filter(|g| g.origin == Origin::Synthetic)
     {
         let header = headers.get(&g.header).cloned().unwrap_or_default();
-        let (sl, el) = (space_label(m, &g.start_space), space_label(m, &g.end_space));
+        let (sl, el) = (
+            quote_name(&space_label(m, &g.start_space)),
+            quote_name(&space_label(m, &g.end_space)),
+        );
         let (si, ei) = (
             header
                 .iter()
@@ -623,14 +632,19 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         );
         for f in &g.files {
             s.push_str(&format!(
-                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  MATCH (a:`{sl}` {{id: row[{si}]}})\n  MATCH (b:`{el}` {{id: row[{ei}]}})\n  CREATE (a)-[r:`{}`]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
+                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  MATCH (a:{sl} {{id: row[{si}]}})\n  MATCH (b:{el} {{id: row[{ei}]}})\n  CREATE (a)-[r:{}]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
                 f.path,
-                g.rel_type,
+                quote_name(&g.rel_type),
                 cypher_props(&header, false)
             ));
         }
     }
     s
+}
+
+/// A backtick-quoted Cypher name, inner backticks doubled.
+fn quote_name(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 fn space_label(m: &Manifest, space: &str) -> String {
@@ -665,7 +679,7 @@ fn cypher_props(columns: &[Column], nodes: bool) -> String {
             }
             _ => continue,
         };
-        parts.push(format!("`{}`: {expr}", c.name.replace('`', "``")));
+        parts.push(format!("{}: {expr}", quote_name(&c.name)));
     }
     parts.join(", ")
 }

@@ -37,8 +37,7 @@ pub fn run(args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::read(&args.manifest)
         .with_context(|| format!("cannot verify against {}", args.manifest.display()))?;
     let settings = args.connect.settings();
-    let client = Client::connect(&settings)
-        .with_context(|| format!("cannot verify: no connection to {}", settings.uri))?;
+    let client = Client::connect(&settings).context("cannot verify")?;
     info(
         global,
         &format!(

@@ -1,5 +1,5 @@
-//! `scripts/bench` cannot rot: a tiny `--quick` run (generation section only: no Neo4j start, a few
-//! seconds) must produce benchmarks.json and benchmarks.md with the expected shape. The benchmark
+//! `scripts/bench` cannot rot: a tiny `--quick` run (generation section only: no Neo4j start,
+//! about 20 s with a debug build) must produce benchmarks.json and benchmarks.md with the expected shape. The benchmark
 //! itself stays out of CI.
 
 use std::path::Path;
@@ -11,12 +11,29 @@ fn bench_quick_writes_the_report() {
     let out = tempfile::tempdir().expect("tempdir");
     let tenantgen = Path::new(env!("CARGO_BIN_EXE_tenantgen"));
     let mut cmd = Command::new(root.join("scripts/bench"));
-    // `cargo test` (without target filters) also builds the example next to the binary: use it
-    // when present; otherwise the script builds it itself (release profile, cached afterwards).
+    // The csv baseline example in the test's own profile (its dependencies are already built),
+    // so the script does not start a release build.
     let example = tenantgen.with_file_name("examples").join("csv_baseline");
-    if example.is_file() {
-        cmd.env("CSV_BASELINE", &example);
-    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile = match tenantgen.parent().and_then(|d| d.file_name()) {
+        Some(d) if d != "debug" => d.to_string_lossy().into_owned(),
+        _ => "dev".to_string(),
+    };
+    let built = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "csv_baseline",
+            "--profile",
+            &profile,
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "cargo build --example csv_baseline failed");
+    assert!(example.is_file(), "{} was not built", example.display());
+    cmd.env("CSV_BASELINE", &example);
     let output = cmd
         .current_dir(root)
         .args([
@@ -29,8 +46,7 @@ fn bench_quick_writes_the_report() {
             "--out",
         ])
         .arg(out.path())
-        // The test binary's own tenantgen: no second `cargo build --release`. The csv baseline
-        // example is built by the script (release profile; cached after the first time).
+        // The test binary's own tenantgen: no `cargo build --release` in the script.
         .env("TENANTGEN", tenantgen)
         .output()
         .expect("scripts/bench runs");
