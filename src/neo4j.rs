@@ -51,22 +51,20 @@ pub enum Neo4jError {
         "{path} in the Neo4j home ({origin}) is not executable: `chmod +x` it, or run `scripts/neo4j install` again"
     )]
     NotExecutable { path: PathBuf, origin: &'static str },
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {error}")]
     Io {
         what: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     #[error("could not find a free TCP port on 127.0.0.1: {0}; pass an explicit port")]
-    NoFreePort(#[source] io::Error),
+    NoFreePort(io::Error),
     #[error("Bolt port 127.0.0.1:{port} is already in use (another Neo4j or process?): stop it or choose another port")]
     PortInUse { port: u16 },
-    #[error("could not run {program}: {source}; check the Neo4j home (`scripts/neo4j install`)")]
+    #[error("could not run {program}: {error}; check the Neo4j home (`scripts/neo4j install`)")]
     Spawn {
         program: PathBuf,
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     #[error("import input {path} does not exist: generate the import directory first (the argfile is resolved against the importer's working directory {workdir})")]
     ImportInputMissing { path: PathBuf, workdir: PathBuf },
@@ -106,7 +104,7 @@ pub enum Neo4jError {
     #[error("could not stop Neo4j server pid {pid}: {detail}")]
     Stop { pid: u32, detail: String },
     #[error("could not create the tokio runtime for the Bolt client: {0}")]
-    Runtime(#[source] io::Error),
+    Runtime(io::Error),
     #[error(
         "invalid Bolt settings for {uri}: {detail}; check --neo4j-uri (e.g. bolt://127.0.0.1:7687)"
     )]
@@ -140,10 +138,10 @@ pub enum Neo4jError {
 type Result<T, E = Neo4jError> = std::result::Result<T, E>;
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Neo4jError + 'a {
-    move |source| Neo4jError::Io {
+    move |error| Neo4jError::Io {
         what,
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -209,9 +207,9 @@ impl NeoHome {
             .env("NEO4J_HOME", &self.path)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| Neo4jError::Spawn {
+            .map_err(|error| Neo4jError::Spawn {
                 program: self.server(),
-                source,
+                error,
             })?;
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(text
@@ -417,9 +415,9 @@ impl Instance {
             .stdout(log)
             .stderr(log2)
             .status()
-            .map_err(|source| Neo4jError::Spawn {
+            .map_err(|error| Neo4jError::Spawn {
                 program: home.admin(),
-                source,
+                error,
             })?;
         let elapsed = started.elapsed();
         let output = read_lossy(&log_path)?;
@@ -478,9 +476,9 @@ impl Instance {
             .stdout(log)
             .stderr(log2)
             .spawn()
-            .map_err(|source| Neo4jError::Spawn {
+            .map_err(|error| Neo4jError::Spawn {
                 program: home.server(),
-                source,
+                error,
             })?;
         let mut server = Server {
             child: Some(child),
