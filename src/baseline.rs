@@ -644,13 +644,16 @@ impl Baseline {
                             kind,
                         });
                     }
-                    if let Some(prev) = self.ids.insert((space, Box::from(id)), node) {
-                        let _ = prev;
+                    if self.ids.insert((space, Box::from(id)), node).is_some() {
+                        let first = self
+                            .first_occurrence(gi, id_col, &meta.id_space, id)
+                            .map(|(p, l)| format!(" (first at {}:{l})", p.display()))
+                            .unwrap_or_default();
                         return Err(BaselineError::Record {
                             path: mapped.path.clone(),
                             line,
                             message: format!(
-                                "duplicate id {:?} in ID space {}; ids must be unique per ID space",
+                                "duplicate id {:?} in ID space {}{first}; ids must be unique per ID space",
                                 String::from_utf8_lossy(id),
                                 meta.id_space
                             ),
@@ -705,6 +708,38 @@ impl Baseline {
         }
         self.counts.by_type = by_type;
         Ok(())
+    }
+
+    /// Where `id` first appears among the node files of ID space `space` up to group `upto`
+    /// (error reporting only: it rereads the files).
+    fn first_occurrence(
+        &self,
+        upto: usize,
+        current_id_col: usize,
+        space: &str,
+        id: &[u8],
+    ) -> Option<(PathBuf, u64)> {
+        for (g, meta) in self.manifest.node_groups.iter().enumerate().take(upto + 1) {
+            if meta.id_space != space {
+                continue;
+            }
+            let col = self.node_groups.get(g).map_or(current_id_col, |d| d.id_col);
+            for f in &meta.files {
+                let path = self.dir.join(&f.path);
+                let bytes = std::fs::read(&path).ok()?;
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(bytes.as_slice());
+                let mut rec = csv::ByteRecord::new();
+                while rdr.read_byte_record(&mut rec).ok()? {
+                    if rec.get(col) == Some(id) {
+                        return Some((path, rec.position().map_or(0, |p| p.line())));
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn index_relationships(&mut self) -> Result<(), BaselineError> {

@@ -62,10 +62,7 @@ pub enum Neo4jError {
     #[error("Bolt port 127.0.0.1:{port} is already in use (another Neo4j or process?): stop it or choose another port")]
     PortInUse { port: u16 },
     #[error("could not run {program}: {error}; check the Neo4j home (`scripts/neo4j install`)")]
-    Spawn {
-        program: PathBuf,
-        error: io::Error,
-    },
+    Spawn { program: PathBuf, error: io::Error },
     #[error("import input {path} does not exist: generate the import directory first (the argfile is resolved against the importer's working directory {workdir})")]
     ImportInputMissing { path: PathBuf, workdir: PathBuf },
     #[error("database '{database}' already exists in {path}: import into a fresh instance directory or set overwrite")]
