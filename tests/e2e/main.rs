@@ -3,6 +3,7 @@
 
 mod bench_smoke;
 mod common;
+mod environment;
 mod errors;
 mod export;
 mod generate;

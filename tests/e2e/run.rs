@@ -44,3 +44,43 @@ fn run_on_the_seed_tenant_verifies_and_reports_stages() {
         .join("data/databases/neo4j")
         .is_dir());
 }
+
+#[test]
+fn run_from_a_live_graph_exports_it_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source =
+        crate::common::import_and_start(&crate::common::seed_dir(), &tmp.path().join("source"));
+    let out = tmp.path().join("job");
+    let output = tenantgen()
+        .args([
+            "run",
+            "--json",
+            "--atg-compat",
+            "--from-uri",
+            &source.server.uri(),
+            "--server-heap",
+            "768m",
+            "--pagecache",
+            "256m",
+            "--max-off-heap",
+            "1G",
+            "--import-heap",
+            "1g",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "run failed:\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(doc["passed"], true, "{doc:#}");
+    // The seed run's numbers, from an exported baseline this time.
+    assert_eq!(doc["imported"]["nodes"], 25_755);
+    assert_eq!(doc["imported"]["relationships"], 10_632);
+    assert!(doc["stages"]["export"].as_f64().is_some(), "{doc:#}");
+    assert!(out
+        .with_extension("baseline")
+        .join("manifest.json")
+        .is_file());
+}
