@@ -1279,42 +1279,15 @@ impl Loader<'_> {
 
     /// Sends one batch, retrying transient failures with backoff.
     fn send(&self, w: Work) -> Result<()> {
-        let graph = self.client.graph();
-        let rows = BoltType::List(BoltList::from(w.rows));
-        let mut attempt = 0u32;
-        let (foreign, missing, created) = loop {
-            attempt += 1;
-            let q = neo4rs::query(&w.cypher)
-                .param("rows", rows.clone())
-                .param("op", self.op.as_str());
-            let result = self.client.block_on(async {
-                let mut stream = graph.execute(q).await?;
-                let mut out = (0i64, 0i64, 0i64);
-                while let Some(row) = stream.next().await? {
-                    out = (
-                        row.get::<i64>("foreign").unwrap_or(0),
-                        row.get::<i64>("missing").unwrap_or(0),
-                        row.get::<i64>("created").unwrap_or(0),
-                    );
-                }
-                Ok::<_, neo4rs::Error>(out)
-            });
-            match result {
-                Ok(v) => break v,
-                Err(e) if attempt <= MAX_RETRIES && retryable(&e) => {
-                    std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
-                }
-                Err(e) => {
-                    return Err(LoadError::Batch {
-                        path: w.file,
-                        batch: w.batch,
-                        uri: self.client.uri().into(),
-                        attempts: attempt,
-                        detail: e.to_string(),
-                    })
-                }
-            }
-        };
+        let (foreign, missing, created) =
+            self.run_rows(&w.cypher, &w.rows)
+                .map_err(|(e, attempts)| LoadError::Batch {
+                    path: w.file.clone(),
+                    batch: w.batch,
+                    uri: self.client.uri().into(),
+                    attempts,
+                    detail: e.to_string(),
+                })?;
         if foreign > 0 {
             return Err(LoadError::Foreign {
                 path: w.file,
@@ -1344,6 +1317,55 @@ impl Loader<'_> {
         }
         Ok(())
     }
+
+    /// Runs `cypher` over `rows`: transient failures are retried with backoff, and a batch too
+    /// big for the server's transaction memory is split in halves (rows are idempotent, so a
+    /// half that already went through is harmless to send again). Returns (foreign, missing,
+    /// created) summed over the pieces, or the last error and the attempts made.
+    fn run_rows(
+        &self,
+        cypher: &str,
+        rows: &[BoltType],
+    ) -> std::result::Result<(i64, i64, i64), (neo4rs::Error, u32)> {
+        let graph = self.client.graph();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let q = neo4rs::query(cypher)
+                .param("rows", BoltType::List(BoltList::from(rows.to_vec())))
+                .param("op", self.op.as_str());
+            let result = self.client.block_on(async {
+                let mut stream = graph.execute(q).await?;
+                let mut out = (0i64, 0i64, 0i64);
+                while let Some(row) = stream.next().await? {
+                    out = (
+                        row.get::<i64>("foreign").unwrap_or(0),
+                        row.get::<i64>("missing").unwrap_or(0),
+                        row.get::<i64>("created").unwrap_or(0),
+                    );
+                }
+                Ok::<_, neo4rs::Error>(out)
+            });
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if out_of_memory(&e) && rows.len() > 1 => {
+                    let (a, b) = rows.split_at(rows.len() / 2);
+                    let x = self.run_rows(cypher, a)?;
+                    let y = self.run_rows(cypher, b)?;
+                    return Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2));
+                }
+                Err(e) if attempt <= MAX_RETRIES && retryable(&e) => {
+                    std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
+                }
+                Err(e) => return Err((e, attempt)),
+            }
+        }
+    }
+}
+
+/// The server ran out of transaction memory for one batch.
+fn out_of_memory(e: &neo4rs::Error) -> bool {
+    matches!(e, neo4rs::Error::Neo4j(n) if n.code().contains("OutOfMemoryError"))
 }
 
 fn rel_value(
