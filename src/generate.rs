@@ -16,6 +16,9 @@ use crate::plan::{
 use crate::template::type_prefix;
 use crate::template::RowVars;
 
+/// Where a part's bytes go: each call gets a buffer of whole rows and how many rows it holds.
+pub type Sink<'a> = dyn FnMut(&[u8], u64) -> std::io::Result<()> + 'a;
+
 /// Bytes a part buffers before handing them to the sink.
 pub const FLUSH_BYTES: usize = 1 << 20;
 
@@ -63,7 +66,7 @@ impl<'a> Generator<'a> {
         &self,
         group: &OutNodes,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         match &group.source {
             NodeSource::Replica { columns } => self.replica_nodes(columns, range, sink),
@@ -78,7 +81,7 @@ impl<'a> Generator<'a> {
         &self,
         by_group: &std::collections::HashMap<u16, Vec<NodeCol>>,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let mut out = Rows::new(sink);
@@ -155,7 +158,7 @@ impl<'a> Generator<'a> {
         &self,
         group: &OutEdges,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         match &group.source {
             EdgeSource::Replica {
@@ -174,7 +177,7 @@ impl<'a> Generator<'a> {
         patterns: &[crate::plan::EdgePattern],
         prefix: &[u64],
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let cross = plan.config.edges == crate::plan::EdgeMode::Cross;
@@ -239,7 +242,7 @@ impl<'a> Generator<'a> {
     fn template_nodes(
         &self,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let tp = self.tp();
@@ -327,7 +330,7 @@ impl<'a> Generator<'a> {
         &self,
         source: &NodeSource,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let tp = self.tp();
         let mut out = Rows::new(sink);
@@ -371,7 +374,7 @@ impl<'a> Generator<'a> {
         &self,
         group: &OutEdges,
         range: Range<u64>,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let tp = self.tp();
@@ -443,15 +446,18 @@ impl<'a> Generator<'a> {
 struct Rows<'s> {
     buf: Vec<u8>,
     stats: PartStats,
-    sink: &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    sink: &'s mut Sink<'s>,
+    /// Rows in `buf`.
+    pending: u64,
 }
 
 impl<'s> Rows<'s> {
-    fn new(sink: &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> Self {
+    fn new(sink: &'s mut Sink<'s>) -> Self {
         Rows {
             buf: Vec::with_capacity(FLUSH_BYTES + 64 * 1024),
             stats: PartStats::default(),
             sink,
+            pending: 0,
         }
     }
 
@@ -460,6 +466,7 @@ impl<'s> Rows<'s> {
     fn end_row(&mut self) -> std::io::Result<()> {
         self.buf.push(b'\n');
         self.stats.rows += 1;
+        self.pending += 1;
         if self.buf.len() >= FLUSH_BYTES {
             self.flush()?;
         }
@@ -468,8 +475,9 @@ impl<'s> Rows<'s> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.stats.bytes += self.buf.len() as u64;
-        (self.sink)(&self.buf)?;
+        (self.sink)(&self.buf, self.pending)?;
         self.buf.clear();
+        self.pending = 0;
         Ok(())
     }
 

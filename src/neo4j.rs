@@ -103,7 +103,7 @@ pub enum Neo4jError {
     #[error("could not create the tokio runtime for the Bolt client: {0}")]
     Runtime(io::Error),
     #[error(
-        "invalid Bolt settings for {uri}: {detail}; check --neo4j-uri (e.g. bolt://127.0.0.1:7687)"
+        "invalid Bolt settings for {uri}: {detail}; check --uri (e.g. bolt://127.0.0.1:7687)"
     )]
     Config { uri: String, detail: String },
     #[error("cannot reach Neo4j at {uri}: {detail}; is the server running (`scripts/neo4j status`) and is the URI right?")]
@@ -305,6 +305,34 @@ pub fn free_port() -> Result<u16> {
         .map_err(Neo4jError::NoFreePort)?
         .port();
     Ok(port)
+}
+
+/// Fails fast when nothing listens at the URI's host and port.
+fn probe_tcp(uri: &str, timeout: Duration) -> Result<()> {
+    use std::net::ToSocketAddrs;
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let hostport = rest.split(['/', '?']).next().unwrap_or(rest);
+    let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:7687")
+    };
+    let unreachable = |detail: String| Neo4jError::Unreachable {
+        uri: uri.to_string(),
+        detail,
+    };
+    let addrs: Vec<SocketAddr> = hostport
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve {hostport}: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
 }
 
 fn port_answers(port: u16) -> bool {
@@ -830,11 +858,16 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Connects and checks the connection with `RETURN 1`.
+    ///
+    /// neo4rs applies its connection timeout to every receive as well, so a long query (a count
+    /// over 10M nodes) would fail with a short one: the timeout is long, and a plain TCP probe
+    /// with a short timeout first makes an unreachable server fail fast.
     pub fn connect(settings: &ConnectionSettings) -> Result<Client> {
-        Self::connect_with_timeout(settings, Duration::from_secs(30))
+        probe_tcp(&settings.uri, Duration::from_secs(10))?;
+        Self::connect_with_timeout(settings, Duration::from_secs(3600))
     }
 
-    /// [`Client::connect`] with an explicit TCP connection timeout.
+    /// [`Client::connect`] with an explicit timeout for connecting and for each receive.
     pub fn connect_with_timeout(
         settings: &ConnectionSettings,
         timeout: Duration,

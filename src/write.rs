@@ -353,10 +353,9 @@ fn write_part(
         bytes: 0,
     };
     let run = |w: &mut dyn Write| -> io::Result<crate::generate::PartStats> {
-        let mut sink = |b: &[u8]| -> io::Result<()> {
+        let mut sink = |b: &[u8], rows: u64| -> io::Result<()> {
             w.write_all(b)?;
-            let n = memchr::memchr_iter(b'\n', b).count() as u64;
-            progress.add(n);
+            progress.add(rows);
             Ok(())
         };
         match task.group {
