@@ -239,11 +239,7 @@ impl<'a> Generator<'a> {
             .expect("template groups exist only in template plans")
     }
 
-    fn template_nodes(
-        &self,
-        range: Range<u64>,
-        sink: &mut Sink<'_>,
-    ) -> std::io::Result<PartStats> {
+    fn template_nodes(&self, range: Range<u64>, sink: &mut Sink<'_>) -> std::io::Result<PartStats> {
         let plan = self.plan;
         let tp = self.tp();
         let seed = plan.config.seed;

@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+/// JVM flags for short-lived work on small graphs: C1 only. On the seed tenant (36k entities)
+/// it takes the import from 4.9 s to 3.4 s and the server start from 4.2 s to 3.5 s; on 1M
+/// entities it makes the import 50 % slower, so callers use it below [`QUICK_JVM_ENTITIES`].
+pub const QUICK_JVM: &str = "-XX:TieredStopAtLevel=1";
+/// Graphs (nodes + relationships) below this size get [`QUICK_JVM`].
+pub const QUICK_JVM_ENTITIES: u64 = 100_000;
+
 /// How long [`Instance::start`] waits for Bolt to answer `RETURN 1`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long [`Server::stop`] waits after SIGTERM before it kills the JVM.
@@ -102,9 +109,7 @@ pub enum Neo4jError {
     Stop { pid: u32, detail: String },
     #[error("could not create the tokio runtime for the Bolt client: {0}")]
     Runtime(io::Error),
-    #[error(
-        "invalid Bolt settings for {uri}: {detail}; check --uri (e.g. bolt://127.0.0.1:7687)"
-    )]
+    #[error("invalid Bolt settings for {uri}: {detail}; check --uri (e.g. bolt://127.0.0.1:7687)")]
     Config { uri: String, detail: String },
     #[error("cannot reach Neo4j at {uri}: {detail}; is the server running (`scripts/neo4j status`) and is the URI right?")]
     Unreachable { uri: String, detail: String },
@@ -244,6 +249,9 @@ pub struct InstanceOptions {
     pub pagecache: String,
     /// `initial.dbms.default_database`, and the database [`Instance::import`] writes.
     pub database: String,
+    /// Extra JVM flags for the server, passed as `JAVA_TOOL_OPTIONS` (read by the JVM itself,
+    /// so they work with any launcher), e.g. [`QUICK_JVM`] for small graphs.
+    pub jvm_flags: Option<String>,
 }
 
 impl Default for InstanceOptions {
@@ -253,6 +261,7 @@ impl Default for InstanceOptions {
             heap: "1g".into(),
             pagecache: "512m".into(),
             database: "neo4j".into(),
+            jvm_flags: None,
         }
     }
 }
@@ -312,7 +321,10 @@ fn probe_tcp(uri: &str, timeout: Duration) -> Result<()> {
     use std::net::ToSocketAddrs;
     let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
     let hostport = rest.split(['/', '?']).next().unwrap_or(rest);
-    let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let hostport = if hostport
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         hostport.to_string()
     } else {
         format!("{hostport}:7687")
@@ -436,6 +448,7 @@ impl Instance {
             .env("NEO4J_HOME", &home.path)
             .env("NEO4J_CONF", self.conf_dir())
             .env("HEAP_SIZE", &req.heap)
+            .envs(req.jvm_flags.iter().map(|f| ("JAVA_TOOL_OPTIONS", f)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -497,6 +510,7 @@ impl Instance {
             .env("NEO4J_HOME", &home.path)
             .env("NEO4J_CONF", self.conf_dir())
             .env("HEAP_SIZE", &self.opts.heap)
+            .envs(self.opts.jvm_flags.iter().map(|f| ("JAVA_TOOL_OPTIONS", f)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -532,6 +546,8 @@ pub struct ImportRequest {
     pub max_off_heap: String,
     /// Importer JVM heap (`HEAP_SIZE`), e.g. `2g`.
     pub heap: String,
+    /// Extra JVM flags for the importer (`JAVA_TOOL_OPTIONS`), e.g. [`QUICK_JVM`].
+    pub jvm_flags: Option<String>,
 }
 
 /// The importer's summary plus its whole output.

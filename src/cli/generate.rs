@@ -82,7 +82,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "TIME")]
     pub timestamp: Option<String>,
     /// Rows per data part.
-    #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = 250_000)]
     pub part_rows: u64,
     /// Write even when the estimate exceeds the free disk space.
     #[arg(long)]
