@@ -1268,6 +1268,7 @@ Caused by: org.neo4j.internal.batchimport.input.InputException: t1 (Thing)-[OWNS
             heap: "2g".into(),
             pagecache: "256m".into(),
             database: "tenant".into(),
+            jvm_flags: None,
         };
         let conf = render_conf(Path::new("/run/x"), 17687, &opts);
         for line in [
