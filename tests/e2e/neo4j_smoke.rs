@@ -79,6 +79,7 @@ fn tiny_import_round_trips_every_value() {
         threads: 2,
         max_off_heap: "1G".into(),
         heap: "1g".into(),
+        jvm_flags: None,
     };
     let report = inst.import(&home, &req).unwrap();
     eprintln!(
@@ -223,6 +224,7 @@ fn failed_import_names_the_bad_row() {
         threads: 2,
         max_off_heap: "1G".into(),
         heap: "1g".into(),
+        jvm_flags: None,
     };
     let err = inst.import(&home, &req).unwrap_err().to_string();
     assert!(err.contains("referring to missing node t9"), "{err}");
