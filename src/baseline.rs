@@ -568,31 +568,10 @@ impl Baseline {
             for (fi, entry) in meta.files.iter().enumerate() {
                 let mapped = Mapped::open(self.dir.join(&entry.path))?;
                 let bytes = mapped.bytes();
-                let mut rows = 0u64;
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(bytes);
-                let mut rec = csv::ByteRecord::new();
-                loop {
-                    let pos_before = rdr.position().clone();
-                    match rdr.read_byte_record(&mut rec) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => {
-                            return Err(BaselineError::Record {
-                                path: mapped.path.clone(),
-                                line: pos_before.line(),
-                                message: format!("{e}"),
-                            })
-                        }
-                    }
-                    rows += 1;
-                    let pos = rec.position().cloned().unwrap_or(pos_before);
+                let mut records = Records::new(&mapped.path, bytes, &header);
+                while let Some(pos) = records.next()? {
+                    let rec = &records.rec;
                     let line = pos.line();
-                    let span = pos.byte() as usize..rdr.position().byte() as usize;
-                    check_raw(&mapped.path, line, bytes, span, &header, &rec)?;
-                    check_record(&mapped.path, line, &header, &rec, rows == 1)?;
                     if !self.line_breaks {
                         self.line_breaks = rec.iter().any(csvfmt::has_line_break);
                     }
@@ -680,6 +659,7 @@ impl Baseline {
                         self.counts.original += 1;
                     }
                 }
+                let rows = records.rows;
                 if rows != entry.rows {
                     return Err(BaselineError::RowCount {
                         path: mapped.path.clone(),
@@ -787,37 +767,9 @@ impl Baseline {
             let mut files = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
                 let mapped = Mapped::open(self.dir.join(&entry.path))?;
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(mapped.bytes());
-                let mut rec = csv::ByteRecord::new();
-                let mut rows = 0u64;
-                loop {
-                    let pos_before = rdr.position().clone();
-                    match rdr.read_byte_record(&mut rec) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => {
-                            return Err(BaselineError::Record {
-                                path: mapped.path.clone(),
-                                line: pos_before.line(),
-                                message: format!("{e}"),
-                            })
-                        }
-                    }
-                    rows += 1;
-                    let pos = rec.position().cloned().unwrap_or(pos_before);
-                    let span = pos.byte() as usize..rdr.position().byte() as usize;
-                    check_raw(
-                        &mapped.path,
-                        pos.line(),
-                        mapped.bytes(),
-                        span,
-                        &header,
-                        &rec,
-                    )?;
-                    check_record(&mapped.path, pos.line(), &header, &rec, rows == 1)?;
+                let mut records = Records::new(&mapped.path, mapped.bytes(), &header);
+                while let Some(pos) = records.next()? {
+                    let rec = &records.rec;
                     let find = |space: u16, col: usize, what: &str, space_name: &str| {
                         let id = rec.get(col).unwrap_or_default();
                         self.ids.get(&(space, Box::from(id))).copied().ok_or_else(|| {
@@ -859,6 +811,7 @@ impl Baseline {
                         }
                     }
                 }
+                let rows = records.rows;
                 if rows != entry.rows {
                     return Err(BaselineError::RowCount {
                         path: mapped.path.clone(),
@@ -947,6 +900,68 @@ pub fn read_header(path: &Path) -> Result<Header, BaselineError> {
 /// Checks what the csv reader forgives: an unclosed quote (the reader silently ends the field at
 /// the end of the file) or a stray `"` in an unquoted field, and fields too long for the importer.
 /// `span` is the record's bytes in `bytes`.
+/// A data file's records in order, each checked against its header (raw quoting, width,
+/// typed values, no header line in the data).
+struct Records<'a> {
+    rdr: csv::Reader<&'a [u8]>,
+    rec: csv::ByteRecord,
+    path: &'a Path,
+    bytes: &'a [u8],
+    header: &'a Header,
+    rows: u64,
+}
+
+impl<'a> Records<'a> {
+    fn new(path: &'a Path, bytes: &'a [u8], header: &'a Header) -> Self {
+        Records {
+            rdr: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes),
+            rec: csv::ByteRecord::new(),
+            path,
+            bytes,
+            header,
+            rows: 0,
+        }
+    }
+
+    /// Reads the next record into `self.rec` and returns where it starts.
+    fn next(&mut self) -> Result<Option<csv::Position>, BaselineError> {
+        let before = self.rdr.position().clone();
+        match self.rdr.read_byte_record(&mut self.rec) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                return Err(BaselineError::Record {
+                    path: self.path.to_path_buf(),
+                    line: before.line(),
+                    message: format!("{e}"),
+                })
+            }
+        }
+        self.rows += 1;
+        let pos = self.rec.position().cloned().unwrap_or(before);
+        let span = pos.byte() as usize..self.rdr.position().byte() as usize;
+        check_raw(
+            self.path,
+            pos.line(),
+            self.bytes,
+            span,
+            self.header,
+            &self.rec,
+        )?;
+        check_record(
+            self.path,
+            pos.line(),
+            self.header,
+            &self.rec,
+            self.rows == 1,
+        )?;
+        Ok(Some(pos))
+    }
+}
+
 fn check_raw(
     path: &Path,
     line: u64,

@@ -358,17 +358,7 @@ impl Plan {
                 }
                 n as u64
             }
-            Scale::TargetTotal(t) => {
-                if t <= abstracted_before {
-                    return Err(PlanError::Flag {
-                        flag: "--target-total",
-                        message: format!(
-                            "{t} is not above the current abstracted count {abstracted_before}; pass a larger target"
-                        ),
-                    });
-                }
-                t - abstracted_before
-            }
+            Scale::TargetTotal(t) => above_current(t, abstracted_before)?,
         };
         check_synthetic(n, config.scale)?;
         let mut copies: Vec<u32> = vec![0; baseline.bases.len()];
@@ -1214,6 +1204,19 @@ mod tests {
     }
 }
 
+/// New resources needed for the abstracted layer to reach `target` (`--target-total`).
+fn above_current(target: u64, abstracted_before: u64) -> Result<u64, PlanError> {
+    if target <= abstracted_before {
+        return Err(PlanError::Flag {
+            flag: "--target-total",
+            message: format!(
+                "{target} is not above the current abstracted count {abstracted_before}; pass a larger target"
+            ),
+        });
+    }
+    Ok(target - abstracted_before)
+}
+
 /// Resources per generated resource group.
 pub const ROWS_PER_RESOURCE_GROUP: u64 = 100;
 
@@ -1246,17 +1249,7 @@ impl Plan {
                 }
                 (total as f64 * f).round() as u64
             }
-            Scale::TargetTotal(tt) => {
-                if tt <= abstracted_before {
-                    return Err(PlanError::Flag {
-                        flag: "--target-total",
-                        message: format!(
-                            "{tt} is not above the current abstracted count {abstracted_before}; pass a larger target"
-                        ),
-                    });
-                }
-                tt - abstracted_before
-            }
+            Scale::TargetTotal(t) => above_current(t, abstracted_before)?,
         };
         check_synthetic(want, config.scale)?;
         if want == 0 {

@@ -470,36 +470,32 @@ fn copy_baseline(
         if fs::hard_link(&src, &dst).is_err() {
             fs::copy(&src, &dst).map_err(|e| io_err(&dst, e))?;
         }
-        let bytes = fs::read(&dst).map_err(|e| io_err(&dst, e))?;
-        Ok((
-            dst_rel,
-            bytes.len() as u64,
-            format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
-        ))
+        // Streamed, so a large baseline is never read into memory whole.
+        let hash = crate::import::file_xxh3(&dst).map_err(|e| io_err(&dst, e))?;
+        let len = fs::metadata(&dst).map_err(|e| io_err(&dst, e))?.len();
+        Ok((dst_rel, len, hash))
     };
-    let mut nodes = Vec::new();
-    for g in &baseline.manifest.node_groups {
-        let mut g = g.clone();
-        g.header = place(&g.header)?.0;
-        for f in &mut g.files {
+    let place_group = |header: &mut String, files: &mut [FileEntry]| -> Result<(), WriteError> {
+        *header = place(header)?.0;
+        for f in files {
             let (p, bytes, hash) = place(&f.path)?;
             f.path = p;
             f.bytes = Some(bytes);
             f.xxh3 = Some(hash);
         }
+        Ok(())
+    };
+    let mut nodes = Vec::new();
+    for g in &baseline.manifest.node_groups {
+        let mut g = g.clone();
+        place_group(&mut g.header, &mut g.files)?;
         g.origin = Origin::Baseline;
         nodes.push(g);
     }
     let mut rels = Vec::new();
     for g in &baseline.manifest.relationship_groups {
         let mut g = g.clone();
-        g.header = place(&g.header)?.0;
-        for f in &mut g.files {
-            let (p, bytes, hash) = place(&f.path)?;
-            f.path = p;
-            f.bytes = Some(bytes);
-            f.xxh3 = Some(hash);
-        }
+        place_group(&mut g.header, &mut g.files)?;
         g.origin = Origin::Baseline;
         rels.push(g);
     }

@@ -44,11 +44,11 @@ pub struct Neo4jArgs {
     /// Importer JVM heap.
     #[arg(long, default_value = "2g")]
     pub import_heap: String,
-    /// Server heap.
-    #[arg(long, default_value = "1g")]
+    /// Server heap (`auto`: 1g, more for graphs over 2.5M entities).
+    #[arg(long, default_value = "auto")]
     pub server_heap: String,
-    /// Server page cache.
-    #[arg(long, default_value = "1g")]
+    /// Server page cache (`auto`: sized like the heap).
+    #[arg(long, default_value = "auto")]
     pub pagecache: String,
     /// Bolt port of the instance (default: a free one).
     #[arg(long)]

@@ -2,26 +2,30 @@
 
 use crate::common::tenantgen;
 
+/// `tenantgen run --json` sized for a test machine where several servers run at once.
+fn small_run() -> assert_cmd::Command {
+    let mut cmd = tenantgen();
+    cmd.args([
+        "run",
+        "--json",
+        "--server-heap",
+        "768m",
+        "--pagecache",
+        "256m",
+        "--max-off-heap",
+        "1G",
+        "--import-heap",
+        "1g",
+    ]);
+    cmd
+}
+
 #[test]
 fn run_on_the_seed_tenant_verifies_and_reports_stages() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("job");
-    let output = tenantgen()
-        .args([
-            "run",
-            "--json",
-            "--timestamp",
-            "2025-11-15T21:17:00Z",
-            "--server-heap",
-            "768m",
-            "--pagecache",
-            "256m",
-            "--max-off-heap",
-            "1G",
-            "--import-heap",
-            "1g",
-            "--out",
-        ])
+    let output = small_run()
+        .args(["--timestamp", "2025-11-15T21:17:00Z", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -51,23 +55,8 @@ fn run_from_a_live_graph_exports_it_first() {
     let source =
         crate::common::import_and_start(&crate::common::seed_dir(), &tmp.path().join("source"));
     let out = tmp.path().join("job");
-    let output = tenantgen()
-        .args([
-            "run",
-            "--json",
-            "--atg-compat",
-            "--from-uri",
-            &source.server.uri(),
-            "--server-heap",
-            "768m",
-            "--pagecache",
-            "256m",
-            "--max-off-heap",
-            "1G",
-            "--import-heap",
-            "1g",
-            "--out",
-        ])
+    let output = small_run()
+        .args(["--atg-compat", "--from-uri", &source.server.uri(), "--out"])
         .arg(&out)
         .output()
         .unwrap();
