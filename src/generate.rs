@@ -247,6 +247,9 @@ impl<'a> Generator<'a> {
         let (mut loc, mut name, mut text) = (String::new(), String::new(), String::new());
         let sub = escaped(&tp.subscription_id);
         let tenant = escaped(&tp.tenant_id);
+        let sources: Vec<Vec<u8>> = (0..tp.counts.len())
+            .map(|r| escaped(&format!("template:{}#resources[{r}]", tp.template_name)))
+            .collect();
         let render_err = |e: crate::template::TemplateError| std::io::Error::other(e.to_string());
         let (mut r, _) = tp.locate(range.start);
         for i in range {
@@ -315,8 +318,7 @@ impl<'a> Generator<'a> {
             out.buf.push(b',');
             out.buf.extend_from_slice(&self.gen_ts);
             out.buf.push(b',');
-            let source = format!("template:{}#resources[{r}]", tp.template_name);
-            csvfmt::push_field(&mut out.buf, source.as_bytes());
+            out.buf.extend_from_slice(&sources[r]);
             out.end_row()?;
         }
         out.finish()
