@@ -891,7 +891,13 @@ fn expected_counts(
     }
     e.relationships += rels;
     e.operation_relationships = rels;
-    e.by_pattern = patterns
+    e.by_pattern = pattern_counts(patterns);
+    e
+}
+
+/// The pattern map as the manifest lists it.
+fn pattern_counts(patterns: BTreeMap<(String, String, String), u64>) -> Vec<PatternCount> {
+    patterns
         .into_iter()
         .map(|((source, rel_type, target), count)| PatternCount {
             source,
@@ -899,8 +905,7 @@ fn expected_counts(
             target,
             count,
         })
-        .collect();
-    e
+        .collect()
 }
 
 fn estimate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutEdges]) -> u64 {
@@ -1694,15 +1699,7 @@ impl Plan {
         }
         e.relationships += rels;
         e.operation_relationships = rels;
-        e.by_pattern = patterns
-            .into_iter()
-            .map(|((source, rel_type, target), count)| PatternCount {
-                source,
-                rel_type,
-                target,
-                count,
-            })
-            .collect();
+        e.by_pattern = pattern_counts(patterns);
         let estimated_bytes = n * 700 + rels * 120 + hier_nodes * 200;
         Ok(Plan {
             config,

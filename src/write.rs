@@ -405,6 +405,21 @@ impl Write for HashingWriter {
     }
 }
 
+/// A rows/s progress bar on stderr when it is a terminal and `enabled`; `None` otherwise.
+pub(crate) fn rows_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    (enabled && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
 /// A progress bar on a terminal, nothing elsewhere.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
@@ -413,17 +428,7 @@ struct Progress {
 
 impl Progress {
     fn new(enabled: bool, total: u64) -> Progress {
-        use std::io::IsTerminal;
-        let bar = (enabled && io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
+        let bar = rows_bar(enabled, total);
         Progress {
             bar,
             done: AtomicU64::new(0),

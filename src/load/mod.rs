@@ -36,7 +36,7 @@ pub mod clean;
 pub mod stats;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1033,16 +1033,7 @@ struct Bar(Option<indicatif::ProgressBar>);
 
 impl Bar {
     fn new(enabled: bool, total: u64) -> Bar {
-        Bar((enabled && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        }))
+        Bar(crate::write::rows_bar(enabled, total))
     }
 
     fn add(&self, n: u64) {
