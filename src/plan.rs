@@ -862,15 +862,7 @@ fn expected_counts(
                 .or_default() += u64::from(c);
         }
     }
-    for (t, c) in &op_by_type {
-        *e.by_type.entry(t.clone()).or_default() += c;
-    }
-    e.operation_by_type = op_by_type;
-    let mut patterns: BTreeMap<(String, String, String), u64> = e
-        .by_pattern
-        .drain(..)
-        .map(|p| ((p.source, p.rel_type, p.target), p.count))
-        .collect();
+    let mut patterns = add_operation(&mut e, op_by_type);
     let mut rels = 0;
     for g in edges {
         let EdgeSource::Replica { patterns: pats, .. } = &g.source else {
@@ -893,6 +885,22 @@ fn expected_counts(
     e.operation_relationships = rels;
     e.by_pattern = pattern_counts(patterns);
     e
+}
+
+/// Adds the operation's resources by type to the baseline's counts and hands back the
+/// baseline's patterns as a map, for the operation's relationships to be added to.
+fn add_operation(
+    e: &mut Expected,
+    op_by_type: BTreeMap<String, u64>,
+) -> BTreeMap<(String, String, String), u64> {
+    for (t, c) in &op_by_type {
+        *e.by_type.entry(t.clone()).or_default() += c;
+    }
+    e.operation_by_type = op_by_type;
+    e.by_pattern
+        .drain(..)
+        .map(|p| ((p.source, p.rel_type, p.target), p.count))
+        .collect()
 }
 
 /// The pattern map as the manifest lists it.
@@ -1639,15 +1647,7 @@ impl Plan {
                     .or_insert(0) += c;
             }
         }
-        for (ty, c) in &op_by_type {
-            *e.by_type.entry(ty.clone()).or_default() += c;
-        }
-        e.operation_by_type = op_by_type;
-        let mut patterns: BTreeMap<(String, String, String), u64> = e
-            .by_pattern
-            .drain(..)
-            .map(|p| ((p.source, p.rel_type, p.target), p.count))
-            .collect();
+        let mut patterns = add_operation(&mut e, op_by_type);
         let mut add = |s: &str, rel: &str, d: &str, c: u64| {
             if c > 0 {
                 *patterns
