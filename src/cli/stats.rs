@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{out, ConnectArgs, Global};
-use crate::load::stats::{self, Format};
+use crate::stats::{self, Format};
 use crate::neo4j::Client;
 
 /// `--format` values.
