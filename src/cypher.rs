@@ -44,9 +44,14 @@ pub fn synthetic(var: &str) -> String {
     format!("{var}.synthetic = true")
 }
 
-/// The node bound to `var` is real (not synthetic); `null` counts as real.
+/// The node (or relationship) bound to `var` is real (not synthetic); `null` counts as real.
 pub fn real(var: &str) -> String {
     format!("coalesce({var}.synthetic, false) <> true")
+}
+
+/// The node bound to `var` is a real abstracted resource (what a copy's base must be).
+pub fn real_abstracted(var: &str) -> String {
+    format!("{} AND {}", abstracted(var), real(var))
 }
 
 /// The kind of the node bound to `var` (see the module header).
@@ -178,10 +183,7 @@ mod tests {
                 "CONTAINS`]->() DETACH DELETE n //",
                 "`CONTAINS``]->() DETACH DELETE n //`",
             ),
-            (
-                "USES`]->() DELETE x //",
-                "`USES``]->() DELETE x //`",
-            ),
+            ("USES`]->() DELETE x //", "`USES``]->() DELETE x //`"),
             (
                 "Microsoft.X/y`) DETACH DELETE n //",
                 "`Microsoft.X/y``) DETACH DELETE n //`",

@@ -57,8 +57,8 @@ use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
 
 use records::for_each_record;
-use resume::{check_progress, ProgressFile};
 pub use resume::PROGRESS_FILE;
+use resume::{check_progress, ProgressFile};
 use sender::{Counters, Loader};
 
 /// Retries of one batch after a transient error, a deadlock or a connection reset.
@@ -621,4 +621,3 @@ impl Bar {
         }
     }
 }
-

@@ -93,11 +93,12 @@ pub(super) fn record_maps(
     let mut temporal = BoltMap::new();
     for p in &g.props {
         let raw = &buf[fields[p.index].clone()];
-        let value = cypher::convert_field(p.ty, p.array, raw).map_err(|message| LoadError::Record {
-            path: path.to_path_buf(),
-            record,
-            message: format!("column {} ({}): {message}", p.index + 1, p.name),
-        })?;
+        let value =
+            cypher::convert_field(p.ty, p.array, raw).map_err(|message| LoadError::Record {
+                path: path.to_path_buf(),
+                record,
+                message: format!("column {} ({}): {message}", p.index + 1, p.name),
+            })?;
         if let Some(v) = value {
             let key = BoltString::from(p.name.as_str());
             if p.temporal().is_some() {

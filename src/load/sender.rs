@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use neo4rs::{BoltList, BoltType};
 
-use super::records::{for_each_record, id_field, map, pair_hash, record_maps, rel_value, repeated_pairs};
+use super::records::{
+    for_each_record, id_field, map, pair_hash, record_maps, rel_value, repeated_pairs,
+};
 use super::resume::ProgressFile;
 use super::{Bar, GroupPlan, LoadError, LoadPlan, Result, MAX_RETRIES};
 use crate::neo4j::Client;
