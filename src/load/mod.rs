@@ -1,12 +1,12 @@
 //! `load`: scale a running graph in place. Streams the synthetic groups of a generated directory
 //! over Bolt into a live Neo4j that already holds the operation's baseline, in `UNWIND` batches
-//! of typed rows, one auto-commit transaction per batch. [`crate::clean`] is its inverse (delete one
-//! operation), [`crate::stats`] summarises what a live graph holds. It does not read the
+//! of typed rows, one auto-commit transaction per batch. [`crate::clean`] is its inverse (delete
+//! one operation), [`crate::stats`] summarises what a live graph holds. It does not read the
 //! baseline groups (the graph has them) and does not verify counts (that is `verify`'s job).
 //!
 //! This module owns the stage's orchestration: which groups go, with which query, and the
-//! checks before sending (baseline present, schema). The parts: [`queries`] (the Cypher text),
-//! [`records`] (data parts into typed rows), [`resume`] (the progress file), [`sender`] (the
+//! checks before sending (baseline present, schema). The parts: `queries` (the Cypher text),
+//! `records` (data parts into typed rows), `resume` (the progress file), `sender` (the
 //! threaded sender with retry).
 //!
 //! **Resumability.** Re-running `load` after a crash finishes the operation without duplicates:

@@ -28,6 +28,7 @@ struct Work {
     is_rel: bool,
 }
 
+/// What the workers did, summed across them.
 #[derive(Default)]
 pub(super) struct Counters {
     pub(super) nodes: AtomicU64,
@@ -37,6 +38,7 @@ pub(super) struct Counters {
     pub(super) skipped: AtomicU64,
 }
 
+/// One load's sending side: the client, the progress record and the counters the workers share.
 pub(super) struct Loader<'a> {
     pub(super) client: &'a Client,
     pub(super) op: String,
@@ -109,11 +111,7 @@ impl Loader<'_> {
 
     /// Whether the progress file marks this batch done (and counts it as skipped).
     fn skip(&self, file: &str, batch: u64, rows: u64) -> bool {
-        let done = self
-            .progress
-            .lock()
-            .map(|mut p| p.is_done(file, batch))
-            .unwrap_or(false);
+        let done = self.is_done_cached(file, batch);
         if done {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             self.bar.add(rows);
@@ -152,6 +150,7 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// Whether the progress file marks this batch done (without counting it).
     fn is_done_cached(&self, file: &str, batch: u64) -> bool {
         self.progress
             .lock()
