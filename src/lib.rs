@@ -6,8 +6,10 @@
 //! baseline, [`neo4j`] owns the server and the Bolt client, [`cli`] ties the stages to the flags.
 
 pub mod baseline;
+pub mod clean;
 pub mod cli;
 pub mod csvfmt;
+pub mod cypher;
 pub mod export;
 pub mod generate;
 pub mod import;
@@ -15,6 +17,7 @@ pub mod load;
 pub mod manifest;
 pub mod neo4j;
 pub mod plan;
+pub mod stats;
 pub mod template;
 pub mod verify;
 pub mod write;

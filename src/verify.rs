@@ -10,10 +10,9 @@
 //! scans at most, a handful of them, so the cost grows linearly with the graph.
 //!
 //! Domain words: an *operation node* has `scale_operation_id` = the manifest's operation id; a
-//! node's *kind* is its `type` property when that is a string, else its lexicographically
-//! smallest label (as in [`crate::manifest`]); an *abstracted* node is `:Resource` without
-//! `:Original`; a *base* is an abstracted, non-synthetic `:Resource` a copy was made from
-//! (`template_source_id`).
+//! *base* is a real abstracted resource a copy was made from (`template_source_id`). *Kind*,
+//! *abstracted*, *synthetic*, *real* and *original* are [`crate::cypher`]'s, whose predicates
+//! every query here uses.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,6 +21,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::cypher::{
+    abstracted, kind, quote, real, real_abstracted, synthetic, ORIGINAL, RESOURCE,
+};
 use crate::manifest::{Expected, Manifest, Operation};
 use crate::neo4j::{Client, Neo4jError};
 use crate::plan::thousands;
@@ -346,14 +348,6 @@ fn signed(n: i128) -> String {
 // ---------------------------------------------------------------------------------------------
 // Cypher
 
-/// A node's kind, for a node bound to `n` (see the module header).
-fn kind(n: &str) -> String {
-    format!(
-        "CASE WHEN {n}.type IS :: STRING NOT NULL THEN {n}.type \
-         ELSE reduce(m = head(labels({n})), l IN labels({n}) | CASE WHEN l < m THEN l ELSE m END) END"
-    )
-}
-
 /// Properties of the node bound to `n` as a list of [`Prop`] maps.
 fn props(n: &str) -> String {
     format!(
@@ -361,11 +355,6 @@ fn props(n: &str) -> String {
           v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | coalesce(toStringOrNull(x), valueType(x))] \
              ELSE [coalesce(toStringOrNull({n}[k]), valueType({n}[k]))] END}}]"
     )
-}
-
-/// A backtick-quoted label or relationship type.
-fn quote(token: &str) -> String {
-    format!("`{}`", token.replace('`', "``"))
 }
 
 /// Query plumbing: every query belongs to a check, named in errors.
@@ -449,7 +438,50 @@ pub fn verify(
         })?;
     let q = Q { client, op: &op.id };
     let mut checks = Vec::new();
+    let whole = whole_graph_checks(&q, e, &mut checks)?;
+    operation_node_checks(&q, op, e, &mut checks)?;
+    let op_rels = relationship_checks(&q, op, e, &mut checks)?;
 
+    // 10. The baseline is unchanged.
+    checks.push(Check::count(
+        "baseline.real_abstracted",
+        e.real_abstracted,
+        whole.nodes.real_abstracted(),
+    ));
+    checks.push(Check::count(
+        "baseline.original",
+        e.original,
+        whole.by_label.get(ORIGINAL).copied().unwrap_or(0),
+    ));
+    checks.push(Check::count(
+        "baseline.relationships",
+        e.relationships.saturating_sub(e.operation_relationships),
+        whole.relationships.saturating_sub(op_rels),
+    ));
+
+    // 11. Property fidelity on a sample.
+    checks.push(fidelity(&q, op, opts.sample)?);
+
+    Ok(VerifyReport {
+        checks,
+        operation_id: op.id.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// What the whole-graph checks found that later checks compare with.
+struct WholeGraph {
+    relationships: u64,
+    by_label: BTreeMap<String, u64>,
+    nodes: GraphScan,
+}
+
+/// 1-3: totals, labels, relationship types, abstracted and synthetic nodes, kinds.
+fn whole_graph_checks(
+    q: &Q<'_>,
+    e: &Expected,
+    checks: &mut Vec<Check>,
+) -> Result<WholeGraph, VerifyError> {
     // 1. Totals (counts store).
     let nodes = count(
         &q.one("totals.nodes", "MATCH (n) RETURN count(n) AS c", &[])?,
@@ -470,7 +502,7 @@ pub fn verify(
 
     // 2. Labels and relationship types (counts store), over the expected and the present ones.
     let by_label = token_counts(
-        &q,
+        q,
         "counts.by_label",
         "CALL db.labels() YIELD label RETURN collect(label) AS t",
         e.by_label.keys(),
@@ -483,7 +515,7 @@ pub fn verify(
         &by_label,
     ));
     let by_rel = token_counts(
-        &q,
+        q,
         "counts.by_rel_type",
         "CALL db.relationshipTypes() YIELD relationshipType RETURN collect(relationshipType) AS t",
         e.by_rel_type.keys(),
@@ -497,7 +529,7 @@ pub fn verify(
     ));
 
     // 2-3. One node scan: abstracted by kind (and how many of them are synthetic), synthetic.
-    let graph = node_scan(&q)?;
+    let graph = node_scan(q)?;
     checks.push(Check::count(
         "counts.abstracted",
         e.abstracted,
@@ -514,9 +546,22 @@ pub fn verify(
         &e.by_type,
         &graph.abstracted_by_kind,
     ));
+    Ok(WholeGraph {
+        relationships: rels,
+        by_label,
+        nodes: graph,
+    })
+}
 
+/// 5-8: the operation's nodes — kinds, markers, labels, scan links, `id` uniqueness, sources.
+fn operation_node_checks(
+    q: &Q<'_>,
+    op: &Operation,
+    e: &Expected,
+    checks: &mut Vec<Check>,
+) -> Result<(), VerifyError> {
     // 5-6. One scan of the operation's nodes.
-    let opn = operation_scan(&q, op)?;
+    let opn = operation_scan(q, op)?;
     checks.push(Check::counts(
         "counts.operation_by_type",
         "kinds",
@@ -545,8 +590,10 @@ pub fn verify(
     // 7. `id` unique across :Resource.
     let row = q.one(
         "resource.id_unique",
-        "MATCH (n:Resource) WITH n.id AS id, count(*) AS c WHERE id IS NULL OR c > 1 \
-         RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids",
+        &format!(
+            "MATCH (n:{RESOURCE}) WITH n.id AS id, count(*) AS c WHERE id IS NULL OR c > 1 \
+         RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids"
+        ),
         &[("k", (EXAMPLES as i64).into())],
     )?;
     let dups = count(&row, "resource.id_unique", "c")?;
@@ -567,11 +614,20 @@ pub fn verify(
 
     // 8. Every template_source_id resolves to a base.
     if op.strategy == "replicate" {
-        checks.push(template_sources(&q)?);
+        checks.push(template_sources(q)?);
     }
+    Ok(())
+}
 
-    // 4, 9. One relationship scan: patterns, and how relationships touch the operation.
-    let rs = relationship_scan(&q)?;
+/// 4, 9: one relationship scan — patterns, and how relationships touch the operation; returns
+/// the operation's relationship count.
+fn relationship_checks(
+    q: &Q<'_>,
+    op: &Operation,
+    e: &Expected,
+    checks: &mut Vec<Check>,
+) -> Result<u64, VerifyError> {
+    let rs = relationship_scan(q)?;
     checks.push(Check::counts(
         "counts.by_pattern",
         "patterns",
@@ -623,32 +679,7 @@ pub fn verify(
             detail.join("; "),
         ));
     }
-
-    // 10. The baseline is unchanged.
-    checks.push(Check::count(
-        "baseline.real_abstracted",
-        e.real_abstracted,
-        graph.real_abstracted(),
-    ));
-    checks.push(Check::count(
-        "baseline.original",
-        e.original,
-        by_label.get("Original").copied().unwrap_or(0),
-    ));
-    checks.push(Check::count(
-        "baseline.relationships",
-        e.relationships.saturating_sub(e.operation_relationships),
-        rels.saturating_sub(op_rels),
-    ));
-
-    // 11. Property fidelity on a sample.
-    checks.push(fidelity(&q, op, opts.sample)?);
-
-    Ok(VerifyReport {
-        checks,
-        operation_id: op.id.clone(),
-        elapsed: started.elapsed(),
-    })
+    Ok(op_rels)
 }
 
 /// The expected pattern counts keyed like [`pattern_key`].
@@ -712,10 +743,12 @@ impl GraphScan {
 fn node_scan(q: &Q<'_>) -> Result<GraphScan, VerifyError> {
     const CHECK: &str = "counts.by_type";
     let cypher = format!(
-        "MATCH (n) WITH n, n:Resource AND NOT n:Original AS abstracted \
+        "MATCH (n) WITH n, {} AS abstracted \
          RETURN abstracted, CASE WHEN abstracted THEN {} END AS kind, count(*) AS nodes, \
-                count(CASE WHEN n.synthetic = true THEN 1 END) AS synthetic",
-        kind("n")
+                count(CASE WHEN {} THEN 1 END) AS synthetic",
+        abstracted("n"),
+        kind("n"),
+        synthetic("n"),
     );
     let mut scan = GraphScan::default();
     for row in q.rows(CHECK, &cypher, &[])? {
@@ -755,7 +788,7 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
     const CHECK: &str = "operation.nodes";
     let nonempty = |p: &str| format!("(n.{p} IS :: STRING NOT NULL AND n.{p} <> '')");
     let mut markers = vec![
-        "n.synthetic = true".to_string(),
+        synthetic("n"),
         nonempty("scale_operation_id"),
         nonempty("generation_strategy"),
         nonempty("generation_timestamp"),
@@ -767,16 +800,17 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
         "MATCH (n) WHERE n.scale_operation_id = $op \
          WITH n, {kind} AS kind, coalesce({markers}, false) AS markers_ok, \
               (size(labels(n)) = size($labels) AND all(l IN $labels WHERE l IN labels(n))) AS labels_ok \
-         RETURN kind, count(*) AS nodes, count(CASE WHEN n.synthetic = true THEN 1 END) AS synthetic, \
+         RETURN kind, count(*) AS nodes, count(CASE WHEN {synthetic} THEN 1 END) AS synthetic, \
                 count(CASE WHEN NOT markers_ok THEN 1 END) AS bad_markers, \
                 collect(CASE WHEN NOT markers_ok THEN toStringOrNull(n.id) END)[..$k] AS bad_marker_ids, \
                 count(CASE WHEN NOT labels_ok THEN 1 END) AS bad_labels, \
                 collect(CASE WHEN NOT labels_ok THEN toStringOrNull(n.id) END)[..$k] AS bad_label_ids, \
-                count(CASE WHEN n:Original THEN 1 END) AS original, \
-                collect(CASE WHEN n:Original THEN toStringOrNull(n.id) END)[..$k] AS original_ids, \
+                count(CASE WHEN n:{ORIGINAL} THEN 1 END) AS original, \
+                collect(CASE WHEN n:{ORIGINAL} THEN toStringOrNull(n.id) END)[..$k] AS original_ids, \
                 collect(DISTINCT toStringOrNull(n.generation_strategy))[..$k] AS strategies, \
                 collect(DISTINCT toStringOrNull(n.generation_timestamp))[..$k] AS timestamps",
         kind = kind("n"),
+        synthetic = synthetic("n"),
         markers = markers.join(" AND "),
     );
     let labels: Vec<neo4rs::BoltType> = op
@@ -889,14 +923,14 @@ fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
     const CHECK: &str = "operation.template_source";
     let row = q.one(
         CHECK,
-        "MATCH (c) WHERE c.scale_operation_id = $op \
+        &format!("MATCH (c) WHERE c.scale_operation_id = $op \
          WITH collect(DISTINCT c.template_source_id) AS ts \
-         OPTIONAL MATCH (b:Resource) WHERE b.id IN ts AND NOT b:Original \
-               AND coalesce(b.synthetic, false) <> true \
+         OPTIONAL MATCH (b) WHERE b.id IN ts AND {} \
          WITH ts, collect(DISTINCT b.id) AS found \
          RETURN size(ts) AS wanted, size(found) AS found, \
                 CASE WHEN size(found) < size(ts) \
                      THEN [t IN ts WHERE NOT t IN found | toStringOrNull(t)][..$k] ELSE [] END AS missing",
+            real_abstracted("b")),
         &[("k", (EXAMPLES as i64).into())],
     )?;
     let wanted = count(&row, CHECK, "wanted")?;
@@ -947,9 +981,10 @@ fn relationship_scan(q: &Q<'_>) -> Result<RelScan, VerifyError> {
                 count(CASE WHEN ao AND bo THEN 1 END) AS internal, \
                 count(CASE WHEN ao AND bo AND NOT ro THEN 1 END) AS unmarked_internal, \
                 count(CASE WHEN ro AND NOT ao AND NOT bo THEN 1 END) AS marked_detached, \
-                count(CASE WHEN ro AND coalesce(r.synthetic, false) <> true THEN 1 END) AS marked_not_synthetic",
+                count(CASE WHEN ro AND {rr} THEN 1 END) AS marked_not_synthetic",
         ka = kind("a"),
         kb = kind("b"),
+        rr = real("r"),
     );
     let mut s = RelScan::default();
     for row in q.rows(CHECK, &cypher, &[])? {
@@ -1016,9 +1051,9 @@ fn fidelity(q: &Q<'_>, op: &Operation, sample: usize) -> Result<Check, VerifyErr
     let sources: BTreeSet<&str> = copies.iter().filter_map(|c| c.source.as_deref()).collect();
     let ids: Vec<neo4rs::BoltType> = sources.iter().map(|&s| s.into()).collect();
     let cypher = format!(
-        "MATCH (c:Resource) WHERE c.id IN $ids AND NOT c:Original \
-               AND coalesce(c.synthetic, false) <> true \
+        "MATCH (c) WHERE c.id IN $ids AND {} \
          RETURN toStringOrNull(c.id) AS id, null AS source, {} AS props",
+        real_abstracted("c"),
         props("c")
     );
     let mut bases: BTreeMap<String, Node> = BTreeMap::new();

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{out, ConnectArgs, Global};
-use crate::load::clean;
+use crate::clean;
 use crate::neo4j::Client;
 
 /// Flags of `clean`.

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{out, ConnectArgs, Global};
-use crate::load::stats::{self, Format};
 use crate::neo4j::Client;
+use crate::stats::{self, Format};
 
 /// `--format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,8 +1,13 @@
 //! `load`: scale a running graph in place. Streams the synthetic groups of a generated directory
 //! over Bolt into a live Neo4j that already holds the operation's baseline, in `UNWIND` batches
-//! of typed rows, one auto-commit transaction per batch. [`clean`] is its inverse (delete one
-//! operation), [`stats`] summarises what a live graph holds. It does not read the baseline
-//! groups (the graph has them) and does not verify counts (that is `verify`'s job).
+//! of typed rows, one auto-commit transaction per batch. [`crate::clean`] is its inverse (delete
+//! one operation), [`crate::stats`] summarises what a live graph holds. It does not read the
+//! baseline groups (the graph has them) and does not verify counts (that is `verify`'s job).
+//!
+//! This module owns the stage's orchestration: which groups go, with which query, and the
+//! checks before sending (baseline present, schema). The parts: `queries` (the Cypher text),
+//! `records` (data parts into typed rows), `resume` (the progress file), `sender` (the
+//! threaded sender with retry).
 //!
 //! **Resumability.** Re-running `load` after a crash finishes the operation without duplicates:
 //!
@@ -27,31 +32,35 @@
 //! constraint on `:Resource(id)` (an index when duplicates prevent it) plus the indexes the
 //! batches and `clean` need.
 //!
-//! Field conversion follows the header types: empty unquoted field = absent (not sent), `""` =
-//! empty string (absent for arrays, as neo4j-admin does), `;` splits arrays, temporal values are
-//! sent as strings and converted by `datetime()`/`date()`/`localdatetime()` in the query. The
-//! `csv` crate cannot tell `""` from an empty field, so records are split with [`crate::csvfmt`].
+//! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
+//! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`
+//! splits arrays, temporal values are sent as strings and converted by
+//! `datetime()`/`date()`/`localdatetime()` in the query.
 
-pub mod clean;
-pub mod stats;
+mod queries;
+mod records;
+mod resume;
+mod sender;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::Read;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use neo4rs::{BoltList, BoltMap, BoltString, BoltType};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::baseline::{self, ColumnKind, Header, ValueType};
 use crate::csvfmt;
-use crate::manifest::{Kind, Manifest, ManifestError, NodeGroup, Origin, RelGroup};
+use crate::cypher::{self, quote};
+use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
 
-/// The progress file inside the generated directory.
-pub const PROGRESS_FILE: &str = ".load-progress.json";
+use records::for_each_record;
+pub use resume::PROGRESS_FILE;
+use resume::{check_progress, ProgressFile};
+use sender::{Counters, Loader};
+
 /// Retries of one batch after a transient error, a deadlock or a connection reset.
 pub const MAX_RETRIES: u32 = 5;
 /// The Bolt client pools at most this many connections; more workers would only queue.
@@ -267,18 +276,7 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         bar,
         stats: Counters::default(),
     };
-    loader.phase(|send| {
-        for g in &plan.nodes {
-            loader.produce_nodes(g, send)?;
-        }
-        Ok(())
-    })?;
-    loader.phase(|send| {
-        for g in &plan.rels {
-            loader.produce_rels(g, send)?;
-        }
-        Ok(())
-    })?;
+    loader.send_plan(&plan)?;
     loader.bar.finish();
     if let Ok(mut p) = loader.progress.lock() {
         p.finish();
@@ -318,13 +316,9 @@ struct PropCol {
 }
 
 impl PropCol {
+    /// The function the query converts this column's text with, when it is temporal.
     fn temporal(&self) -> Option<&'static str> {
-        match self.ty {
-            ValueType::DateTime => Some("datetime"),
-            ValueType::Date => Some("date"),
-            ValueType::LocalDateTime => Some("localdatetime"),
-            _ => None,
-        }
+        cypher::temporal_fn(self.ty)
     }
 }
 
@@ -353,12 +347,6 @@ struct LoadPlan {
     end_labels: BTreeSet<String>,
 }
 
-/// Backtick-quotes a label, type or key (validated tokens need nothing more, but a property
-/// key may hold anything: inner backticks are doubled).
-pub fn quote_name(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
 fn read_header(dir: &Path, rel: &str) -> Result<(PathBuf, Header)> {
     let path = dir.join(rel);
     let header = baseline::read_header(&path).map_err(|e| LoadError::Header {
@@ -385,83 +373,10 @@ fn prop_cols(header: &Header) -> Vec<PropCol> {
         .collect()
 }
 
-/// `, n.`k` = datetime(row.t.`k`)` for each temporal column.
-fn temporal_sets(var: &str, src: &str, props: &[PropCol]) -> String {
-    let mut s = String::new();
-    for p in props {
-        if let Some(f) = p.temporal() {
-            let k = quote_name(&p.name);
-            if p.array {
-                s.push_str(&format!(", {var}.{k} = [x IN {src}.t.{k} | {f}(x)]"));
-            } else {
-                s.push_str(&format!(", {var}.{k} = {f}({src}.t.{k})"));
-            }
-        }
-    }
-    s
-}
-
-/// The `UNWIND ... MERGE` query of a node group.
-fn node_cypher(merge_label: &str, labels: &[String], props: &[PropCol]) -> String {
-    let mut extra = String::new();
-    for l in labels.iter().filter(|l| *l != merge_label) {
-        extra.push_str(&format!(", n:{}", quote_name(l)));
-    }
-    let foreign = if props.iter().any(|p| p.name == "scale_operation_id") {
-        "sum(CASE WHEN n.scale_operation_id = $op THEN 0 ELSE 1 END)"
-    } else {
-        "0"
-    };
-    format!(
-        "UNWIND $rows AS row\n\
-         MERGE (n:{ml} {{id: row.id}})\n\
-         ON CREATE SET n += row.props{temporal}{extra}\n\
-         RETURN {foreign} AS foreign, 0 AS missing, 0 AS created",
-        ml = quote_name(merge_label),
-        temporal = temporal_sets("n", "row", props),
-    )
-}
-
-/// The query of a relationship group: per (start, end) pair, create the missing tail of the
-/// pair's relationship list (see the module doc).
-fn rel_cypher(start: &str, end: &str, rel_type: &str, props: &[PropCol]) -> String {
-    let filter = if props.iter().any(|p| p.name == "scale_operation_id") {
-        " WHERE x.scale_operation_id = $op"
-    } else {
-        ""
-    };
-    format!(
-        "UNWIND $rows AS row\n\
-         OPTIONAL MATCH (a:{sl} {{id: row.s}})\n\
-         OPTIONAL MATCH (b:{el} {{id: row.e}})\n\
-         CALL {{\n\
-         \x20 WITH row, a, b\n\
-         \x20 WITH row, a, b WHERE a IS NOT NULL AND b IS NOT NULL\n\
-         \x20 OPTIONAL MATCH (a)-[x:{t}]->(b){filter}\n\
-         \x20 WITH row, a, b, count(x) AS have\n\
-         \x20 UNWIND row.rels[have..] AS rel\n\
-         \x20 CREATE (a)-[r:{t}]->(b)\n\
-         \x20 SET r = rel.props{temporal}\n\
-         \x20 RETURN count(r) AS created\n\
-         }}\n\
-         RETURN 0 AS foreign, sum(CASE WHEN a IS NULL OR b IS NULL THEN size(row.rels) ELSE 0 END) AS missing, sum(created) AS created",
-        sl = quote_name(start),
-        el = quote_name(end),
-        t = quote_name(rel_type),
-        temporal = temporal_sets("r", "rel", props),
-    )
-}
-
 /// The label relationship ends in `space` are matched on: one all of the space's node groups
 /// share (`Resource` for the resource space), whose groups store the id.
 fn space_label(dir: &Path, m: &Manifest, group: &str, space: &str) -> Result<String> {
-    let groups: Vec<&NodeGroup> = m
-        .node_groups
-        .iter()
-        .filter(|g| g.id_space == space)
-        .collect();
-    let mut common: Option<BTreeSet<&String>> = None;
-    for g in &groups {
+    for g in m.node_groups.iter().filter(|g| g.id_space == space) {
         let (_, header) = read_header(dir, &g.header)?;
         let stored = header
             .columns
@@ -474,19 +389,8 @@ fn space_label(dir: &Path, m: &Manifest, group: &str, space: &str) -> Result<Str
                 why: format!("a node group ({}) whose id is not stored as `id`", g.name),
             });
         }
-        let labels: BTreeSet<&String> = g.labels.iter().collect();
-        common = Some(match common {
-            None => labels,
-            Some(c) => c.intersection(&labels).copied().collect(),
-        });
     }
-    let common = common.unwrap_or_default();
-    let pick = ["Resource", space]
-        .iter()
-        .find(|l| common.iter().any(|c| c == *l))
-        .map(|l| l.to_string())
-        .or_else(|| common.iter().next().map(|l| l.to_string()));
-    pick.ok_or_else(|| LoadError::EndpointSpace {
+    cypher::end_label(&m.node_groups, space).ok_or_else(|| LoadError::EndpointSpace {
         group: group.into(),
         space: space.into(),
         why: "no label shared by all its node groups".into(),
@@ -527,7 +431,7 @@ impl LoadPlan {
                 width: header.columns.len(),
                 id_col,
                 end_col: 0,
-                cypher: Arc::new(node_cypher(&merge_label, &g.labels, &props)),
+                cypher: Arc::new(queries::node_cypher(&merge_label, &g.labels, &props)),
                 props,
                 is_rel: false,
             });
@@ -593,177 +497,10 @@ fn rel_plan(
         width: header.columns.len(),
         id_col: start_col,
         end_col,
-        cypher: Arc::new(rel_cypher(&start, &end, &g.rel_type, &props)),
+        cypher: Arc::new(queries::rel_cypher(&start, &end, &g.rel_type, &props)),
         props,
         is_rel: true,
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading records
-
-/// A data part's bytes: mapped, or decompressed when it is `.gz`.
-enum Data {
-    Map(memmap2::Mmap),
-    Owned(Vec<u8>),
-}
-
-impl Data {
-    fn open(path: &Path) -> Result<Data> {
-        let io = |source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        if path.extension().is_some_and(|e| e == "gz") {
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(file)
-                .read_to_end(&mut out)
-                .map_err(io)?;
-            return Ok(Data::Owned(out));
-        }
-        if file.metadata().map_err(io)?.len() == 0 {
-            return Ok(Data::Owned(Vec::new()));
-        }
-        // SAFETY: the generated directory is not modified while `load` reads it (the same
-        // assumption `baseline` makes); a concurrent truncation could fault the process.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Ok(Data::Map(map))
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Data::Map(m) => m,
-            Data::Owned(v) => v,
-        }
-    }
-}
-
-/// Calls `f(record_number, fields)` for every record of a part (raw field spans into `buf`).
-fn for_each_record(
-    path: &Path,
-    width: usize,
-    mut f: impl FnMut(u64, &[u8], &[std::ops::Range<usize>]) -> Result<()>,
-) -> Result<()> {
-    let data = Data::open(path)?;
-    let buf = data.bytes();
-    let mut fields = Vec::with_capacity(width);
-    let mut pos = 0;
-    let mut record = 0u64;
-    while pos < buf.len() {
-        let next = csvfmt::split_record(buf, pos, &mut fields);
-        record += 1;
-        if fields.len() == 1 && buf[pos..next].iter().all(|b| *b == b'\n' || *b == b'\r') {
-            pos = next;
-            continue;
-        }
-        if fields.len() != width {
-            return Err(LoadError::Record {
-                path: path.to_path_buf(),
-                record,
-                message: format!("{} fields, the header has {width}", fields.len()),
-            });
-        }
-        f(record, buf, &fields)?;
-        pos = next;
-    }
-    Ok(())
-}
-
-fn text(raw: &[u8]) -> std::result::Result<String, String> {
-    String::from_utf8(raw.to_vec()).map_err(|_| "not valid UTF-8".to_string())
-}
-
-fn scalar(ty: ValueType, raw: &[u8]) -> std::result::Result<BoltType, String> {
-    let s = text(raw)?;
-    Ok(match ty {
-        ValueType::String | ValueType::DateTime | ValueType::Date | ValueType::LocalDateTime => {
-            BoltType::from(s)
-        }
-        ValueType::Long => BoltType::from(
-            s.trim()
-                .parse::<i64>()
-                .map_err(|e| format!("{s:?} is not a long: {e}"))?,
-        ),
-        ValueType::Double => BoltType::from(
-            s.trim()
-                .parse::<f64>()
-                .map_err(|e| format!("{s:?} is not a double: {e}"))?,
-        ),
-        ValueType::Boolean => BoltType::from(s.trim().eq_ignore_ascii_case("true")),
-    })
-}
-
-/// Converts one raw field by its column type; `None` when the property is absent.
-pub fn convert_field(
-    ty: ValueType,
-    array: bool,
-    raw: &[u8],
-) -> std::result::Result<Option<BoltType>, String> {
-    let Some(value) = csvfmt::unescape(raw) else {
-        return Ok(None);
-    };
-    if !array {
-        return scalar(ty, &value).map(Some);
-    }
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let items = value
-        .split(|b| *b == csvfmt::ARRAY_DELIMITER)
-        .map(|item| scalar(ty, item))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(Some(BoltType::List(BoltList::from(items))))
-}
-
-/// `{props: {...}, t: {...}}` of one record: plain properties and temporal strings.
-fn record_maps(
-    g: &GroupPlan,
-    path: &Path,
-    record: u64,
-    buf: &[u8],
-    fields: &[std::ops::Range<usize>],
-) -> Result<(BoltMap, BoltMap)> {
-    let mut props = BoltMap::with_capacity(g.props.len());
-    let mut temporal = BoltMap::new();
-    for p in &g.props {
-        let raw = &buf[fields[p.index].clone()];
-        let value = convert_field(p.ty, p.array, raw).map_err(|message| LoadError::Record {
-            path: path.to_path_buf(),
-            record,
-            message: format!("column {} ({}): {message}", p.index + 1, p.name),
-        })?;
-        if let Some(v) = value {
-            let key = BoltString::from(p.name.as_str());
-            if p.temporal().is_some() {
-                temporal.put(key, v);
-            } else {
-                props.put(key, v);
-            }
-        }
-    }
-    Ok((props, temporal))
-}
-
-fn id_field(path: &Path, record: u64, raw: &[u8], what: &str) -> Result<String> {
-    let value = csvfmt::unescape(raw).ok_or_else(|| LoadError::Record {
-        path: path.to_path_buf(),
-        record,
-        message: format!("the {what} is empty"),
-    })?;
-    text(&value).map_err(|message| LoadError::Record {
-        path: path.to_path_buf(),
-        record,
-        message: format!("the {what}: {message}"),
-    })
-}
-
-fn map(entries: Vec<(&str, BoltType)>) -> BoltType {
-    let mut m = BoltMap::with_capacity(entries.len());
-    for (k, v) in entries {
-        m.put(BoltString::from(k), v);
-    }
-    BoltType::Map(m)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -777,7 +514,7 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
     let stop = "enough";
     let r = for_each_record(path, *width, |record, buf, fields| {
         if let Some(v) = csvfmt::unescape(&buf[fields[*col].clone()]) {
-            let id = text(&v).map_err(|message| LoadError::Record {
+            let id = cypher::text(&v).map_err(|message| LoadError::Record {
                 path: path.clone(),
                 record,
                 message,
@@ -849,7 +586,7 @@ fn ensure_schema(client: &Client, plan: &LoadPlan, notes: &mut Vec<String>) -> R
         client.run(
             &format!(
                 "CREATE INDEX IF NOT EXISTS FOR (n:{}) ON (n.id)",
-                quote_name(label)
+                quote(label)
             ),
             &[],
         )?;
@@ -863,171 +600,7 @@ fn first_line(s: &str) -> &str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Progress file
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct ProgressDoc {
-    #[serde(default)]
-    targets: BTreeMap<String, TargetProgress>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct TargetProgress {
-    operation_id: String,
-    batch_size: usize,
-    /// Completed batch indices by data file (or `<group>#parallel`).
-    done: BTreeMap<String, BTreeSet<u64>>,
-}
-
-/// `DIR/.load-progress.json`; writes are best effort (a read-only directory only loses the
-/// shortcut, never correctness).
-struct ProgressFile {
-    path: Option<PathBuf>,
-    doc: ProgressDoc,
-    target: String,
-}
-
-impl ProgressFile {
-    fn open(
-        dir: &Path,
-        target: &str,
-        operation: &str,
-        batch_size: usize,
-        notes: &mut Vec<String>,
-    ) -> ProgressFile {
-        let path = dir.join(PROGRESS_FILE);
-        let mut doc: ProgressDoc = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        let entry = doc.targets.entry(target.to_string()).or_default();
-        if entry.operation_id != operation || entry.batch_size != batch_size {
-            if !entry.done.is_empty() {
-                notes.push(format!(
-                    "{PROGRESS_FILE}: earlier progress was for batch size {} / operation {}; starting the record afresh (MERGE keeps the load exact)",
-                    entry.batch_size, entry.operation_id
-                ));
-            }
-            *entry = TargetProgress {
-                operation_id: operation.into(),
-                batch_size,
-                ..TargetProgress::default()
-            };
-        } else if !entry.done.is_empty() {
-            let n: usize = entry.done.values().map(BTreeSet::len).sum();
-            notes.push(format!(
-                "resuming: {PROGRESS_FILE} marks {n} batches of this operation as done"
-            ));
-        }
-        let mut file = ProgressFile {
-            path: Some(path),
-            doc,
-            target: target.into(),
-        };
-        if let Err(e) = file.save() {
-            notes.push(format!(
-                "cannot write {PROGRESS_FILE} ({e}); a re-run will re-send every batch (still exact)"
-            ));
-            file.path = None;
-        }
-        file
-    }
-
-    fn entry(&mut self) -> &mut TargetProgress {
-        self.doc.targets.entry(self.target.clone()).or_default()
-    }
-
-    fn is_done(&mut self, file: &str, batch: u64) -> bool {
-        self.entry()
-            .done
-            .get(file)
-            .is_some_and(|s| s.contains(&batch))
-    }
-
-    fn mark(&mut self, file: &str, batch: u64) {
-        self.entry()
-            .done
-            .entry(file.to_string())
-            .or_default()
-            .insert(batch);
-        let _ = self.save();
-    }
-
-    /// The load finished: the record is only for resuming, so it goes (a later re-run, e.g.
-    /// after `clean`, must send everything again).
-    fn finish(&mut self) {
-        self.doc.targets.remove(&self.target);
-        let _ = match &self.path {
-            Some(path) if self.doc.targets.is_empty() => std::fs::remove_file(path),
-            _ => self.save(),
-        };
-    }
-
-    /// A lower bound of the node rows the recorded node batches hold.
-    fn recorded_node_rows(&mut self, node_files: &[String], batch_size: usize) -> u64 {
-        let done = &self.entry().done;
-        node_files
-            .iter()
-            .filter_map(|f| done.get(f))
-            .map(|s| s.len().saturating_sub(1) as u64 * batch_size as u64)
-            .sum()
-    }
-
-    fn recorded(&mut self) -> usize {
-        self.entry().done.values().map(BTreeSet::len).sum()
-    }
-
-    /// Forgets the recorded batches (the graph does not hold them any more).
-    fn reset(&mut self) {
-        self.entry().done.clear();
-        let _ = self.save();
-    }
-
-    fn save(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&self.doc).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
-    }
-}
-
-/// The progress record is trusted only while the graph still holds at least the nodes it
-/// claims (a `clean` or a restored database since the crash invalidates it).
-fn check_progress(
-    client: &Client,
-    plan: &LoadPlan,
-    operation: &str,
-    batch_size: usize,
-    progress: &mut ProgressFile,
-    notes: &mut Vec<String>,
-) -> Result<()> {
-    if progress.recorded() == 0 {
-        return Ok(());
-    }
-    let node_files: Vec<String> = plan
-        .nodes
-        .iter()
-        .flat_map(|g| g.files.iter().map(|(name, _)| name.clone()))
-        .collect();
-    let claimed = progress.recorded_node_rows(&node_files, batch_size);
-    let present = client.scalar_i64(
-        "MATCH (n:Resource) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
-        &[("op", operation.into())],
-    )?;
-    if present == 0 || (present as u64) < claimed {
-        notes.push(format!(
-            "{PROGRESS_FILE} records batches the graph does not hold ({present} nodes of the operation, at least {claimed} recorded); sending everything again"
-        ));
-        progress.reset();
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress bar
+// Progress bar (to move to the shared progress-bar home with the other stages' bars)
 
 struct Bar(Option<indicatif::ProgressBar>);
 
@@ -1046,438 +619,5 @@ impl Bar {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sending batches
-
-/// One batch: its place (file, index) for the progress file, its query and rows.
-struct Work {
-    file: String,
-    batch: u64,
-    cypher: Arc<String>,
-    rows: Vec<BoltType>,
-    /// Rows of the source files this batch holds (relationship rows, not pairs).
-    count: u64,
-    is_rel: bool,
-}
-
-#[derive(Default)]
-struct Counters {
-    nodes: AtomicU64,
-    rels: AtomicU64,
-    rels_created: AtomicU64,
-    batches: AtomicU64,
-    skipped: AtomicU64,
-}
-
-struct Loader<'a> {
-    client: &'a Client,
-    op: String,
-    batch_size: usize,
-    workers: usize,
-    progress: Mutex<ProgressFile>,
-    bar: Bar,
-    stats: Counters,
-}
-
-type Send<'s> = dyn FnMut(Work) -> Result<()> + 's;
-
-impl Loader<'_> {
-    /// Runs `produce` on this thread while `workers` threads send what it yields; returns the
-    /// first error of either side once all sent batches are done.
-    fn phase(&self, produce: impl FnOnce(&mut Send<'_>) -> Result<()>) -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(self.workers * 2);
-        let rx = Mutex::new(rx);
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<LoadError>> = Mutex::new(None);
-        let produced = std::thread::scope(|scope| {
-            for _ in 0..self.workers {
-                scope.spawn(|| loop {
-                    let next = rx.lock().map(|r| r.recv());
-                    let Ok(Ok(work)) = next else { break };
-                    if failed.load(Ordering::Relaxed) {
-                        continue; // drain so the producer never blocks on a full channel
-                    }
-                    if let Err(e) = self.send(work) {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Ok(mut slot) = first_error.lock() {
-                            slot.get_or_insert(e);
-                        }
-                    }
-                });
-            }
-            let mut send = |w: Work| -> Result<()> {
-                if failed.load(Ordering::Relaxed) {
-                    return Err(LoadError::Invalid("a worker failed".into()));
-                }
-                tx.send(w)
-                    .map_err(|_| LoadError::Invalid("the workers stopped".into()))
-            };
-            let r = produce(&mut send);
-            drop(tx);
-            r
-        });
-        if let Some(e) = first_error.into_inner().ok().flatten() {
-            return Err(e);
-        }
-        produced
-    }
-
-    /// Whether the progress file marks this batch done (and counts it as skipped).
-    fn skip(&self, file: &str, batch: u64, rows: u64) -> bool {
-        let done = self
-            .progress
-            .lock()
-            .map(|mut p| p.is_done(file, batch))
-            .unwrap_or(false);
-        if done {
-            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-            self.bar.add(rows);
-        }
-        done
-    }
-
-    fn produce_nodes(&self, g: &GroupPlan, send: &mut Send<'_>) -> Result<()> {
-        for (name, path) in &g.files {
-            let mut rows: Vec<BoltType> = Vec::with_capacity(self.batch_size);
-            let mut batch = 0u64;
-            let mut in_batch = 0u64;
-            for_each_record(path, g.width, |record, buf, fields| {
-                in_batch += 1;
-                let skipping = self.is_done_cached(name, batch);
-                if !skipping {
-                    let id = id_field(path, record, &buf[fields[g.id_col].clone()], "node id")?;
-                    let (props, t) = record_maps(g, path, record, buf, fields)?;
-                    rows.push(map(vec![
-                        ("id", id.into()),
-                        ("props", BoltType::Map(props)),
-                        ("t", BoltType::Map(t)),
-                    ]));
-                }
-                if in_batch as usize == self.batch_size {
-                    self.flush(g, name, batch, &mut rows, in_batch, send)?;
-                    batch += 1;
-                    in_batch = 0;
-                }
-                Ok(())
-            })?;
-            if in_batch > 0 {
-                self.flush(g, name, batch, &mut rows, in_batch, send)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn is_done_cached(&self, file: &str, batch: u64) -> bool {
-        self.progress
-            .lock()
-            .map(|mut p| p.is_done(file, batch))
-            .unwrap_or(false)
-    }
-
-    fn flush(
-        &self,
-        g: &GroupPlan,
-        file: &str,
-        batch: u64,
-        rows: &mut Vec<BoltType>,
-        count: u64,
-        send: &mut Send<'_>,
-    ) -> Result<()> {
-        if self.skip(file, batch, count) {
-            rows.clear();
-            return Ok(());
-        }
-        let rows = std::mem::replace(rows, Vec::with_capacity(self.batch_size));
-        send(Work {
-            file: file.to_string(),
-            batch,
-            cypher: g.cypher.clone(),
-            rows,
-            count,
-            is_rel: g.is_rel,
-        })
-    }
-
-    fn produce_rels(&self, g: &GroupPlan, send: &mut Send<'_>) -> Result<()> {
-        let repeated = repeated_pairs(g)?;
-        // Pairs that repeat in the group: all their rows, sent whole after the stream.
-        let mut held: BTreeMap<(String, String), Vec<BoltType>> = BTreeMap::new();
-        for (name, path) in &g.files {
-            let mut rows: Vec<BoltType> = Vec::with_capacity(self.batch_size);
-            let mut batch = 0u64;
-            let mut in_batch = 0u64;
-            for_each_record(path, g.width, |record, buf, fields| {
-                let s_raw = &buf[fields[g.id_col].clone()];
-                let e_raw = &buf[fields[g.end_col].clone()];
-                let is_repeated =
-                    !repeated.is_empty() && repeated.contains(&pair_hash(s_raw, e_raw));
-                if !is_repeated {
-                    in_batch += 1;
-                    if self.is_done_cached(name, batch) {
-                        // counted, not converted
-                    } else {
-                        let s = id_field(path, record, s_raw, "start id")?;
-                        let e = id_field(path, record, e_raw, "end id")?;
-                        let rel = rel_value(g, path, record, buf, fields)?;
-                        rows.push(map(vec![
-                            ("s", s.into()),
-                            ("e", e.into()),
-                            ("rels", BoltType::List(BoltList::from(vec![rel]))),
-                        ]));
-                    }
-                    if in_batch as usize == self.batch_size {
-                        self.flush(g, name, batch, &mut rows, in_batch, send)?;
-                        batch += 1;
-                        in_batch = 0;
-                    }
-                } else {
-                    let s = id_field(path, record, s_raw, "start id")?;
-                    let e = id_field(path, record, e_raw, "end id")?;
-                    let rel = rel_value(g, path, record, buf, fields)?;
-                    held.entry((s, e)).or_default().push(rel);
-                }
-                Ok(())
-            })?;
-            if in_batch > 0 {
-                self.flush(g, name, batch, &mut rows, in_batch, send)?;
-            }
-        }
-        let key = format!("{}#parallel", g.name);
-        let mut rows = Vec::new();
-        let mut count = 0u64;
-        let mut batch = 0u64;
-        for ((s, e), rels) in held {
-            count += rels.len() as u64;
-            rows.push(map(vec![
-                ("s", s.into()),
-                ("e", e.into()),
-                ("rels", BoltType::List(BoltList::from(rels))),
-            ]));
-            if count as usize >= self.batch_size {
-                self.flush(g, &key, batch, &mut rows, count, send)?;
-                batch += 1;
-                count = 0;
-            }
-        }
-        if count > 0 {
-            self.flush(g, &key, batch, &mut rows, count, send)?;
-        }
-        Ok(())
-    }
-
-    /// Sends one batch, retrying transient failures with backoff.
-    fn send(&self, w: Work) -> Result<()> {
-        let (foreign, missing, created) =
-            self.run_rows(&w.cypher, &w.rows)
-                .map_err(|(e, attempts)| LoadError::Batch {
-                    path: w.file.clone(),
-                    batch: w.batch,
-                    uri: self.client.uri().into(),
-                    attempts,
-                    detail: e.to_string(),
-                })?;
-        if foreign > 0 {
-            return Err(LoadError::Foreign {
-                path: w.file,
-                batch: w.batch,
-                count: foreign,
-                operation: self.op.clone(),
-            });
-        }
-        if missing > 0 {
-            return Err(LoadError::MissingEnds {
-                path: w.file,
-                batch: w.batch,
-                count: missing,
-            });
-        }
-        let s = &self.stats;
-        if w.is_rel {
-            s.rels.fetch_add(w.count, Ordering::Relaxed);
-            s.rels_created.fetch_add(created as u64, Ordering::Relaxed);
-        } else {
-            s.nodes.fetch_add(w.count, Ordering::Relaxed);
-        }
-        s.batches.fetch_add(1, Ordering::Relaxed);
-        self.bar.add(w.count);
-        if let Ok(mut p) = self.progress.lock() {
-            p.mark(&w.file, w.batch);
-        }
-        Ok(())
-    }
-
-    /// Runs `cypher` over `rows`: transient failures are retried with backoff, and a batch too
-    /// big for the server's transaction memory is split in halves (rows are idempotent, so a
-    /// half that already went through is harmless to send again). Returns (foreign, missing,
-    /// created) summed over the pieces, or the last error and the attempts made.
-    fn run_rows(
-        &self,
-        cypher: &str,
-        rows: &[BoltType],
-    ) -> std::result::Result<(i64, i64, i64), (neo4rs::Error, u32)> {
-        let graph = self.client.graph();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let q = neo4rs::query(cypher)
-                .param("rows", BoltType::List(BoltList::from(rows.to_vec())))
-                .param("op", self.op.as_str());
-            let result = self.client.block_on(async {
-                let mut stream = graph.execute(q).await?;
-                let mut out = (0i64, 0i64, 0i64);
-                while let Some(row) = stream.next().await? {
-                    out = (
-                        row.get::<i64>("foreign").unwrap_or(0),
-                        row.get::<i64>("missing").unwrap_or(0),
-                        row.get::<i64>("created").unwrap_or(0),
-                    );
-                }
-                Ok::<_, neo4rs::Error>(out)
-            });
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) if out_of_memory(&e) && rows.len() > 1 => {
-                    let (a, b) = rows.split_at(rows.len() / 2);
-                    let x = self.run_rows(cypher, a)?;
-                    let y = self.run_rows(cypher, b)?;
-                    return Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2));
-                }
-                Err(e) if attempt <= MAX_RETRIES && retryable(&e) => {
-                    std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
-                }
-                Err(e) => return Err((e, attempt)),
-            }
-        }
-    }
-}
-
-/// The server ran out of transaction memory for one batch.
-fn out_of_memory(e: &neo4rs::Error) -> bool {
-    matches!(e, neo4rs::Error::Neo4j(n) if n.code().contains("OutOfMemoryError"))
-}
-
-fn rel_value(
-    g: &GroupPlan,
-    path: &Path,
-    record: u64,
-    buf: &[u8],
-    fields: &[std::ops::Range<usize>],
-) -> Result<BoltType> {
-    let (props, t) = record_maps(g, path, record, buf, fields)?;
-    Ok(map(vec![
-        ("props", BoltType::Map(props)),
-        ("t", BoltType::Map(t)),
-    ]))
-}
-
-fn pair_hash(s: &[u8], e: &[u8]) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(s);
-    h.update(&[0]);
-    h.update(e);
-    h.digest()
-}
-
-/// Hashes of the (start, end) pairs that occur more than once in a group (one pass over the
-/// ends only; a hash collision only holds a unique pair back, which stays exact).
-fn repeated_pairs(g: &GroupPlan) -> Result<HashSet<u64>> {
-    let mut seen = HashSet::new();
-    let mut repeated = HashSet::new();
-    for (_, path) in &g.files {
-        for_each_record(path, g.width, |_, buf, fields| {
-            let h = pair_hash(
-                &buf[fields[g.id_col].clone()],
-                &buf[fields[g.end_col].clone()],
-            );
-            if !seen.insert(h) {
-                repeated.insert(h);
-            }
-            Ok(())
-        })?;
-    }
-    Ok(repeated)
-}
-
-/// Transient server errors, deadlocks and lost connections are worth another attempt: every
-/// batch is idempotent.
-fn retryable(e: &neo4rs::Error) -> bool {
-    match e {
-        neo4rs::Error::IOError { .. }
-        | neo4rs::Error::ConnectionError
-        | neo4rs::Error::ConnectionTimedOut => true,
-        neo4rs::Error::Neo4j(n) => {
-            n.code().starts_with("Neo.TransientError.") || n.code().contains("Deadlock")
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn converts_fields_by_type() {
-        assert!(convert_field(ValueType::String, false, b"")
-            .unwrap()
-            .is_none());
-        assert_eq!(
-            convert_field(ValueType::String, false, b"\"\"").unwrap(),
-            Some(BoltType::from(""))
-        );
-        assert_eq!(
-            convert_field(ValueType::Long, false, b"-42").unwrap(),
-            Some(BoltType::from(-42_i64))
-        );
-        assert_eq!(
-            convert_field(ValueType::Boolean, false, b"true").unwrap(),
-            Some(BoltType::from(true))
-        );
-        assert_eq!(
-            convert_field(ValueType::Double, false, b"1.5").unwrap(),
-            Some(BoltType::from(1.5))
-        );
-        assert_eq!(
-            convert_field(ValueType::String, true, b"a;b c").unwrap(),
-            Some(BoltType::from(vec!["a".to_string(), "b c".to_string()]))
-        );
-        assert!(convert_field(ValueType::String, true, b"\"\"")
-            .unwrap()
-            .is_none());
-        assert!(convert_field(ValueType::Long, false, b"x").is_err());
-    }
-
-    #[test]
-    fn queries_quote_names_and_convert_temporals() {
-        let props = vec![
-            PropCol {
-                index: 1,
-                name: "updated_at".into(),
-                ty: ValueType::DateTime,
-                array: false,
-            },
-            PropCol {
-                index: 2,
-                name: "scale_operation_id".into(),
-                ty: ValueType::String,
-                array: false,
-            },
-        ];
-        let q = node_cypher("Resource", &["Resource".into(), "Synthetic".into()], &props);
-        assert!(q.contains("MERGE (n:`Resource` {id: row.id})"), "{q}");
-        assert!(
-            q.contains("n.`updated_at` = datetime(row.t.`updated_at`)"),
-            "{q}"
-        );
-        assert!(q.contains(", n:`Synthetic`"), "{q}");
-        assert!(q.contains("n.scale_operation_id = $op"), "{q}");
-        let r = rel_cypher("Resource", "Region", "LOCATED_IN", &props);
-        assert!(r.contains("(b:`Region` {id: row.e})"), "{r}");
-        assert!(r.contains("CREATE (a)-[r:`LOCATED_IN`]->(b)"), "{r}");
-        assert!(r.contains("WHERE x.scale_operation_id = $op"), "{r}");
-        assert_eq!(quote_name("a`b"), "`a``b`");
     }
 }

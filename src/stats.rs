@@ -1,10 +1,13 @@
 //! `stats`: what a live graph holds — totals (nodes, relationships, abstracted, real,
 //! synthetic, original), abstracted resources by `type` (real and synthetic columns) and
 //! synthetic nodes by operation — and its three renderings (table, JSON, Markdown). Counting
-//! is here; checking against a manifest is `verify`'s job.
+//! is here; checking against a manifest is `verify`'s job. The words are
+//! [`crate::cypher`]'s; note that the by-type table groups by the `type` property as text
+//! ([`crate::cypher::type_text`]), not by kind.
 
 use serde::Serialize;
 
+use crate::cypher::{abstracted, real_abstracted, synthetic, type_text, ORIGINAL};
 use crate::neo4j::{Client, Neo4jError};
 
 /// Whole-graph totals.
@@ -69,18 +72,30 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
     let totals = Totals {
         nodes: c("MATCH (n) RETURN count(n) AS c")?,
         relationships: c("MATCH ()-[r]->() RETURN count(r) AS c")?,
-        abstracted: c("MATCH (n:Resource) WHERE NOT n:Original RETURN count(n) AS c")?,
-        real_abstracted: c("MATCH (n:Resource) WHERE NOT n:Original \
-             AND coalesce(n.synthetic, false) <> true RETURN count(n) AS c")?,
-        synthetic: c("MATCH (n) WHERE n.synthetic = true RETURN count(n) AS c")?,
-        original: c("MATCH (n:Original) RETURN count(n) AS c")?,
+        abstracted: c(&format!(
+            "MATCH (n) WHERE {} RETURN count(n) AS c",
+            abstracted("n")
+        ))?,
+        real_abstracted: c(&format!(
+            "MATCH (n) WHERE {} RETURN count(n) AS c",
+            real_abstracted("n")
+        ))?,
+        synthetic: c(&format!(
+            "MATCH (n) WHERE {} RETURN count(n) AS c",
+            synthetic("n")
+        ))?,
+        original: c(&format!("MATCH (n:{ORIGINAL}) RETURN count(n) AS c"))?,
     };
     let by_type = client
         .rows(
-            "MATCH (n:Resource) WHERE NOT n:Original \
-             WITH coalesce(toString(n.type), '(none)') AS t, n.synthetic = true AS s \
-             RETURN t, sum(CASE WHEN s THEN 0 ELSE 1 END) AS real_count, \
-             sum(CASE WHEN s THEN 1 ELSE 0 END) AS synthetic_count ORDER BY t",
+            &format!(
+                "MATCH (n) WHERE {} WITH {} AS t, {} AS s \
+                 RETURN t, sum(CASE WHEN s THEN 0 ELSE 1 END) AS real_count, \
+                 sum(CASE WHEN s THEN 1 ELSE 0 END) AS synthetic_count ORDER BY t",
+                abstracted("n"),
+                type_text("n"),
+                synthetic("n"),
+            ),
             &[],
         )?
         .iter()

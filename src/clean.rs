@@ -1,18 +1,25 @@
 //! `clean`: delete one operation from a live graph — its synthetic nodes (`synthetic = true`
 //! and `scale_operation_id = $id`, never `:Original`) with their relationships, and every
 //! relationship carrying that `scale_operation_id` — in bounded transactions, then check that
-//! nothing of it is left. The baseline and other operations are never touched.
+//! nothing of it is left. The baseline and other operations are never touched. What
+//! "synthetic" and "abstracted" mean is [`crate::cypher`]'s.
 
 use serde::Serialize;
 
+use crate::cypher::{abstracted, synthetic};
 use crate::neo4j::{Client, Neo4jError};
 
 /// Nodes (and their relationships) deleted per transaction.
 pub const CLEAN_BATCH: i64 = 10_000;
 
 /// The operation's nodes: the same filter for counting and deleting.
-const OP_NODES: &str = "MATCH (n:Resource) WHERE n.scale_operation_id = $id \
-     AND n.synthetic = true AND NOT n:Original";
+fn op_nodes() -> String {
+    format!(
+        "MATCH (n) WHERE n.scale_operation_id = $id AND {} AND {}",
+        synthetic("n"),
+        abstracted("n")
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CleanError {
@@ -88,12 +95,13 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
     Ok(CleanCounts {
         nodes: client.scalar_i64("MATCH (n) RETURN count(n) AS c", &[])?,
         relationships: client.scalar_i64("MATCH ()-[r]->() RETURN count(r) AS c", &[])?,
-        operation_nodes: client.scalar_i64(&format!("{OP_NODES} RETURN count(n) AS c"), &p)?,
+        operation_nodes: client.scalar_i64(&format!("{} RETURN count(n) AS c", op_nodes()), &p)?,
         operation_relationships: client.scalar_i64(
             &format!(
-                "CALL {{ {OP_NODES} MATCH (n)-[r]-() RETURN r \
+                "CALL {{ {op_nodes} MATCH (n)-[r]-() RETURN r \
                  UNION MATCH ()-[r]->() WHERE r.scale_operation_id = $id RETURN r }} \
-                 RETURN count(r) AS c"
+                 RETURN count(r) AS c",
+                op_nodes = op_nodes()
             ),
             &p,
         )?,
@@ -130,7 +138,10 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
     }
     loop {
         let n = client.scalar_i64(
-            &format!("{OP_NODES} WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c"),
+            &format!(
+                "{} WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c",
+                op_nodes()
+            ),
             &p,
         )?;
         if n == 0 {

@@ -1,0 +1,290 @@
+//! `cypher`: the graph's domain rules written as Cypher, in one place for every module that
+//! emits Cypher (`load`, `stats`, `clean`, `verify`; `write`'s `load.cypher` and `export` are to
+//! follow). It owns identifier quoting, the predicates that say what a node *is*, the label
+//! relationship ends are matched on, and the conversion of CSV fields into Cypher parameters.
+//! It does not run queries (that is [`crate::neo4j`]) nor decide what a stage asks.
+//!
+//! Domain words, each defined once here:
+//! - *original*: a node labelled `:Original` (the scanned resource of ATG's dual graph);
+//! - *abstracted*: a `:Resource` that is not *original*;
+//! - *synthetic*: a node whose `synthetic` property is `true` (absent, `null` or `false` is
+//!   *real*);
+//! - *kind*: a node's `type` property when that is a string, else its lexicographically
+//!   smallest label — the same rule as [`crate::manifest`], so the expected counts a manifest
+//!   holds and the counts verify finds speak of the same thing. `stats` groups by the `type`
+//!   property as text instead ([`type_text`]): a node without a string `type` shows there as
+//!   `(none)` (or its `toString`), not as its smallest label;
+//! - *end label*: the label relationship ends of an ID space are matched on ([`end_label`]).
+
+use neo4rs::{BoltList, BoltType};
+
+use crate::baseline::ValueType;
+use crate::csvfmt;
+use crate::manifest::NodeGroup;
+
+/// The label of every resource (abstracted and original).
+pub const RESOURCE: &str = "Resource";
+/// The label of an original (scanned) resource.
+pub const ORIGINAL: &str = "Original";
+
+/// A label, relationship type or property key in backticks, inner backticks doubled: the
+/// quoted name matches exactly `name`, whatever it holds (labels and types are validated
+/// tokens, but property keys and exported names may hold anything).
+pub fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The node bound to `var` is abstracted.
+pub fn abstracted(var: &str) -> String {
+    format!("{var}:{RESOURCE} AND NOT {var}:{ORIGINAL}")
+}
+
+/// The node (or relationship) bound to `var` is synthetic.
+pub fn synthetic(var: &str) -> String {
+    format!("{var}.synthetic = true")
+}
+
+/// The node (or relationship) bound to `var` is real (not synthetic); `null` counts as real.
+pub fn real(var: &str) -> String {
+    format!("coalesce({var}.synthetic, false) <> true")
+}
+
+/// The node bound to `var` is a real abstracted resource (what a copy's base must be).
+pub fn real_abstracted(var: &str) -> String {
+    format!("{} AND {}", abstracted(var), real(var))
+}
+
+/// The kind of the node bound to `var` (see the module header).
+pub fn kind(var: &str) -> String {
+    format!(
+        "CASE WHEN {var}.type IS :: STRING NOT NULL THEN {var}.type \
+         ELSE reduce(m = head(labels({var})), l IN labels({var}) | CASE WHEN l < m THEN l ELSE m END) END"
+    )
+}
+
+/// The `type` property of the node bound to `var` as text, `(none)` when absent: the `type`
+/// column of `stats` (not a kind: see the module header).
+pub fn type_text(var: &str) -> String {
+    format!("coalesce(toString({var}.type), '(none)')")
+}
+
+/// The label the relationship ends in ID space `space` are matched on by their `id`: a label
+/// every node group of the space carries — `Resource` when they all do, else the space's name,
+/// else the smallest shared one. `None` when the space has no group or its groups share no
+/// label. (Whether those groups store `id` is the caller's check: it needs their headers.)
+pub fn end_label(node_groups: &[NodeGroup], space: &str) -> Option<String> {
+    let mut common: Option<Vec<&String>> = None;
+    for g in node_groups.iter().filter(|g| g.id_space == space) {
+        common = Some(match common {
+            None => {
+                let mut labels: Vec<&String> = g.labels.iter().collect();
+                labels.sort();
+                labels.dedup();
+                labels
+            }
+            Some(c) => c.into_iter().filter(|l| g.labels.contains(l)).collect(),
+        });
+    }
+    let common = common.unwrap_or_default();
+    [RESOURCE, space]
+        .iter()
+        .find(|l| common.iter().any(|c| c == *l))
+        .map(|l| l.to_string())
+        .or_else(|| common.first().map(|l| l.to_string()))
+}
+
+/// The Cypher function that turns the text of a temporal value of type `ty` into the value;
+/// `None` for the types a parameter carries as themselves.
+pub fn temporal_fn(ty: ValueType) -> Option<&'static str> {
+    match ty {
+        ValueType::DateTime => Some("datetime"),
+        ValueType::Date => Some("date"),
+        ValueType::LocalDateTime => Some("localdatetime"),
+        _ => None,
+    }
+}
+
+/// The Cypher expression that converts the string expression `text` into a value of type `ty`
+/// (what `LOAD CSV`, which reads every field as a string, needs).
+pub fn from_text(ty: ValueType, text: &str) -> String {
+    let f = match ty {
+        ValueType::String => return text.to_string(),
+        ValueType::Long => "toInteger",
+        ValueType::Double => "toFloat",
+        ValueType::Boolean => "toBoolean",
+        t => temporal_fn(t).unwrap_or_default(),
+    };
+    format!("{f}({text})")
+}
+
+/// The text of an unescaped field that must be UTF-8.
+pub fn text(raw: &[u8]) -> Result<String, String> {
+    String::from_utf8(raw.to_vec()).map_err(|_| "not valid UTF-8".to_string())
+}
+
+/// The parameter value of one unescaped scalar field; temporal values stay strings (the query
+/// converts them with [`temporal_fn`]).
+fn scalar(ty: ValueType, raw: &[u8]) -> Result<BoltType, String> {
+    let s = text(raw)?;
+    Ok(match ty {
+        ValueType::String | ValueType::DateTime | ValueType::Date | ValueType::LocalDateTime => {
+            BoltType::from(s)
+        }
+        ValueType::Long => BoltType::from(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|e| format!("{s:?} is not a long: {e}"))?,
+        ),
+        ValueType::Double => BoltType::from(
+            s.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("{s:?} is not a double: {e}"))?,
+        ),
+        ValueType::Boolean => BoltType::from(s.trim().eq_ignore_ascii_case("true")),
+    })
+}
+
+/// Converts one raw CSV field by its column type into a parameter value, as neo4j-admin reads
+/// it: an empty unquoted field is absent (`None`), `""` is the empty string (absent for an
+/// array), `;` splits arrays.
+pub fn convert_field(ty: ValueType, array: bool, raw: &[u8]) -> Result<Option<BoltType>, String> {
+    let Some(value) = csvfmt::unescape(raw) else {
+        return Ok(None);
+    };
+    if !array {
+        return scalar(ty, &value).map(Some);
+    }
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let items = value
+        .split(|b| *b == csvfmt::ARRAY_DELIMITER)
+        .map(|item| scalar(ty, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(BoltType::List(BoltList::from(items))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Origin;
+
+    #[test]
+    fn quoting_keeps_every_odd_name_one_identifier() {
+        // Plain tokens, and the injection attempts of the golden corpus
+        // (tests/golden/errors/*-injection, template-relationship-bad-name).
+        let cases = [
+            ("Resource", "`Resource`"),
+            ("LOCATED_IN", "`LOCATED_IN`"),
+            ("we`ird", "`we``ird`"),
+            ("a`b", "`a``b`"),
+            ("Resource`:Evil", "`Resource``:Evil`"),
+            (
+                "CONTAINS`]->() DETACH DELETE n //",
+                "`CONTAINS``]->() DETACH DELETE n //`",
+            ),
+            ("USES`]->() DELETE x //", "`USES``]->() DELETE x //`"),
+            (
+                "Microsoft.X/y`) DETACH DELETE n //",
+                "`Microsoft.X/y``) DETACH DELETE n //`",
+            ),
+            ("``", "``````"),
+            ("", "``"),
+            ("with space", "`with space`"),
+        ];
+        for (name, quoted) in cases {
+            let q = quote(name);
+            assert_eq!(q, quoted, "{name}");
+            // One identifier: no lone backtick inside.
+            let inner = &q[1..q.len() - 1];
+            assert_eq!(inner.replace("``", "").matches('`').count(), 0, "{q}");
+        }
+    }
+
+    #[test]
+    fn domain_predicates() {
+        assert_eq!(abstracted("n"), "n:Resource AND NOT n:Original");
+        assert_eq!(synthetic("r"), "r.synthetic = true");
+        assert_eq!(real("b"), "coalesce(b.synthetic, false) <> true");
+        assert!(kind("a").starts_with("CASE WHEN a.type IS :: STRING NOT NULL THEN a.type"));
+        assert!(kind("a").contains("head(labels(a))"));
+        assert_eq!(type_text("n"), "coalesce(toString(n.type), '(none)')");
+    }
+
+    fn group(space: &str, labels: &[&str]) -> NodeGroup {
+        NodeGroup {
+            name: labels.join("_").to_lowercase(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            id_space: space.into(),
+            header: String::new(),
+            files: Vec::new(),
+            origin: Origin::default(),
+        }
+    }
+
+    #[test]
+    fn end_label_is_shared_by_every_group_of_the_space() {
+        let groups = [
+            group("Resource", &["Original", "Resource"]),
+            group("Resource", &["Resource", "Synthetic"]),
+            group("Region", &["Region", "Place"]),
+            group("Tag", &["Tag", "Label"]),
+            group("Tag", &["Label", "Tag"]),
+            group("Odd", &["B", "A"]),
+            group("Odd", &["C", "A", "B"]),
+            group("Apart", &["A"]),
+            group("Apart", &["B"]),
+        ];
+        assert_eq!(end_label(&groups, "Resource").as_deref(), Some("Resource"));
+        assert_eq!(end_label(&groups, "Region").as_deref(), Some("Region"));
+        assert_eq!(end_label(&groups, "Tag").as_deref(), Some("Tag"));
+        assert_eq!(end_label(&groups, "Odd").as_deref(), Some("A"));
+        assert_eq!(end_label(&groups, "Apart"), None);
+        assert_eq!(end_label(&groups, "Missing"), None);
+    }
+
+    #[test]
+    fn conversions_by_type() {
+        assert_eq!(temporal_fn(ValueType::DateTime), Some("datetime"));
+        assert_eq!(temporal_fn(ValueType::Date), Some("date"));
+        assert_eq!(temporal_fn(ValueType::LocalDateTime), Some("localdatetime"));
+        assert_eq!(temporal_fn(ValueType::Long), None);
+        assert_eq!(from_text(ValueType::String, "row[1]"), "row[1]");
+        assert_eq!(from_text(ValueType::Long, "x"), "toInteger(x)");
+        assert_eq!(from_text(ValueType::Double, "x"), "toFloat(x)");
+        assert_eq!(from_text(ValueType::Boolean, "x"), "toBoolean(x)");
+        assert_eq!(from_text(ValueType::DateTime, "x"), "datetime(x)");
+        assert_eq!(from_text(ValueType::LocalDateTime, "x"), "localdatetime(x)");
+    }
+
+    #[test]
+    fn converts_fields_by_type() {
+        assert!(convert_field(ValueType::String, false, b"")
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            convert_field(ValueType::String, false, b"\"\"").unwrap(),
+            Some(BoltType::from(""))
+        );
+        assert_eq!(
+            convert_field(ValueType::Long, false, b"-42").unwrap(),
+            Some(BoltType::from(-42_i64))
+        );
+        assert_eq!(
+            convert_field(ValueType::Boolean, false, b"true").unwrap(),
+            Some(BoltType::from(true))
+        );
+        assert_eq!(
+            convert_field(ValueType::Double, false, b"1.5").unwrap(),
+            Some(BoltType::from(1.5))
+        );
+        assert_eq!(
+            convert_field(ValueType::String, true, b"a;b c").unwrap(),
+            Some(BoltType::from(vec!["a".to_string(), "b c".to_string()]))
+        );
+        assert!(convert_field(ValueType::String, true, b"\"\"")
+            .unwrap()
+            .is_none());
+        assert!(convert_field(ValueType::Long, false, b"x").is_err());
+    }
+}
