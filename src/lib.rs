@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod config;
 pub mod csvfmt;
 pub mod export;
 pub mod generate;
@@ -15,6 +16,7 @@ pub mod load;
 pub mod manifest;
 pub mod neo4j;
 pub mod plan;
+pub mod report;
 pub mod template;
 pub mod verify;
 pub mod write;

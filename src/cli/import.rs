@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{out, Global};
+use crate::config::DatabaseName;
 use crate::import::{import, ImportConfig};
-use crate::plan::thousands;
+use crate::report::thousands;
 
 /// Flags of `import`.
 #[derive(Debug, Clone, Args)]
@@ -70,13 +71,7 @@ impl Neo4jArgs {
         };
         let mut cfg = ImportConfig::new(dir.to_path_buf(), instance_dir);
         cfg.neo4j_home = self.neo4j_home.clone();
-        if !crate::manifest::valid_token(&self.database) && !self.database.contains('-') {
-            anyhow::bail!(
-                "--database {:?} must be letters, digits, '-' or '_'",
-                self.database
-            );
-        }
-        cfg.database = self.database.to_ascii_lowercase();
+        cfg.database = DatabaseName::for_import(&self.database)?.into_string();
         cfg.overwrite = overwrite;
         if let Some(t) = self.import_threads {
             if t == 0 {
