@@ -262,7 +262,7 @@ pub(super) fn plan(
         nodes,
         edges,
         expected,
-        source: Source::Template(tp),
+        source: Source::Template(Box::new(tp)),
         estimated_bytes,
     })
 }
