@@ -236,3 +236,48 @@ pub fn plan_json(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value
         "seconds": report.map(|r| r.elapsed.as_secs_f64()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+    use crate::config::{EdgeMode, Scale, Strategy};
+
+    fn config(args: &[&str]) -> anyhow::Result<crate::config::GenerateConfig> {
+        let cli = Cli::try_parse_from([&["tenantgen", "generate"], args].concat())?;
+        let Command::Generate(a) = cli.command else {
+            panic!("not generate")
+        };
+        Ok(a.config()?.0)
+    }
+
+    #[test]
+    fn defaults_depend_on_the_strategy() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            (c.strategy, c.scale, c.edges, c.part_rows),
+            (
+                Strategy::Replicate,
+                Scale::Factor(10.0),
+                EdgeMode::Aligned,
+                250_000
+            )
+        );
+        let c = config(&["--strategy", "template", "--template", "t.yaml"]).unwrap();
+        assert_eq!(c.scale, Scale::Factor(1.0));
+    }
+
+    #[test]
+    fn atg_compat_copies_edges_as_atg() {
+        let c = config(&["--atg-compat", "--edges", "aligned"]).unwrap();
+        assert_eq!(c.edges, EdgeMode::Cross);
+    }
+
+    #[test]
+    fn scale_flags_exclude_each_other() {
+        assert!(config(&["--scale-factor", "3", "--target-total", "10"]).is_err());
+        let c = config(&["--target-total", "10"]).unwrap();
+        assert_eq!(c.scale, Scale::TargetTotal(10));
+    }
+}

@@ -104,3 +104,27 @@ pub fn run(args: ImportArgs, _global: Global) -> anyhow::Result<ExitCode> {
     ))?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn import_config(args: &[&str]) -> anyhow::Result<crate::import::ImportConfig> {
+        let cli = Cli::try_parse_from([&["tenantgen", "import", "dir"], args].concat())?;
+        let Command::Import(a) = cli.command else {
+            panic!("not import")
+        };
+        a.neo4j.config(&a.dir, a.overwrite)
+    }
+
+    #[test]
+    fn database_names_are_checked_as_neo4j_does() {
+        let e = import_config(&["--database", "a-b c"]).unwrap_err();
+        assert!(e.to_string().starts_with("--database \"a-b c\""), "{e}");
+        assert!(import_config(&["--database", "system"]).is_err());
+        let cfg = import_config(&["--database", "Tenant-A.v2"]).unwrap();
+        assert_eq!(cfg.database, "tenant-a.v2");
+    }
+}
