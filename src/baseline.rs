@@ -476,17 +476,6 @@ impl Baseline {
         &bytes[start..end]
     }
 
-    /// The raw (escaped) id field of any node, read back from its file is not indexed; callers
-    /// use the edge's own endpoint field instead. This returns the unescaped id of a base.
-    pub fn base_id(&self, base: &BaseResource) -> Vec<u8> {
-        let mut fields = Vec::new();
-        let rec = self.base_record(base, &mut fields);
-        let col = self.node_groups[base.group as usize].id_col;
-        csvfmt::unescape(&rec[fields[col].clone()])
-            .map(|c| c.into_owned())
-            .unwrap_or_default()
-    }
-
     fn intern(kinds: &mut Vec<String>, index: &mut HashMap<String, u32>, k: &str) -> u32 {
         if let Some(&i) = index.get(k) {
             return i;
@@ -856,6 +845,112 @@ impl Baseline {
             });
         }
         Ok(())
+    }
+}
+
+/// A node group given in memory to [`Baseline::from_memory`].
+#[doc(hidden)]
+pub struct MemNodes<'a> {
+    pub labels: &'a [&'a str],
+    pub id_space: &'a str,
+    /// The header line, e.g. `id:ID(Resource),name,type`.
+    pub header: &'a str,
+    /// Data rows, one record per line.
+    pub rows: &'a str,
+}
+
+/// A relationship group given in memory to [`Baseline::from_memory`].
+#[doc(hidden)]
+pub struct MemRels<'a> {
+    pub rel_type: &'a str,
+    pub start_space: &'a str,
+    pub end_space: &'a str,
+    pub header: &'a str,
+    pub rows: &'a str,
+}
+
+impl Baseline {
+    /// A baseline built from groups held in memory, for tests of the stages that read one.
+    ///
+    /// It goes through the same reading and checking as [`Baseline::open`]: the groups are
+    /// written to a scratch directory, indexed, and the directory is removed (the mapped data
+    /// stays readable until the `Baseline` is dropped; where removing a mapped file fails, the
+    /// scratch directory is left in the temp directory).
+    #[doc(hidden)]
+    pub fn from_memory(
+        nodes: &[MemNodes<'_>],
+        rels: &[MemRels<'_>],
+    ) -> Result<Baseline, BaselineError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tenantgen-mem-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |error| BaselineError::Io { path, error }
+        };
+        for sub in ["headers", "data"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir))?;
+        }
+        let write =
+            |name: &str, header: &str, rows: &str| -> Result<manifest::FileEntry, BaselineError> {
+                let (h, d) = (
+                    format!("headers/{name}.csv"),
+                    format!("data/{name}.part-0000.csv"),
+                );
+                std::fs::write(dir.join(&h), format!("{header}\n")).map_err(io(&dir.join(&h)))?;
+                std::fs::write(dir.join(&d), rows).map_err(io(&dir.join(&d)))?;
+                Ok(manifest::FileEntry {
+                    path: d,
+                    rows: rows.lines().filter(|l| !l.is_empty()).count() as u64,
+                    bytes: None,
+                    xxh3: None,
+                })
+            };
+        let mut node_groups = Vec::new();
+        for (i, g) in nodes.iter().enumerate() {
+            let name = format!("nodes-{i}");
+            let file = write(&name, g.header, g.rows)?;
+            node_groups.push(manifest::NodeGroup {
+                header: format!("headers/{name}.csv"),
+                name,
+                labels: g.labels.iter().map(|l| l.to_string()).collect(),
+                id_space: g.id_space.into(),
+                files: vec![file],
+                origin: manifest::Origin::Baseline,
+            });
+        }
+        let mut relationship_groups = Vec::new();
+        for (i, g) in rels.iter().enumerate() {
+            let name = format!("rels-{i}");
+            let file = write(&name, g.header, g.rows)?;
+            relationship_groups.push(manifest::RelGroup {
+                header: format!("headers/{name}.csv"),
+                name,
+                rel_type: g.rel_type.into(),
+                start_space: g.start_space.into(),
+                end_space: g.end_space.into(),
+                files: vec![file],
+                origin: manifest::Origin::Baseline,
+            });
+        }
+        let m = Manifest {
+            format: manifest::FORMAT.into(),
+            kind: manifest::Kind::Baseline,
+            csv: manifest::CsvOptions::default(),
+            node_groups,
+            relationship_groups,
+            operation: None,
+            expected: None,
+            shard: None,
+        };
+        m.write(&dir.join(manifest::FILE_NAME))?;
+        let opened = Baseline::open(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        opened
     }
 }
 

@@ -9,9 +9,11 @@
 use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
+use crate::config::EdgeMode;
 use crate::csvfmt;
 use crate::plan::{
-    EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, TemplatePlan,
+    EdgePattern, EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, ReplicatePlan,
+    Source, TemplatePlan,
 };
 use crate::template::type_prefix;
 use crate::template::RowVars;
@@ -42,11 +44,6 @@ pub struct PartStats {
 
 impl<'a> Generator<'a> {
     pub fn new(plan: &'a Plan, baseline: &'a Baseline) -> Self {
-        let escaped = |s: &str| {
-            let mut v = Vec::new();
-            csvfmt::push_field(&mut v, s.as_bytes());
-            v
-        };
         Generator {
             plan,
             baseline,
@@ -68,17 +65,22 @@ impl<'a> Generator<'a> {
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
-        match &group.source {
-            NodeSource::Replica { columns } => self.replica_nodes(columns, range, sink),
-            NodeSource::Template => self.template_nodes(range, sink),
-            NodeSource::ResourceGroups | NodeSource::Regions | NodeSource::Tag => {
-                self.hierarchy_nodes(&group.source, range, sink)
+        match (&group.source, &self.plan.source) {
+            (NodeSource::Replica { columns }, Source::Replicate(rp)) => {
+                self.replica_nodes(rp, columns, range, sink)
             }
+            (NodeSource::Template, Source::Template(tp)) => self.template_nodes(tp, range, sink),
+            (
+                NodeSource::ResourceGroups | NodeSource::Regions | NodeSource::Tag,
+                Source::Template(tp),
+            ) => self.hierarchy_nodes(tp, &group.source, range, sink),
+            _ => Err(mismatch(&group.name)),
         }
     }
 
     fn replica_nodes(
         &self,
+        rp: &ReplicatePlan,
         by_group: &std::collections::HashMap<u16, Vec<NodeCol>>,
         range: Range<u64>,
         sink: &mut Sink<'_>,
@@ -87,10 +89,10 @@ impl<'a> Generator<'a> {
         let mut out = Rows::new(sink);
         let mut fields: Vec<Range<usize>> = Vec::new();
         let mut name = String::new();
-        let (mut k, mut j) = plan.locate(range.start);
+        let (mut k, mut j) = rp.locate(range.start);
         let mut i = range.start;
         while i < range.end {
-            while j >= u64::from(plan.copies[k]) {
+            while j >= u64::from(rp.copies[k]) {
                 k += 1;
                 j = 0;
             }
@@ -99,7 +101,7 @@ impl<'a> Generator<'a> {
             let id_col = self.baseline.node_groups[base.group as usize].id_col;
             let rec = self.baseline.base_record(base, &mut fields);
             // All copies of base k are consecutive: write them with one record split.
-            let run_end = (range.end - i).min(u64::from(plan.copies[k]) - j);
+            let run_end = (range.end - i).min(u64::from(rp.copies[k]) - j);
             for _ in 0..run_end {
                 for (c, col) in columns.iter().enumerate() {
                     if c > 0 {
@@ -114,11 +116,7 @@ impl<'a> Generator<'a> {
                                 .name_col
                                 .map(|n| &rec[fields[n].clone()])
                                 .unwrap_or_default();
-                            match plan
-                                .replicate_names
-                                .as_ref()
-                                .and_then(|c| c.replicate_name_pattern())
-                            {
+                            match rp.names.as_ref().and_then(|c| c.replicate_name_pattern()) {
                                 None => push_suffixed(&mut out.buf, f, j + 1),
                                 Some(pattern) => {
                                     let original = csvfmt::unescape(f).unwrap_or_default();
@@ -160,27 +158,44 @@ impl<'a> Generator<'a> {
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
-        match &group.source {
-            EdgeSource::Replica {
-                base_group,
-                patterns,
-                prefix,
-            } => self.replica_edges(group, *base_group, patterns, prefix, range, sink),
-            _ => self.template_edges(group, range, sink),
+        match (&group.source, &self.plan.source) {
+            (
+                EdgeSource::Replica {
+                    base_group,
+                    patterns,
+                    prefix,
+                },
+                Source::Replicate(rp),
+            ) => {
+                let from = ReplicaEdges {
+                    rp,
+                    base_group: *base_group,
+                    patterns,
+                    prefix,
+                };
+                self.replica_edges(group, &from, range, sink)
+            }
+            (EdgeSource::Replica { .. }, Source::Template(_)) | (_, Source::Replicate(_)) => {
+                Err(mismatch(&group.name))
+            }
+            (_, Source::Template(tp)) => self.template_edges(tp, group, range, sink),
         }
     }
 
     fn replica_edges(
         &self,
         group: &OutEdges,
-        base_group: u16,
-        patterns: &[crate::plan::EdgePattern],
-        prefix: &[u64],
+        from: &ReplicaEdges<'_>,
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
-        let plan = self.plan;
-        let cross = plan.config.edges == crate::plan::EdgeMode::Cross;
+        let ReplicaEdges {
+            rp,
+            base_group,
+            patterns,
+            prefix,
+        } = *from;
+        let cross = self.plan.config.edges == EdgeMode::Cross;
         let mut out = Rows::new(sink);
         let mut fields: Vec<Range<usize>> = Vec::new();
         let data = &self.baseline.rel_groups[base_group as usize];
@@ -198,7 +213,7 @@ impl<'a> Generator<'a> {
                 let local = r - prefix[p];
                 let (a, b) = match (cross, edge.end) {
                     (true, End::Base(t)) => {
-                        let ct = u64::from(plan.copies[t as usize]);
+                        let ct = u64::from(rp.copies[t as usize]);
                         (local / ct, local % ct)
                     }
                     _ => (local, local),
@@ -210,12 +225,14 @@ impl<'a> Generator<'a> {
                     match *col {
                         RelCol::Start => self.push_end(
                             &mut out.buf,
+                            rp,
                             edge.start,
                             a,
                             &rec[fields[data.start_col].clone()],
                         ),
                         RelCol::End => self.push_end(
                             &mut out.buf,
+                            rp,
                             edge.end,
                             b,
                             &rec[fields[data.end_col].clone()],
@@ -232,16 +249,13 @@ impl<'a> Generator<'a> {
         out.finish()
     }
 
-    fn tp(&self) -> &TemplatePlan {
-        self.plan
-            .template_plan
-            .as_ref()
-            .expect("template groups exist only in template plans")
-    }
-
-    fn template_nodes(&self, range: Range<u64>, sink: &mut Sink<'_>) -> std::io::Result<PartStats> {
+    fn template_nodes(
+        &self,
+        tp: &TemplatePlan,
+        range: Range<u64>,
+        sink: &mut Sink<'_>,
+    ) -> std::io::Result<PartStats> {
         let plan = self.plan;
-        let tp = self.tp();
         let seed = plan.config.seed;
         let mut out = Rows::new(sink);
         let (mut loc, mut name, mut text) = (String::new(), String::new(), String::new());
@@ -326,11 +340,11 @@ impl<'a> Generator<'a> {
 
     fn hierarchy_nodes(
         &self,
+        tp: &TemplatePlan,
         source: &NodeSource,
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
-        let tp = self.tp();
         let mut out = Rows::new(sink);
         for x in range {
             let fields: Vec<String> = match source {
@@ -370,12 +384,12 @@ impl<'a> Generator<'a> {
 
     fn template_edges(
         &self,
+        tp: &TemplatePlan,
         group: &OutEdges,
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
         let plan = self.plan;
-        let tp = self.tp();
         let seed = plan.config.seed;
         let mut out = Rows::new(sink);
         let id_of = |buf: &mut Vec<u8>, i: u64| {
@@ -428,16 +442,32 @@ impl<'a> Generator<'a> {
     }
 
     #[inline]
-    fn push_end(&self, buf: &mut Vec<u8>, end: End, copy: u64, raw: &[u8]) {
+    fn push_end(&self, buf: &mut Vec<u8>, rp: &ReplicatePlan, end: End, copy: u64, raw: &[u8]) {
         match end {
             End::Base(k) => {
                 let k = k as usize;
                 self.plan
-                    .push_id(buf, self.prefixes[k], self.plan.prefix[k] + copy);
+                    .push_id(buf, self.prefixes[k], rp.prefix[k] + copy);
             }
             End::Other(_) => buf.extend_from_slice(raw),
         }
     }
+}
+
+/// The copied base edges of one replicate relationship group.
+#[derive(Clone, Copy)]
+struct ReplicaEdges<'p> {
+    rp: &'p ReplicatePlan,
+    base_group: u16,
+    patterns: &'p [EdgePattern],
+    prefix: &'p [u64],
+}
+
+/// A group that names one strategy's source in a plan of the other: `plan` never makes one.
+fn mismatch(group: &str) -> std::io::Error {
+    std::io::Error::other(format!(
+        "group {group} does not belong to this plan's strategy (a tenantgen bug)"
+    ))
 }
 
 /// A part's output: rows accumulate in one buffer that goes to the sink in large writes.

@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod clean;
 pub mod cli;
+pub mod config;
 pub mod csvfmt;
 pub mod cypher;
 pub mod export;
@@ -17,6 +18,7 @@ pub mod load;
 pub mod manifest;
 pub mod neo4j;
 pub mod plan;
+pub mod report;
 pub mod stats;
 pub mod template;
 pub mod verify;

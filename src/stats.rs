@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cypher::{abstracted, real_abstracted, synthetic, type_text, ORIGINAL};
 use crate::neo4j::{Client, Neo4jError};
+use crate::report::thousands_i64;
 
 /// Whole-graph totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -132,23 +133,6 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
     })
 }
 
-/// Formats `n` with `,` thousands separators.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 impl GraphStats {
     fn totals_rows(&self) -> Vec<(&'static str, i64)> {
         let t = &self.totals;
@@ -166,7 +150,7 @@ impl GraphStats {
         let totals = self
             .totals_rows()
             .into_iter()
-            .map(|(k, v)| vec![k.to_string(), thousands(v)])
+            .map(|(k, v)| vec![k.to_string(), thousands_i64(v)])
             .collect();
         let types = self
             .by_type
@@ -174,9 +158,9 @@ impl GraphStats {
             .map(|r| {
                 vec![
                     r.kind.clone(),
-                    thousands(r.real),
-                    thousands(r.synthetic),
-                    thousands(r.real + r.synthetic),
+                    thousands_i64(r.real),
+                    thousands_i64(r.synthetic),
+                    thousands_i64(r.real + r.synthetic),
                 ]
             })
             .collect();
@@ -186,7 +170,7 @@ impl GraphStats {
             .map(|r| {
                 vec![
                     r.operation_id.clone(),
-                    thousands(r.nodes),
+                    thousands_i64(r.nodes),
                     r.strategy.clone(),
                     r.timestamp.clone(),
                 ]
@@ -363,13 +347,5 @@ mod tests {
         assert_eq!(j["totals"]["synthetic"], 2046);
         assert_eq!(j["by_type"][0]["type"], "Microsoft.Network/virtualNetworks");
         assert_eq!(j["by_operation"][0]["nodes"], 2046);
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(-1234567), "-1,234,567");
     }
 }

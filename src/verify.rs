@@ -26,7 +26,7 @@ use crate::cypher::{
 };
 use crate::manifest::{Expected, Manifest, Operation};
 use crate::neo4j::{Client, Neo4jError};
-use crate::plan::thousands;
+use crate::report::thousands;
 
 /// The property-fidelity sample size when none is given.
 pub const DEFAULT_SAMPLE: usize = 200;

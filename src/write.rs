@@ -19,11 +19,12 @@ use xxhash_rust::xxh3::Xxh3;
 use std::collections::HashMap;
 
 use crate::baseline::{Baseline, Column, ColumnKind, Header, ValueType};
+use crate::config::Scale;
 use crate::generate::Generator;
 use crate::manifest::{
     self, CsvOptions, FileEntry, Kind, Manifest, NodeGroup, Operation, Origin, RelGroup, ShardInfo,
 };
-use crate::plan::{Plan, Scale};
+use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -180,8 +181,8 @@ pub fn write(
             if need > free {
                 return Err(WriteError::NoSpace {
                     dir: parent,
-                    need: crate::plan::human_bytes(need),
-                    free: crate::plan::human_bytes(free),
+                    need: crate::report::human_bytes(need),
+                    free: crate::report::human_bytes(free),
                 });
             }
         }

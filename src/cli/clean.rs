@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{out, ConnectArgs, Global};
 use crate::clean;
+use crate::config::OperationId;
 use crate::neo4j::Client;
 
 /// Flags of `clean`.
@@ -26,10 +27,10 @@ pub struct CleanArgs {
 }
 
 pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
-    if !clean::valid_operation_id(&args.operation_id) {
+    if OperationId::parse(&args.operation_id).is_err() {
         return Err(clean::CleanError::InvalidId(args.operation_id).into());
     }
-    let client = Client::connect(&args.connect.settings())?;
+    let client = Client::connect(&args.connect.settings()?)?;
     let report = clean::clean(&client, &args.operation_id, args.dry_run)
         .with_context(|| format!("clean of operation {}", args.operation_id))?;
     if args.json {

@@ -10,7 +10,7 @@ use clap::Args;
 use super::{out, ConnectArgs, Global};
 use crate::export::{export, ExportConfig, DEFAULT_BATCH};
 use crate::neo4j::Client;
-use crate::plan::thousands;
+use crate::report::thousands;
 
 /// Flags of `export`.
 #[derive(Debug, Clone, Args)]
@@ -44,7 +44,7 @@ impl ExportArgs {
 
 pub fn run(args: ExportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.config()?;
-    let settings = args.connect.settings();
+    let settings = args.connect.settings()?;
     let client = Client::connect(&settings)?;
     let report = export(&client, &cfg)
         .with_context(|| format!("export of {} into {}", settings.uri, cfg.out.display()))?;

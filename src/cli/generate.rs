@@ -8,7 +8,9 @@ use clap::{Args, ValueEnum};
 
 use super::{info, out, Global};
 use crate::baseline::Baseline;
-use crate::plan::{EdgeMode, GenerateConfig, Plan, Scale, Strategy};
+use crate::config::{self, EdgeMode, GenerateConfig, Scale, Strategy, DEFAULT_PART_ROWS};
+use crate::plan::Plan;
+use crate::report;
 use crate::write::{self, Compression, WriteOptions, WriteReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,7 +84,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "TIME")]
     pub timestamp: Option<String>,
     /// Rows per data part.
-    #[arg(long, value_name = "ROWS", default_value_t = 250_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_PART_ROWS)]
     pub part_rows: u64,
     /// Write even when the estimate exceeds the free disk space.
     #[arg(long)]
@@ -93,81 +95,47 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
-    /// Resolves and checks the flags.
+    /// Resolves and checks the flags (the rules are `config`'s; this maps flags onto them in
+    /// the order their errors are reported).
     pub fn config(&self) -> anyhow::Result<(GenerateConfig, WriteOptions)> {
         let strategy = match self.strategy {
             StrategyArg::Replicate => Strategy::Replicate,
             StrategyArg::Template => Strategy::Template,
         };
-        if strategy == Strategy::Template && self.template.is_none() {
-            anyhow::bail!("--strategy template needs --template FILE (see docs/template.md)");
-        }
-        let scale = match (self.scale_factor, self.target_total) {
-            (Some(_), Some(_)) => {
-                anyhow::bail!("--scale-factor and --target-total exclude each other; pass one")
-            }
-            (Some(f), None) => {
-                match strategy {
-                    Strategy::Replicate if !f.is_finite() || f <= 1.0 => anyhow::bail!(
-                        "--scale-factor {f}: pass a finite number above 1 (the final abstracted total over the base; 10 adds 9 copies per base resource)"
-                    ),
-                    Strategy::Template if !f.is_finite() || f <= 0.0 => anyhow::bail!(
-                        "--scale-factor {f}: pass a finite number above 0 (it multiplies each template count; default 1)"
-                    ),
-                    _ => {}
-                }
-                Scale::Factor(f)
-            }
-            (None, Some(0)) => anyhow::bail!(
-                "--target-total 0: pass the abstracted total to reach, above the baseline's current count"
-            ),
-            (None, Some(t)) => Scale::TargetTotal(t),
-            (None, None) => Scale::Factor(match strategy {
-                Strategy::Replicate => 10.0,
-                Strategy::Template => 1.0,
-            }),
+        let template = strategy.template(self.template.as_deref())?;
+        // clap's `conflicts_with` refuses both flags at once.
+        let asked = match (self.scale_factor, self.target_total) {
+            (Some(f), _) => Some(Scale::Factor(f)),
+            (None, Some(t)) => Some(Scale::TargetTotal(t)),
+            (None, None) => None,
         };
-        let timestamp = match &self.timestamp {
-            None => None,
-            Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
-                Ok(ts) => Some(ts.with_timezone(&chrono::Utc)),
-                Err(e) => anyhow::bail!(
-                    "--timestamp {t:?} is not an RFC 3339 time ({e}); use e.g. 2025-11-15T21:17:00Z"
-                ),
-            },
-        };
-        if self.part_rows == 0 {
-            anyhow::bail!("--part-rows 0: pass at least 1 (rows per data part; default 1000000)");
-        }
-        let shard = self.shard.as_deref().map(parse_shard).transpose()?;
-        let threads = match self.threads {
-            Some(0) => {
-                anyhow::bail!("--threads 0: pass at least 1, or leave it out to use every CPU")
-            }
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        let scale = Scale::for_strategy(strategy, asked)?;
+        let timestamp = self
+            .timestamp
+            .as_deref()
+            .map(config::parse_timestamp)
+            .transpose()?;
+        let part_rows = config::part_rows(self.part_rows)?;
+        let shard = self.shard.as_deref().map(config::parse_shard).transpose()?;
+        let threads = config::threads(self.threads)?;
+        let edges = match self.edges {
+            EdgesArg::Aligned => EdgeMode::Aligned,
+            EdgesArg::Cross => EdgeMode::Cross,
         };
         let config = GenerateConfig {
             baseline: self
                 .baseline
                 .clone()
                 .unwrap_or_else(super::default_baseline),
-            template: self.template.clone(),
+            template,
             strategy,
             scale,
             seed: self.seed,
-            edges: if self.atg_compat {
-                EdgeMode::Cross
-            } else {
-                match self.edges {
-                    EdgesArg::Aligned => EdgeMode::Aligned,
-                    EdgesArg::Cross => EdgeMode::Cross,
-                }
-            },
+            edges: edges.resolve(self.atg_compat),
             atg_compat: self.atg_compat,
             operation_id: self.operation_id.clone(),
             timestamp,
-            part_rows: self.part_rows,
+            part_rows,
         };
         let opts = WriteOptions {
             out: self.out.clone(),
@@ -182,17 +150,6 @@ impl GenerateArgs {
             check_space: !self.ignore_space_check,
         };
         Ok((config, opts))
-    }
-}
-
-/// `K/N` with 1 ≤ K ≤ N.
-pub fn parse_shard(s: &str) -> anyhow::Result<(u32, u32)> {
-    let parsed = s
-        .split_once('/')
-        .and_then(|(k, n)| Some((k.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
-    match parsed {
-        Some((k, n)) if k >= 1 && k <= n => Ok((k, n)),
-        _ => anyhow::bail!("--shard {s:?} must be K/N with 1 ≤ K ≤ N, e.g. --shard 1/4"),
     }
 }
 
@@ -254,16 +211,7 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
                     ),
                 );
             }
-            let secs = r.elapsed.as_secs_f64();
-            out(&format!(
-                "wrote {} rows ({}) to {} in {:.2} s ({:.0} rows/s)\nimport with: tenantgen import {}\n",
-                crate::plan::thousands(r.rows),
-                crate::plan::human_bytes(r.bytes),
-                r.out.display(),
-                secs,
-                r.rows as f64 / secs.max(1e-9),
-                r.out.display()
-            ))?;
+            out(&report::written(r.rows, r.bytes, &r.out, r.elapsed))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -287,4 +235,49 @@ pub fn plan_json(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value
         "bytes_written": report.map(|r| r.bytes),
         "seconds": report.map(|r| r.elapsed.as_secs_f64()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+    use crate::config::{EdgeMode, Scale, Strategy};
+
+    fn config(args: &[&str]) -> anyhow::Result<crate::config::GenerateConfig> {
+        let cli = Cli::try_parse_from([&["tenantgen", "generate"], args].concat())?;
+        let Command::Generate(a) = cli.command else {
+            panic!("not generate")
+        };
+        Ok(a.config()?.0)
+    }
+
+    #[test]
+    fn defaults_depend_on_the_strategy() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            (c.strategy, c.scale, c.edges, c.part_rows),
+            (
+                Strategy::Replicate,
+                Scale::Factor(10.0),
+                EdgeMode::Aligned,
+                250_000
+            )
+        );
+        let c = config(&["--strategy", "template", "--template", "t.yaml"]).unwrap();
+        assert_eq!(c.scale, Scale::Factor(1.0));
+    }
+
+    #[test]
+    fn atg_compat_copies_edges_as_atg() {
+        let c = config(&["--atg-compat", "--edges", "aligned"]).unwrap();
+        assert_eq!(c.edges, EdgeMode::Cross);
+    }
+
+    #[test]
+    fn scale_flags_exclude_each_other() {
+        assert!(config(&["--scale-factor", "3", "--target-total", "10"]).is_err());
+        let c = config(&["--target-total", "10"]).unwrap();
+        assert_eq!(c.scale, Scale::TargetTotal(10));
+    }
 }

@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{out, Global};
+use crate::config::DatabaseName;
 use crate::import::{import, ImportConfig};
-use crate::plan::thousands;
+use crate::report::thousands;
 
 /// Flags of `import`.
 #[derive(Debug, Clone, Args)]
@@ -70,13 +71,7 @@ impl Neo4jArgs {
         };
         let mut cfg = ImportConfig::new(dir.to_path_buf(), instance_dir);
         cfg.neo4j_home = self.neo4j_home.clone();
-        if !crate::manifest::valid_token(&self.database) && !self.database.contains('-') {
-            anyhow::bail!(
-                "--database {:?} must be letters, digits, '-' or '_'",
-                self.database
-            );
-        }
-        cfg.database = self.database.to_ascii_lowercase();
+        cfg.database = DatabaseName::for_import(&self.database)?.into_string();
         cfg.overwrite = overwrite;
         if let Some(t) = self.import_threads {
             if t == 0 {
@@ -108,4 +103,28 @@ pub fn run(args: ImportArgs, _global: Global) -> anyhow::Result<ExitCode> {
         done.home.path.display(),
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn import_config(args: &[&str]) -> anyhow::Result<crate::import::ImportConfig> {
+        let cli = Cli::try_parse_from([&["tenantgen", "import", "dir"], args].concat())?;
+        let Command::Import(a) = cli.command else {
+            panic!("not import")
+        };
+        a.neo4j.config(&a.dir, a.overwrite)
+    }
+
+    #[test]
+    fn database_names_are_checked_as_neo4j_does() {
+        let e = import_config(&["--database", "a-b c"]).unwrap_err();
+        assert!(e.to_string().starts_with("--database \"a-b c\""), "{e}");
+        assert!(import_config(&["--database", "system"]).is_err());
+        let cfg = import_config(&["--database", "Tenant-A.v2"]).unwrap();
+        assert_eq!(cfg.database, "tenant-a.v2");
+    }
 }

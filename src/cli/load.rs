@@ -29,17 +29,17 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    fn config(&self, global: Global) -> LoadConfig {
-        let mut cfg = LoadConfig::new(self.dir.clone(), self.connect.settings());
+    fn config(&self, global: Global) -> anyhow::Result<LoadConfig> {
+        let mut cfg = LoadConfig::new(self.dir.clone(), self.connect.settings()?);
         cfg.batch_size = self.batch_size;
         cfg.concurrency = self.concurrency;
         cfg.progress = !global.quiet && !self.json;
-        cfg
+        Ok(cfg)
     }
 }
 
 pub fn run(args: LoadArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let cfg = args.config(global);
+    let cfg = args.config(global)?;
     let report = load::load(&cfg).with_context(|| format!("load of {}", args.dir.display()))?;
     if args.json {
         out(&(serde_json::to_string_pretty(&report)? + "\n"))?;

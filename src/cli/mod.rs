@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{ConfigError, DatabaseName};
 use crate::neo4j::{ConnectionSettings, Secret};
 
 pub use generate::GenerateArgs;
@@ -84,18 +85,22 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     /// The validated connection settings.
-    pub fn settings(&self) -> ConnectionSettings {
+    pub fn settings(&self) -> Result<ConnectionSettings, ConfigError> {
         let user = self
             .user
             .clone()
             .or_else(|| std::env::var("NEO4J_USER").ok())
             .unwrap_or_else(|| "neo4j".into());
-        ConnectionSettings {
+        if let Some(name) = &self.database {
+            // Checked only: the server matches names without case, so it is passed as given.
+            DatabaseName::parse(name)?;
+        }
+        Ok(ConnectionSettings {
             uri: self.uri.clone(),
             user,
             password: Secret::new(self.password.clone().unwrap_or_default()),
             database: self.database.clone(),
-        }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! start the server → verify → summary → stop (or keep it running).
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
@@ -11,7 +11,7 @@ use super::import::Neo4jArgs;
 use super::{info, out, GenerateArgs, Global, EXIT_MISMATCH};
 use crate::import::import;
 use crate::neo4j::{Client, ConnectionSettings, Secret};
-use crate::plan::thousands;
+use crate::report::{run_summary, RunSummary, Server, Stage};
 use crate::verify::{verify, VerifyOptions};
 
 /// Flags of `run`.
@@ -31,11 +31,6 @@ pub struct RunArgs {
     /// Copies whose properties verify compares with their base.
     #[arg(long, default_value_t = 200)]
     pub sample: usize,
-}
-
-struct Stage {
-    name: &'static str,
-    time: Duration,
 }
 
 pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
@@ -133,41 +128,20 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         });
         out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        let mut s = String::new();
-        s.push_str(&format!(
-            "operation {}\n  graph: {} nodes ({} abstracted, {} synthetic, {} original), {} relationships\n  this operation: +{} nodes, +{} relationships\n",
-            plan.op.id,
-            thousands(e.nodes),
-            thousands(e.abstracted),
-            thousands(e.synthetic),
-            thousands(e.original),
-            thousands(e.relationships),
-            thousands(e.operation_nodes),
-            thousands(e.operation_relationships),
-        ));
-        s.push_str("  stages:");
-        for st in &stages {
-            s.push_str(&format!(" {} {:.2} s,", st.name, st.time.as_secs_f64()));
-        }
-        s.push_str(&format!(" total {:.2} s\n", total.as_secs_f64()));
-        if !verdict.passed() || !global.quiet {
-            s.push_str(&verdict.table());
-        }
-        s.push_str(&format!(
-            "verification: {}\n",
-            if verdict.passed() { "PASSED" } else { "FAILED" }
-        ));
-        match &kept {
-            Some(uri) => s.push_str(&format!(
-                "Neo4j keeps running at {uri} (instance {}); stop it with: kill {pid}\n",
-                done.instance.dir().display(),
-            )),
-            None => s.push_str(&format!(
-                "server stopped; instance kept in {}\n",
-                done.instance.dir().display()
-            )),
-        }
-        out(&s)?;
+        let summary = RunSummary {
+            operation_id: &plan.op.id,
+            expected: e,
+            stages: &stages,
+            total,
+            verify_table: (!verdict.passed() || !global.quiet).then(|| verdict.table()),
+            passed: verdict.passed(),
+            instance: done.instance.dir(),
+            server: match kept {
+                Some(uri) => Server::Running { uri, pid },
+                None => Server::Stopped,
+            },
+        };
+        out(&run_summary(&summary))?;
     }
     Ok(if verdict.passed() {
         ExitCode::SUCCESS

@@ -27,7 +27,7 @@ pub struct StatsArgs {
 }
 
 pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
-    let client = Client::connect(&args.connect.settings())?;
+    let client = Client::connect(&args.connect.settings()?)?;
     let s = stats::collect(&client)?;
     let format = match args.format {
         FormatArg::Table => Format::Table,

@@ -36,7 +36,7 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::read(&args.manifest)
         .with_context(|| format!("cannot verify against {}", args.manifest.display()))?;
-    let settings = args.connect.settings();
+    let settings = args.connect.settings()?;
     let client = Client::connect(&settings).context("cannot verify")?;
     info(
         global,

@@ -242,14 +242,6 @@ impl ReplicateSpec {
     pub fn matches(&self, type_name: &str) -> bool {
         self.types.is_empty() || self.types.iter().any(|p| glob_type(p, type_name))
     }
-
-    /// Copy bounds for `type_name` (ASCII case-insensitive), if any.
-    pub fn bounds(&self, type_name: &str) -> Option<CopyBounds> {
-        self.per_type
-            .iter()
-            .find(|(t, _)| t.eq_ignore_ascii_case(type_name))
-            .map(|(_, b)| *b)
-    }
 }
 
 fn glob_type(pattern: &str, type_name: &str) -> bool {

@@ -111,11 +111,14 @@ fn every_section_parses() {
     assert!(rep.matches("Microsoft.Compute/virtualMachines"));
     assert!(!rep.matches("Microsoft.Compute/disks"));
     assert_eq!(
-        rep.bounds("Microsoft.Compute/virtualmachines"),
-        Some(CopyBounds {
-            min: Some(10),
-            max: Some(500)
-        })
+        rep.per_type,
+        [(
+            "Microsoft.Compute/virtualMachines".to_string(),
+            CopyBounds {
+                min: Some(10),
+                max: Some(500)
+            }
+        )]
     );
 
     let c = t.compile().unwrap();

@@ -1,0 +1,230 @@
+//! The counts the finished graph must show (the manifest's `expected`, checked by `verify`):
+//! the baseline's own counts plus the operation's nodes and relationships, by label, by type,
+//! by relationship type and by (source kind, type, target kind) pattern. Also the estimate of
+//! the bytes a plan writes, for the free-space check.
+//!
+//! A pattern's ends are *kinds* (`type`, else the smallest label): a copy has its base's kind,
+//! a template row its entry's type, and an existing node the kind the baseline gave it.
+
+use std::collections::BTreeMap;
+
+use super::template::{TemplatePlan, ROWS_PER_RESOURCE_GROUP};
+use super::{EdgeSource, OutEdges, OutNodes};
+use crate::baseline::{Baseline, End};
+use crate::manifest::{Expected, PatternCount};
+use crate::template::Template;
+
+/// (source kind, relationship type, target kind) → count.
+type Patterns = BTreeMap<(String, String, String), u64>;
+
+/// The expected counts after a replicate operation with `copies` per base.
+pub(super) fn replicate(
+    baseline: &Baseline,
+    nodes: &[OutNodes],
+    edges: &[OutEdges],
+    copies: &[u32],
+) -> Expected {
+    let mut e = baseline.counts.clone();
+    let n: u64 = copies.iter().map(|&c| u64::from(c)).sum();
+    e.nodes += n;
+    e.abstracted += n;
+    e.synthetic += n;
+    e.operation_nodes = n;
+    for l in &nodes[0].labels {
+        *e.by_label.entry(l.clone()).or_default() += n;
+    }
+    let mut op_by_type: BTreeMap<String, u64> = BTreeMap::new();
+    for (b, &c) in baseline.bases.iter().zip(copies) {
+        if c > 0 {
+            *op_by_type
+                .entry(baseline.kinds[b.kind as usize].clone())
+                .or_default() += u64::from(c);
+        }
+    }
+    let mut patterns = add_operation(&mut e, op_by_type);
+    let kind = |end: End| match end {
+        End::Base(k) => baseline.kinds[baseline.bases[k as usize].kind as usize].clone(),
+        End::Other(node) => baseline.kind_name(node).to_string(),
+    };
+    let mut rels = 0;
+    for g in edges {
+        let EdgeSource::Replica { patterns: pats, .. } = &g.source else {
+            continue;
+        };
+        for p in pats {
+            let edge = &baseline.base_edges[p.edge as usize];
+            *patterns
+                .entry((kind(edge.start), g.rel_type.clone(), kind(edge.end)))
+                .or_default() += p.rows;
+        }
+        *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
+        rels += g.rows;
+    }
+    e.relationships += rels;
+    e.operation_relationships = rels;
+    e.by_pattern = pattern_counts(patterns);
+    e
+}
+
+/// The expected counts after a template operation.
+pub(super) fn template(
+    baseline: &Baseline,
+    t: &Template,
+    tp: &TemplatePlan,
+    nodes: &[OutNodes],
+    edges: &[OutEdges],
+) -> Expected {
+    let n = tp.rows();
+    let mut e = baseline.counts.clone();
+    let hier_nodes: u64 = nodes[1..].iter().map(|g| g.rows).sum();
+    e.nodes += n + hier_nodes;
+    e.abstracted += n;
+    e.synthetic += n + hier_nodes;
+    e.operation_nodes = n;
+    for g in nodes {
+        for l in &g.labels {
+            *e.by_label.entry(l.clone()).or_default() += g.rows;
+        }
+    }
+    let mut op_by_type = BTreeMap::new();
+    for (r, &c) in tp.counts.iter().enumerate() {
+        if c > 0 {
+            *op_by_type
+                .entry(t.resources[r].type_name.clone())
+                .or_insert(0) += c;
+        }
+    }
+    let mut patterns = add_operation(&mut e, op_by_type);
+    add_template_patterns(&mut patterns, baseline, t, tp);
+    let rels: u64 = edges.iter().map(|g| g.rows).sum();
+    for g in edges {
+        *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
+    }
+    e.relationships += rels;
+    e.operation_relationships = rels;
+    e.by_pattern = pattern_counts(patterns);
+    e
+}
+
+/// The template operation's relationships by pattern: CONTAINS from each resource group to the
+/// rows it holds, TAGGED_WITH, LOCATED_IN per region, and the rules.
+fn add_template_patterns(
+    patterns: &mut Patterns,
+    baseline: &Baseline,
+    t: &Template,
+    tp: &TemplatePlan,
+) {
+    let s = &tp.spaces;
+    for (r, &c) in tp.counts.iter().enumerate() {
+        let ty = &t.resources[r].type_name;
+        let (lo, hi) = (tp.prefix[r], tp.prefix[r] + c);
+        let mut g = lo / ROWS_PER_RESOURCE_GROUP;
+        while g * ROWS_PER_RESOURCE_GROUP < hi {
+            let from = lo.max(g * ROWS_PER_RESOURCE_GROUP);
+            let to = hi.min((g + 1) * ROWS_PER_RESOURCE_GROUP);
+            let kind = existing_kind(
+                baseline,
+                &s.resource_group,
+                &tp.rg_ids[g as usize],
+                "ResourceGroup",
+            );
+            add(patterns, &kind, "CONTAINS", ty, to - from);
+            g += 1;
+        }
+        if let Some((id, _, _)) = &tp.tag {
+            let kind = existing_kind(baseline, &s.tag, id, "Tag");
+            add(patterns, ty, "TAGGED_WITH", &kind, c);
+        }
+    }
+    for (code, per_entry) in &tp.region_rows {
+        let kind = existing_kind(baseline, &s.region, code, "Region");
+        for (r, &c) in per_entry.iter().enumerate() {
+            add(patterns, &t.resources[r].type_name, "LOCATED_IN", &kind, c);
+        }
+    }
+    for (k, rule) in t.relationships.iter().enumerate() {
+        let (src, dst) = tp.rules[k];
+        add(
+            patterns,
+            &t.resources[src].type_name,
+            &rule.relationship_type,
+            &t.resources[dst].type_name,
+            tp.rule_rows[k],
+        );
+    }
+}
+
+fn add(patterns: &mut Patterns, source: &str, rel: &str, target: &str, count: u64) {
+    if count > 0 {
+        *patterns
+            .entry((source.to_string(), rel.to_string(), target.to_string()))
+            .or_default() += count;
+    }
+}
+
+/// The kind of the baseline node `id` in `space`, or `new_kind` when the operation makes it.
+fn existing_kind(baseline: &Baseline, space: &str, id: &str, new_kind: &str) -> String {
+    baseline
+        .space(space)
+        .and_then(|s| baseline.lookup(s, id.as_bytes()))
+        .map(|node| baseline.kind_name(node).to_string())
+        .unwrap_or_else(|| new_kind.to_string())
+}
+
+/// Adds the operation's resources by type to the baseline's counts and hands back the
+/// baseline's patterns as a map, for the operation's relationships to be added to.
+fn add_operation(e: &mut Expected, op_by_type: BTreeMap<String, u64>) -> Patterns {
+    for (t, c) in &op_by_type {
+        *e.by_type.entry(t.clone()).or_default() += c;
+    }
+    e.operation_by_type = op_by_type;
+    e.by_pattern
+        .drain(..)
+        .map(|p| ((p.source, p.rel_type, p.target), p.count))
+        .collect()
+}
+
+/// The pattern map as the manifest lists it.
+fn pattern_counts(patterns: Patterns) -> Vec<PatternCount> {
+    patterns
+        .into_iter()
+        .map(|((source, rel_type, target), count)| PatternCount {
+            source,
+            rel_type,
+            target,
+            count,
+        })
+        .collect()
+}
+
+/// Bytes a replicate plan writes: each copy is about its base's record, each copied edge
+/// about its base edge's.
+pub(super) fn replicate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutEdges]) -> u64 {
+    let mut fields = Vec::new();
+    let mut total = 0u64;
+    for (b, &c) in baseline.bases.iter().zip(copies) {
+        if c > 0 {
+            // Markers and the new id add about 120 bytes to the base's record.
+            total += (baseline.base_record(b, &mut fields).len() as u64 + 120) * u64::from(c);
+        }
+    }
+    for g in edges {
+        let EdgeSource::Replica { patterns, .. } = &g.source else {
+            continue;
+        };
+        for p in patterns {
+            let rec = baseline.edge_record(&baseline.base_edges[p.edge as usize], &mut fields);
+            total += (rec.len() as u64 + 90) * p.rows;
+        }
+    }
+    total
+}
+
+/// Bytes a template plan writes, from typical row sizes (rendered rows are not known before
+/// they are rendered).
+pub(super) fn template_bytes(nodes: &[OutNodes], edges: &[OutEdges]) -> u64 {
+    let n = nodes[0].rows;
+    let hier_nodes: u64 = nodes[1..].iter().map(|g| g.rows).sum();
+    let rels: u64 = edges.iter().map(|g| g.rows).sum();
+    n * 700 + rels * 120 + hier_nodes * 200
+}

@@ -1,0 +1,389 @@
+//! The replicate strategy: copies of the baseline's real abstracted resources (the *base*).
+//! It decides how many copies each base gets (ATG's `trunc(B·(F−1))`, spread round robin, then
+//! the template's `replicate.per_type` bounds), the one synthetic node group with its column
+//! sources, and which base edges are copied how often (`aligned` or `cross`).
+//!
+//! Copy `j` of base `k` has global index `prefix[k] + j` (base-major order).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::ids::{cut_checked, SyntheticIds};
+use super::{
+    above_current, check_synthetic, expected, marker_column, synthetic_labels, EdgePattern,
+    EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, PlanError, RelCol, Source,
+    NODE_MARKERS,
+};
+use crate::baseline::{Baseline, Column, ColumnKind, End, Header};
+use crate::config::{EdgeMode, GenerateConfig, OperationInfo, Scale};
+use crate::template::{self, Template};
+
+/// The replicate strategy's decisions.
+pub struct ReplicatePlan {
+    /// Copies per base (index into `Baseline::bases`).
+    pub copies: Vec<u32>,
+    /// `prefix[k]` = global index of base k's first copy; the last entry is N.
+    pub prefix: Vec<u64>,
+    /// The template's `replicate.naming.name_pattern`, compiled.
+    pub names: Option<template::CompiledTemplate>,
+}
+
+impl ReplicatePlan {
+    /// The base (index into `Baseline::bases`) of global copy index `i`, and the copy number.
+    pub fn locate(&self, i: u64) -> (usize, u64) {
+        // `prefix` is sorted; the base is the last k with prefix[k] <= i and a copy to spare.
+        let k = self.prefix.partition_point(|&p| p <= i) - 1;
+        (k, i - self.prefix[k])
+    }
+}
+
+/// Builds the plan for the replicate strategy (`template`, if any, for its `replicate:`
+/// section).
+pub(super) fn plan(
+    config: GenerateConfig,
+    baseline: &Baseline,
+    template: Option<&Template>,
+) -> Result<Plan, PlanError> {
+    baseline.require_bases()?;
+    let bases = select_bases(baseline, template);
+    if bases.is_empty() {
+        return Err(PlanError::Other {
+            message: format!(
+                "the template's replicate.types filter matches none of the baseline's {} real resources; widen the filter",
+                baseline.bases.len()
+            ),
+        });
+    }
+    let b = bases.len() as u64;
+    let abstracted_before = baseline.counts.abstracted;
+    let n = match config.scale {
+        Scale::Factor(f) => copies_for_factor(f, b)?,
+        Scale::TargetTotal(t) => above_current(t, abstracted_before)?,
+    };
+    check_synthetic(n, config.scale)?;
+    let mut copies = spread(baseline, &bases, n)?;
+    if let Some(t) = template {
+        apply_per_type_bounds(t, baseline, &mut copies);
+    }
+    let mut prefix = Vec::with_capacity(copies.len() + 1);
+    let mut acc = 0u64;
+    prefix.push(0);
+    for &c in &copies {
+        acc += u64::from(c);
+        prefix.push(acc);
+    }
+    let n = acc;
+    if config.atg_compat && n >= u64::from(u32::MAX) / 2 {
+        return Err(PlanError::Flag {
+            flag: "--atg-compat",
+            message: format!(
+                "{n} copies do not fit ATG's 8-hex ids; drop --atg-compat or lower the factor"
+            ),
+        });
+    }
+    let op = OperationInfo::resolve(&config)?;
+    let names = match template {
+        Some(t)
+            if !config.atg_compat
+                && t.replicate
+                    .as_ref()
+                    .is_some_and(|r| r.name_pattern.is_some()) =>
+        {
+            Some(t.compile()?)
+        }
+        _ => None,
+    };
+    let ids = SyntheticIds::new(baseline, b"tenantgen:id", config.seed, n, config.atg_compat);
+    let nodes = vec![plan_nodes(&config, baseline, n)?];
+    let edges = plan_edges(&config, baseline, &copies)?;
+    let expected = expected::replicate(baseline, &nodes, &edges, &copies);
+    let estimated_bytes = expected::replicate_bytes(baseline, &copies, &edges);
+    Ok(Plan {
+        config,
+        op,
+        base_count: b,
+        abstracted_before,
+        synthetic: n,
+        ids,
+        nodes,
+        edges,
+        expected,
+        source: Source::Replicate(ReplicatePlan {
+            copies,
+            prefix,
+            names,
+        }),
+        estimated_bytes,
+    })
+}
+
+/// ATG's copy count for scale factor `f` over `b` bases: `trunc(b × (f − 1))`.
+fn copies_for_factor(f: f64, b: u64) -> Result<u64, PlanError> {
+    let n = (b as f64 * (f - 1.0)).trunc();
+    if n < 1.0 {
+        return Err(PlanError::Flag {
+            flag: "--scale-factor",
+            message: format!(
+                "{f} makes no copies of {b} base resources (trunc({b} × ({f} − 1)) = {n}); use a factor above {}",
+                1.0 + 1.0 / b as f64
+            ),
+        });
+    }
+    Ok(n as u64)
+}
+
+/// `n` copies spread round robin over the selected bases (the first `n mod B` get one more);
+/// unselected bases get none.
+fn spread(baseline: &Baseline, bases: &[u32], n: u64) -> Result<Vec<u32>, PlanError> {
+    let b = bases.len() as u64;
+    let mut copies: Vec<u32> = vec![0; baseline.bases.len()];
+    for (k, &bi) in bases.iter().enumerate() {
+        let c = n / b + u64::from((k as u64) < n % b);
+        copies[bi as usize] = u32::try_from(c).map_err(|_| PlanError::Flag {
+            flag: "--scale-factor",
+            message: format!(
+                "{c} copies per base is more than tenantgen supports (2^32); lower the factor"
+            ),
+        })?;
+    }
+    Ok(copies)
+}
+
+fn select_bases(baseline: &Baseline, template: Option<&Template>) -> Vec<u32> {
+    let spec = template.and_then(|t| t.replicate.as_ref());
+    baseline
+        .bases
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| spec.is_none_or(|r| r.matches(&baseline.kinds[b.kind as usize])))
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// Clamps each `replicate.per_type` type's total copies into its bounds, spreading the new
+/// total round robin over that type's bases.
+fn apply_per_type_bounds(t: &Template, baseline: &Baseline, copies: &mut [u32]) {
+    let Some(rep) = &t.replicate else {
+        return;
+    };
+    for (ty, bounds) in &rep.per_type {
+        let members: Vec<usize> = baseline
+            .bases
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| baseline.kinds[b.kind as usize].eq_ignore_ascii_case(ty))
+            .map(|(i, _)| i)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let total: u64 = members.iter().map(|&i| u64::from(copies[i])).sum();
+        let want = total.clamp(bounds.min.unwrap_or(0), bounds.max.unwrap_or(u64::MAX));
+        if want == total {
+            continue;
+        }
+        let m = members.len() as u64;
+        for (pos, &i) in members.iter().enumerate() {
+            copies[i] = (want / m + u64::from((pos as u64) < want % m)) as u32;
+        }
+    }
+}
+
+/// The synthetic resource group: the union of the base groups' property columns plus the
+/// markers, and per base group where each output column's value comes from.
+fn plan_nodes(config: &GenerateConfig, baseline: &Baseline, n: u64) -> Result<OutNodes, PlanError> {
+    let mut groups: Vec<u16> = baseline.bases.iter().map(|b| b.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let id_space = baseline.node_groups[groups[0] as usize]
+        .meta
+        .id_space
+        .clone();
+    let header = node_header(baseline, &groups, &id_space)?;
+    let mut maps = HashMap::new();
+    for &g in &groups {
+        let data = &baseline.node_groups[g as usize];
+        let map = header
+            .columns
+            .iter()
+            .map(|c| match c.name.as_str() {
+                _ if matches!(c.kind, ColumnKind::Id { .. }) => NodeCol::Id,
+                "name" if !config.atg_compat && data.name_col.is_some() => NodeCol::Name,
+                "synthetic" => NodeCol::Synthetic,
+                "scale_operation_id" => NodeCol::OperationId,
+                "generation_strategy" => NodeCol::Strategy,
+                "generation_timestamp" => NodeCol::GenerationTimestamp,
+                "template_source_id" => NodeCol::SourceId,
+                name => data
+                    .header
+                    .property(name)
+                    .filter(|&i| i != data.id_col)
+                    .map(NodeCol::Copy)
+                    .unwrap_or(NodeCol::Absent),
+            })
+            .collect();
+        maps.insert(g, map);
+    }
+    Ok(OutNodes {
+        name: "synthetic.resource".into(),
+        labels: synthetic_labels(config.atg_compat),
+        id_space,
+        header,
+        source: NodeSource::Replica { columns: maps },
+        rows: n,
+        parts: cut_checked(n, config.part_rows)?,
+    })
+}
+
+/// The header of the synthetic resource group: `id`, then every base group's property columns
+/// (first occurrence wins, one type per name), then the markers.
+fn node_header(baseline: &Baseline, groups: &[u16], id_space: &str) -> Result<Header, PlanError> {
+    let mut columns: Vec<Column> = vec![Column {
+        name: "id".into(),
+        kind: ColumnKind::Id {
+            space: id_space.to_string(),
+            stored: true,
+        },
+    }];
+    for &g in groups {
+        let data = &baseline.node_groups[g as usize];
+        if data.meta.id_space != id_space {
+            return Err(PlanError::Other {
+                message: format!(
+                    "base resources sit in two ID spaces ({id_space} and {}); put all abstracted resources in one",
+                    data.meta.id_space
+                ),
+            });
+        }
+        for c in &data.header.columns {
+            if !matches!(c.kind, ColumnKind::Property { .. }) || c.name == "id" {
+                continue;
+            }
+            match columns.iter().find(|o| o.name == c.name) {
+                Some(o) if o.kind != c.kind && !NODE_MARKERS.contains(&c.name.as_str()) => {
+                    return Err(PlanError::Other {
+                        message: format!(
+                            "property {:?} has type {} in {} but {} elsewhere; give it one type",
+                            c.name,
+                            c.header_field(),
+                            data.header_path.display(),
+                            o.header_field()
+                        ),
+                    })
+                }
+                Some(_) => {}
+                None => columns.push(c.clone()),
+            }
+        }
+    }
+    for m in NODE_MARKERS {
+        match columns.iter_mut().find(|c| c.name == m) {
+            Some(c) => *c = marker_column(m),
+            None => columns.push(marker_column(m)),
+        }
+    }
+    Ok(Header { columns })
+}
+
+/// Rows base edge `e` yields: `aligned` pairs copy j with copy j (an end outside the base stays
+/// as it is), `cross` joins every copy of one base to every copy of the other, as ATG does.
+fn edge_rows(mode: EdgeMode, start: End, end: End, copies: &[u32]) -> u64 {
+    let c = |k: u32| u64::from(copies[k as usize]);
+    match (mode, start, end) {
+        (EdgeMode::Aligned, End::Base(s), End::Base(t)) => c(s).min(c(t)),
+        (EdgeMode::Aligned, End::Base(s), End::Other(_)) => c(s),
+        (EdgeMode::Aligned, End::Other(_), End::Base(t)) => c(t),
+        (EdgeMode::Cross, End::Base(s), End::Base(t)) => c(s) * c(t),
+        _ => 0,
+    }
+}
+
+/// One synthetic relationship group per baseline relationship group with copied edges.
+fn plan_edges(
+    config: &GenerateConfig,
+    baseline: &Baseline,
+    copies: &[u32],
+) -> Result<Vec<OutEdges>, PlanError> {
+    let markers = !config.atg_compat;
+    let mut by_group: BTreeMap<u16, Vec<EdgePattern>> = BTreeMap::new();
+    for (ei, e) in baseline.base_edges.iter().enumerate() {
+        let rows = edge_rows(config.edges, e.start, e.end, copies);
+        if rows > 0 {
+            by_group.entry(e.group).or_default().push(EdgePattern {
+                edge: ei as u32,
+                rows,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for (g, patterns) in by_group {
+        let data = &baseline.rel_groups[g as usize];
+        let mut columns = Vec::new();
+        let mut header = Vec::new();
+        for (i, c) in data.header.columns.iter().enumerate() {
+            match c.kind {
+                ColumnKind::StartId { .. } => columns.push(RelCol::Start),
+                ColumnKind::EndId { .. } => columns.push(RelCol::End),
+                ColumnKind::Property { .. }
+                    if markers && (c.name == "synthetic" || c.name == "scale_operation_id") =>
+                {
+                    continue
+                }
+                ColumnKind::Property { .. } => columns.push(RelCol::Copy(i)),
+                _ => continue,
+            }
+            header.push(c.clone());
+        }
+        if markers {
+            header.push(marker_column("synthetic"));
+            columns.push(RelCol::Synthetic);
+            header.push(marker_column("scale_operation_id"));
+            columns.push(RelCol::OperationId);
+        }
+        let mut prefix = Vec::with_capacity(patterns.len() + 1);
+        let mut acc = 0;
+        prefix.push(0);
+        for p in &patterns {
+            acc += p.rows;
+            prefix.push(acc);
+        }
+        out.push(OutEdges {
+            name: format!("synthetic.{}", data.meta.name),
+            rel_type: data.meta.rel_type.clone(),
+            start_space: data.meta.start_space.clone(),
+            end_space: data.meta.end_space.clone(),
+            header: Header { columns: header },
+            columns,
+            source: EdgeSource::Replica {
+                base_group: g,
+                patterns,
+                prefix,
+            },
+            rows: acc,
+            parts: cut_checked(acc, config.part_rows)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_and_cross_edge_rows() {
+        let copies = [3, 5];
+        let (a, b, o) = (End::Base(0), End::Base(1), End::Other(9));
+        assert_eq!(edge_rows(EdgeMode::Aligned, a, b, &copies), 3);
+        assert_eq!(edge_rows(EdgeMode::Aligned, a, o, &copies), 3);
+        assert_eq!(edge_rows(EdgeMode::Aligned, o, b, &copies), 5);
+        assert_eq!(edge_rows(EdgeMode::Cross, a, b, &copies), 15);
+        assert_eq!(edge_rows(EdgeMode::Cross, a, o, &copies), 0);
+    }
+
+    #[test]
+    fn factor_copies_truncate_as_atg() {
+        assert_eq!(copies_for_factor(10.0, 3).unwrap(), 27);
+        assert_eq!(copies_for_factor(1.34, 3).unwrap(), 1);
+        assert!(copies_for_factor(1.2, 3).is_err());
+    }
+}

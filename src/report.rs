@@ -1,0 +1,215 @@
+//! What tenantgen tells a person: numbers with thousands separators, byte sizes, and the
+//! summaries commands print when they finish. Every stage formats its numbers through here, so
+//! `18,414` and `15.2 MiB` read the same in every message.
+//!
+//! The summaries take plain values (counts, durations, texts a stage already rendered), never a
+//! stage's own types, so that this module depends on no stage. Where the text goes (stdout,
+//! stderr, `--quiet`) is decided by `cli`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::manifest::Expected;
+
+/// `18414` → `18,414`.
+pub fn thousands(n: u64) -> String {
+    group_digits(false, n)
+}
+
+/// `-1234567` → `-1,234,567` (the graph statistics' signed counts).
+pub fn thousands_i64(n: i64) -> String {
+    group_digits(n < 0, n.unsigned_abs())
+}
+
+fn group_digits(negative: bool, n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if negative {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// `generate`'s closing lines: what was written where, how fast, and how to import it.
+pub fn written(rows: u64, bytes: u64, out: &std::path::Path, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    format!(
+        "wrote {} rows ({}) to {} in {:.2} s ({:.0} rows/s)\nimport with: tenantgen import {}\n",
+        thousands(rows),
+        human_bytes(bytes),
+        out.display(),
+        secs,
+        rows as f64 / secs.max(1e-9),
+        out.display()
+    )
+}
+
+/// One timed stage of `run`.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: &'static str,
+    pub time: Duration,
+}
+
+/// Where `run` left the Neo4j server.
+#[derive(Debug, Clone)]
+pub enum Server {
+    /// Still running at `uri` as process `pid`.
+    Running {
+        uri: String,
+        pid: u32,
+    },
+    Stopped,
+}
+
+/// Everything `run`'s human summary shows.
+pub struct RunSummary<'a> {
+    pub operation_id: &'a str,
+    pub expected: &'a Expected,
+    pub stages: &'a [Stage],
+    pub total: Duration,
+    /// The verification table, or `None` to leave it out (`--quiet` after a pass).
+    pub verify_table: Option<String>,
+    pub passed: bool,
+    pub instance: &'a std::path::Path,
+    pub server: Server,
+}
+
+/// `run`'s closing summary: the graph, the operation's share, stage times, the verdict and
+/// where the server is.
+pub fn run_summary(r: &RunSummary<'_>) -> String {
+    let e = r.expected;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "operation {}\n  graph: {} nodes ({} abstracted, {} synthetic, {} original), {} relationships\n  this operation: +{} nodes, +{} relationships\n",
+        r.operation_id,
+        thousands(e.nodes),
+        thousands(e.abstracted),
+        thousands(e.synthetic),
+        thousands(e.original),
+        thousands(e.relationships),
+        thousands(e.operation_nodes),
+        thousands(e.operation_relationships),
+    );
+    s.push_str("  stages:");
+    for st in r.stages {
+        let _ = write!(s, " {} {:.2} s,", st.name, st.time.as_secs_f64());
+    }
+    let _ = writeln!(s, " total {:.2} s", r.total.as_secs_f64());
+    if let Some(table) = &r.verify_table {
+        s.push_str(table);
+    }
+    let _ = writeln!(
+        s,
+        "verification: {}",
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
+    let instance = r.instance.display();
+    match &r.server {
+        Server::Running { uri, pid } => {
+            let _ = writeln!(
+                s,
+                "Neo4j keeps running at {uri} (instance {instance}); stop it with: kill {pid}"
+            );
+        }
+        Server::Stopped => {
+            let _ = writeln!(s, "server stopped; instance kept in {instance}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(thousands(18414), "18,414");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+        assert_eq!(thousands_i64(-1_234_567), "-1,234,567");
+        assert_eq!(thousands_i64(-999), "-999");
+        assert_eq!(thousands_i64(i64::MIN), "-9,223,372,036,854,775,808");
+        assert_eq!(thousands_i64(1000), "1,000");
+    }
+
+    #[test]
+    fn formats_bytes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(15_938_355), "15.2 MiB");
+    }
+
+    #[test]
+    fn run_summary_lists_stages_verdict_and_server() {
+        let e = Expected {
+            nodes: 25_755,
+            relationships: 10_632,
+            abstracted: 22_506,
+            synthetic: 18_414,
+            operation_nodes: 18_414,
+            operation_relationships: 3_807,
+            ..Expected::default()
+        };
+        let stages = [
+            Stage {
+                name: "generate",
+                time: Duration::from_millis(40),
+            },
+            Stage {
+                name: "import",
+                time: Duration::from_millis(1500),
+            },
+        ];
+        let mut r = RunSummary {
+            operation_id: "op-1",
+            expected: &e,
+            stages: &stages,
+            total: Duration::from_millis(1540),
+            verify_table: None,
+            passed: true,
+            instance: std::path::Path::new("/x/generated.neo4j"),
+            server: Server::Stopped,
+        };
+        assert_eq!(
+            run_summary(&r),
+            "operation op-1\n  graph: 25,755 nodes (22,506 abstracted, 18,414 synthetic, 0 original), 10,632 relationships\n  this operation: +18,414 nodes, +3,807 relationships\n  stages: generate 0.04 s, import 1.50 s, total 1.54 s\nverification: PASSED\nserver stopped; instance kept in /x/generated.neo4j\n"
+        );
+        r.passed = false;
+        r.verify_table = Some("TABLE\n".into());
+        r.server = Server::Running {
+            uri: "bolt://127.0.0.1:7999".into(),
+            pid: 12,
+        };
+        assert!(run_summary(&r).ends_with(
+            "TABLE\nverification: FAILED\nNeo4j keeps running at bolt://127.0.0.1:7999 (instance /x/generated.neo4j); stop it with: kill 12\n"
+        ));
+    }
+}
