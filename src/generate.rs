@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
 use crate::plan::{
     EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, TemplatePlan,
 };

@@ -7,13 +7,14 @@
 
 pub mod baseline;
 pub mod cli;
-pub mod csvfmt;
 pub mod export;
+pub mod format;
 pub mod generate;
 pub mod import;
 pub mod load;
 pub mod manifest;
 pub mod neo4j;
+pub mod outdir;
 pub mod plan;
 pub mod template;
 pub mod verify;

@@ -343,6 +343,38 @@ impl Manifest {
         Ok(())
     }
 
+    /// The argfile for `neo4j-admin database import full <db> @import.args`, run from the
+    /// output directory. Only file groups and format options: the caller adds the database name,
+    /// `--overwrite-destination` and resource limits.
+    pub fn import_args(&self) -> String {
+        let mut s = String::new();
+        for g in &self.node_groups {
+            let files: Vec<&str> = std::iter::once(g.header.as_str())
+                .chain(g.files.iter().map(|f| f.path.as_str()))
+                .collect();
+            s.push_str(&format!(
+                "--nodes={}={}\n",
+                g.labels.join(":"),
+                files.join(",")
+            ));
+        }
+        for g in &self.relationship_groups {
+            let files: Vec<&str> = std::iter::once(g.header.as_str())
+                .chain(g.files.iter().map(|f| f.path.as_str()))
+                .collect();
+            s.push_str(&format!(
+                "--relationships={}={}\n",
+                g.rel_type,
+                files.join(",")
+            ));
+        }
+        s.push_str(&format!(
+            "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
+            self.csv.multiline_fields
+        ));
+        s
+    }
+
     /// Total rows over all node groups.
     pub fn node_rows(&self) -> u64 {
         self.node_groups

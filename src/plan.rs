@@ -15,8 +15,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
 
-use crate::baseline::{Baseline, Column, ColumnKind, End, Header, ValueType};
-use crate::csvfmt;
+use crate::baseline::{Baseline, End};
+use crate::format::csv as csvfmt;
+use crate::format::header::{Column, ColumnKind, Header, ValueType};
 use crate::manifest::{Expected, PatternCount};
 use crate::template::{self, Template};
 

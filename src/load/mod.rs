@@ -30,7 +30,7 @@
 //! Field conversion follows the header types: empty unquoted field = absent (not sent), `""` =
 //! empty string (absent for arrays, as neo4j-admin does), `;` splits arrays, temporal values are
 //! sent as strings and converted by `datetime()`/`date()`/`localdatetime()` in the query. The
-//! `csv` crate cannot tell `""` from an empty field, so records are split with [`crate::csvfmt`].
+//! `csv` crate cannot tell `""` from an empty field, so records are split with [`crate::format::csv`].
 
 pub mod clean;
 pub mod stats;
@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 use neo4rs::{BoltList, BoltMap, BoltString, BoltType};
 use serde::{Deserialize, Serialize};
 
-use crate::baseline::{self, ColumnKind, Header, ValueType};
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
+use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, NodeGroup, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
 
@@ -361,7 +361,7 @@ pub fn quote_name(name: &str) -> String {
 
 fn read_header(dir: &Path, rel: &str) -> Result<(PathBuf, Header)> {
     let path = dir.join(rel);
-    let header = baseline::read_header(&path).map_err(|e| LoadError::Header {
+    let header = header::read_header(&path).map_err(|e| LoadError::Header {
         path: path.clone(),
         message: e.to_string(),
     })?;

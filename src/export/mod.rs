@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use neo4rs::{BoltType, Row};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-use crate::baseline::{Column, ColumnKind, Header, ValueType};
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
+use crate::format::header::{Column, ColumnKind, Header, ValueType};
 use crate::manifest::{
     self, CsvOptions, FileEntry, Kind, Manifest, ManifestError, NodeGroup, Origin, RelGroup,
 };
