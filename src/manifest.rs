@@ -489,4 +489,18 @@ mod tests {
         assert!(e.contains(":3:"), "{e}");
         assert!(e.contains("colour"), "{e}");
     }
+
+    #[test]
+    fn import_args_list_every_group_and_the_dialect() {
+        let mut m = sample();
+        m.csv.multiline_fields = true;
+        assert_eq!(
+            m.import_args(),
+            "--nodes=Resource=headers/resource.csv,data/resource.part-0000.csv\n\
+             --relationships=CONTAINS=headers/contains.resource.resource.csv\n\
+             --delimiter=,\n--array-delimiter=;\n--multiline-fields=true\n--id-type=string\n\
+             --skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n\
+             --ignore-empty-strings=false\n--trim-strings=false\n"
+        );
+    }
 }

@@ -653,3 +653,195 @@ fn absolute(p: &Path) -> PathBuf {
             .unwrap_or_else(|_| p.to_path_buf())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::header::Header;
+    use crate::plan::{EdgeMode, GenerateConfig, Strategy};
+
+    fn seed_tenant() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seed-tenant")
+    }
+
+    /// A small replicate plan over the seed tenant (one copy for about a fifth of the bases).
+    fn small_plan(baseline: &Baseline) -> Plan {
+        let config = GenerateConfig {
+            baseline: seed_tenant(),
+            template: None,
+            strategy: Strategy::Replicate,
+            scale: Scale::Factor(1.2),
+            seed: 42,
+            edges: EdgeMode::Aligned,
+            atg_compat: false,
+            operation_id: None,
+            timestamp: Some(chrono::DateTime::from_timestamp(1_763_241_420, 0).unwrap()),
+            part_rows: 250_000,
+        };
+        Plan::new(config, baseline).unwrap()
+    }
+
+    fn options(out: &Path) -> WriteOptions {
+        WriteOptions {
+            out: out.to_path_buf(),
+            force: false,
+            threads: 2,
+            compress: Compression::None,
+            shard: None,
+            progress: false,
+            check_space: false,
+        }
+    }
+
+    #[test]
+    fn writes_a_complete_directory_for_a_small_plan() {
+        let baseline = Baseline::open(&seed_tenant()).unwrap();
+        let plan = small_plan(&baseline);
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("gen");
+        let report = write(&plan, &baseline, &options(&out)).unwrap();
+
+        let names: Vec<String> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["gen"], "no temporary sibling is left");
+        let manifest = Manifest::read(&out).unwrap();
+        assert_eq!(manifest, report.manifest);
+        crate::import::check_files(&out, &manifest).unwrap();
+        let synthetic_rows: u64 = manifest
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == Origin::Synthetic)
+            .flat_map(|g| &g.files)
+            .chain(
+                manifest
+                    .relationship_groups
+                    .iter()
+                    .filter(|g| g.origin == Origin::Synthetic)
+                    .flat_map(|g| &g.files),
+            )
+            .map(|f| f.rows)
+            .sum();
+        assert!(synthetic_rows > 0);
+        assert_eq!(report.rows, synthetic_rows);
+
+        // Unsharded, the argfile lists exactly the manifest's files.
+        let args = fs::read_to_string(out.join("import.args")).unwrap();
+        assert_eq!(args, manifest.import_args());
+        assert!(args.starts_with("--nodes="), "{args}");
+
+        let cypher = fs::read_to_string(out.join("load.cypher")).unwrap();
+        assert!(cypher.starts_with("// Load this operation's synthetic nodes"));
+        let synthetic_files = manifest
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == Origin::Synthetic)
+            .map(|g| g.files.len())
+            .chain(
+                manifest
+                    .relationship_groups
+                    .iter()
+                    .filter(|g| g.origin == Origin::Synthetic)
+                    .map(|g| g.files.len()),
+            )
+            .sum::<usize>();
+        assert_eq!(
+            cypher.matches("LOAD CSV FROM 'file:///data/").count(),
+            synthetic_files
+        );
+
+        for g in &plan.nodes {
+            let bytes = fs::read_to_string(out.join(outdir::header_path(&g.name))).unwrap();
+            assert_eq!(bytes, format!("{}\n", g.header.line()));
+        }
+        let op = manifest.operation.as_ref().unwrap();
+        assert_eq!(
+            (op.strategy.as_str(), op.scale_factor),
+            ("replicate", Some(1.2))
+        );
+        assert!(manifest
+            .node_groups
+            .iter()
+            .any(|g| g.header.starts_with("baseline/")));
+    }
+
+    #[test]
+    fn an_existing_output_needs_force() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("gen");
+        fs::create_dir(&out).unwrap();
+        let e = check_out(&options(&out)).unwrap_err().to_string();
+        assert!(e.contains("pass --force"), "{e}");
+        let forced = WriteOptions {
+            force: true,
+            ..options(&out)
+        };
+        check_out(&forced).unwrap();
+        fs::remove_dir(&out).unwrap();
+        fs::write(&out, "").unwrap();
+        let e = check_out(&forced).unwrap_err().to_string();
+        assert!(e.contains("is a file"), "{e}");
+    }
+
+    #[test]
+    fn load_cypher_creates_nodes_then_matches_relationship_ends() {
+        let header = |line: &str| {
+            let fields: Vec<&str> = line.split(',').collect();
+            Header::parse(&fields).unwrap().columns
+        };
+        let mut headers = HashMap::new();
+        headers.insert(
+            "headers/vm.csv".to_string(),
+            header("id:ID(Resource),n:long,zones:string[],ok:boolean"),
+        );
+        headers.insert(
+            "headers/rel.csv".to_string(),
+            header(":START_ID(Resource),:END_ID(Resource),w:double"),
+        );
+        let file = |path: &str| FileEntry {
+            path: path.into(),
+            rows: 1,
+            bytes: None,
+            xxh3: None,
+        };
+        let m = Manifest {
+            format: manifest::FORMAT.into(),
+            kind: Kind::Generated,
+            csv: CsvOptions::default(),
+            node_groups: vec![NodeGroup {
+                name: "vm".into(),
+                labels: vec!["Resource".into(), "Odd`Label".into()],
+                id_space: "Resource".into(),
+                header: "headers/vm.csv".into(),
+                files: vec![file("data/vm.part-0000.csv")],
+                origin: Origin::Synthetic,
+            }],
+            relationship_groups: vec![RelGroup {
+                name: "rel".into(),
+                rel_type: "CONTAINS".into(),
+                start_space: "Resource".into(),
+                end_space: "Resource".into(),
+                header: "headers/rel.csv".into(),
+                files: vec![file("data/rel.part-0000.csv")],
+                origin: Origin::Synthetic,
+            }],
+            operation: None,
+            expected: None,
+            shard: None,
+        };
+        let text = load_cypher(&m, &headers);
+        let body = text.split_once(";\n\n").unwrap().1;
+        assert_eq!(
+            body,
+            "LOAD CSV FROM 'file:///data/vm.part-0000.csv' AS row\n\
+             CALL { WITH row\n  CREATE (n:`Resource`:`Odd``Label`)\n  \
+             SET n += {`id`: row[0], `n`: toInteger(row[1]), `zones`: [x IN split(row[2], ';') | x], `ok`: toBoolean(row[3])}\n\
+             } IN TRANSACTIONS OF 10000 ROWS;\n\n\
+             LOAD CSV FROM 'file:///data/rel.part-0000.csv' AS row\n\
+             CALL { WITH row\n  MATCH (a:`Resource` {id: row[0]})\n  MATCH (b:`Resource` {id: row[1]})\n  \
+             CREATE (a)-[r:`CONTAINS`]->(b)\n  SET r += {`w`: toFloat(row[2])}\n\
+             } IN TRANSACTIONS OF 10000 ROWS;\n\n"
+        );
+    }
+}
