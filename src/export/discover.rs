@@ -174,7 +174,12 @@ pub(super) fn discover_nodes(client: &Client) -> Result<Vec<NodePlan>> {
         let owner = format!("node {}", describe_labels(&labels));
         let kt = keys.get(&labels).unwrap_or(&empty);
         let cols = kt.columns(&owner, "nodes", |key, ty| {
-            unsupported_on_node(client, &labels, &owner, key, ty)
+            Ok(unsupported(
+                &owner,
+                example_node(client, &labels, key, ty)?,
+                key,
+                ty,
+            ))
         })?;
         let id = if kt.count("id", "STRING NOT NULL") == count {
             IdStrategy::Stored
@@ -347,7 +352,8 @@ pub(super) fn discover_relationships(client: &Client, nodes: &[NodePlan]) -> Res
     for (_, (mut plan, kt)) in groups {
         let owner = format!("relationship group {}", plan.name);
         plan.cols = kt.columns(&owner, "relationships", |key, ty| {
-            unsupported_on_relationship(client, &plan.rel_type, &owner, key, ty)
+            let example = example_relationship(client, &plan.rel_type, key, ty)?;
+            Ok(unsupported(&owner, example, key, ty))
         })?;
         plan.patterns.sort_by(|a, b| {
             (&nodes[a.0].name, &nodes[a.1].name).cmp(&(&nodes[b.0].name, &nodes[b.1].name))
@@ -357,39 +363,30 @@ pub(super) fn discover_relationships(client: &Client, nodes: &[NodePlan]) -> Res
     Ok(plans)
 }
 
-/// The error for a node property of a type the format cannot hold, naming an example node.
-fn unsupported_on_node(
-    client: &Client,
-    labels: &[String],
-    owner: &str,
-    key: &str,
-    ty: &str,
-) -> Result<ExportError> {
+/// The error for a property of a type the format cannot hold, with an example owner's id.
+fn unsupported(owner: &str, id: String, key: &str, ty: &str) -> ExportError {
+    ExportError::Unsupported {
+        owner: owner.to_string(),
+        id,
+        key: key.to_string(),
+        ty: ty.to_string(),
+    }
+}
+
+/// The id of a node of the group whose `key` has type `ty`.
+fn example_node(client: &Client, labels: &[String], key: &str, ty: &str) -> Result<String> {
     let (pattern, pred) = label_match("n", labels);
-    let id = client.scalar_string(
+    Ok(client.scalar_string(
         &format!(
             "MATCH {pattern} WHERE {pred} AND valueType(n[$key]) = $ty \
              RETURN coalesce(toString(n.id), elementId(n)) LIMIT 1"
         ),
         &[("key", key.into()), ("ty", ty.into())],
-    )?;
-    Ok(ExportError::Unsupported {
-        owner: owner.to_string(),
-        id,
-        key: key.to_string(),
-        ty: ty.to_string(),
-    })
+    )?)
 }
 
-/// The error for a relationship property of a type the format cannot hold, naming an example
-/// relationship by its ends.
-fn unsupported_on_relationship(
-    client: &Client,
-    rel_type: &str,
-    owner: &str,
-    key: &str,
-    ty: &str,
-) -> Result<ExportError> {
+/// `start->end` ids of a relationship of the type whose `key` has type `ty`.
+fn example_relationship(client: &Client, rel_type: &str, key: &str, ty: &str) -> Result<String> {
     let rows = client.rows(
         &format!(
             "MATCH (a)-[r:{}]->(b) WHERE valueType(r[$key]) = $ty \
@@ -399,7 +396,7 @@ fn unsupported_on_relationship(
         ),
         &[("key", key.into()), ("ty", ty.into())],
     )?;
-    let id = rows
+    Ok(rows
         .first()
         .map(|r| {
             format!(
@@ -408,13 +405,7 @@ fn unsupported_on_relationship(
                 r.get::<String>("b").unwrap_or_default()
             )
         })
-        .unwrap_or_default();
-    Ok(ExportError::Unsupported {
-        owner: owner.to_string(),
-        id,
-        key: key.to_string(),
-        ty: ty.to_string(),
-    })
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -196,25 +196,32 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
     }
     staged.commit()?;
 
-    let count = |files: &[FileEntry]| files.iter().map(|f| f.rows).sum::<u64>();
+    let counts = |groups: Vec<(&String, &Vec<FileEntry>)>| -> Vec<GroupCount> {
+        let rows = |files: &[FileEntry]| files.iter().map(|f| f.rows).sum();
+        groups
+            .into_iter()
+            .map(|(name, files)| GroupCount {
+                name: name.clone(),
+                rows: rows(files),
+            })
+            .collect()
+    };
     Ok(ExportReport {
         out: cfg.out.clone(),
-        node_groups: manifest
-            .node_groups
-            .iter()
-            .map(|g| GroupCount {
-                name: g.name.clone(),
-                rows: count(&g.files),
-            })
-            .collect(),
-        relationship_groups: manifest
-            .relationship_groups
-            .iter()
-            .map(|g| GroupCount {
-                name: g.name.clone(),
-                rows: count(&g.files),
-            })
-            .collect(),
+        node_groups: counts(
+            manifest
+                .node_groups
+                .iter()
+                .map(|g| (&g.name, &g.files))
+                .collect(),
+        ),
+        relationship_groups: counts(
+            manifest
+                .relationship_groups
+                .iter()
+                .map(|g| (&g.name, &g.files))
+                .collect(),
+        ),
         nodes: manifest.node_rows(),
         relationships: manifest.relationship_rows(),
         multiline_fields: multiline,
