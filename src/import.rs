@@ -5,7 +5,8 @@
 //! Safety: data files are checked against the manifest's checksums first; the import runs into
 //! a staging instance directory and replaces the target only when it succeeded and its counts
 //! match, so a failed import leaves any earlier database as it was. An existing database is
-//! replaced only with `overwrite`.
+//! replaced only with `overwrite`. Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a
+//! directory without one comes from its manifest ([`Manifest::import_args`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! output). It lists node and relationship groups with their header and data files, and for a
 //! generated directory the operation that made it and the counts the graph must show once
 //! imported. The same types are read by `baseline`, written by `write` and `export`, and checked
-//! by `import` and `verify`. See `docs/format.md`.
+//! by `import` and `verify`; the manifest also renders the importer's argfile (`import.args`),
+//! which `write` stores and `import` derives for a directory without one. See `docs/format.md`.
 //!
 //! Domain words: a *group* is one header plus its data parts; a node's *kind* is its `type`
 //! property when it has a string one, else its lexicographically smallest label.

@@ -5,7 +5,8 @@
 //! Output goes to a hidden temporary sibling and is renamed into place only when every file
 //! and the manifest are complete: a crash or a full disk leaves the previous output (or
 //! nothing), never a directory that looks complete. Stale temporary siblings of a killed run
-//! are removed by the next run.
+//! are removed by the next run. The directory's mechanics (staging, part writers, checksums,
+//! the commit) are [`crate::outdir`]'s; this module decides what goes in it.
 
 use std::collections::HashMap;
 use std::fs;

@@ -4,9 +4,9 @@
 //! manifest; it does not own the Bolt client ([`crate::neo4j`]), the CSV quoting rules
 //! ([`crate::format`]) nor the staged directory and its commit ([`crate::outdir`]).
 //!
-//! Two passes keep memory constant: a discovery pass ([`discover`]) asks the server for
+//! Two passes keep memory constant: a discovery pass (`discover`) asks the server for
 //! aggregates only (label sets, relationship patterns, and every property key with its
-//! `valueType` and count), then a streaming pass ([`stream`]) writes each group's rows in a fixed
+//! `valueType` and count), then a streaming pass (`stream`) writes each group's rows in a fixed
 //! order as they arrive. Nothing the size of the graph is held in memory. This file holds the
 //! stage itself, its configuration and errors, and the discovered groups both passes share.
 //!
