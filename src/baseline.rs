@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
+use crate::format::header::{read_header, Column, ColumnKind, Header, HeaderFileError, ValueType};
 
 /// The longest field tenantgen accepts, in bytes: neo4j-admin's default read buffer
 /// (`--read-buffer-size`, 4 MiB) must hold a whole field, and a longer one fails the import
@@ -26,6 +27,8 @@ use crate::manifest::{self, Expected, Manifest, ManifestError, PatternCount};
 pub enum BaselineError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    HeaderFile(#[from] HeaderFileError),
     #[error("cannot read {path}: {error}; the manifest lists it, so restore it or regenerate the baseline")]
     Io {
         path: PathBuf,
@@ -47,211 +50,6 @@ pub enum BaselineError {
     },
     #[error("baseline {dir} has no real abstracted resources to copy (nodes labelled exactly :Resource, not :Original, without synthetic=true); pass a baseline with real resources")]
     NoBase { dir: PathBuf },
-}
-
-/// The type of a property column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
-    String,
-    Long,
-    Double,
-    Boolean,
-    DateTime,
-    Date,
-    LocalDateTime,
-}
-
-impl ValueType {
-    fn parse(s: &str) -> Option<ValueType> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "" | "string" => ValueType::String,
-            "long" | "int" | "short" | "byte" => ValueType::Long,
-            "double" | "float" => ValueType::Double,
-            "boolean" => ValueType::Boolean,
-            "datetime" => ValueType::DateTime,
-            "date" => ValueType::Date,
-            "localdatetime" => ValueType::LocalDateTime,
-            _ => return None,
-        })
-    }
-
-    /// The name neo4j-admin reads in a header.
-    pub fn header_name(self) -> &'static str {
-        match self {
-            ValueType::String => "string",
-            ValueType::Long => "long",
-            ValueType::Double => "double",
-            ValueType::Boolean => "boolean",
-            ValueType::DateTime => "datetime",
-            ValueType::Date => "date",
-            ValueType::LocalDateTime => "localdatetime",
-        }
-    }
-
-    /// Whether `v` (unescaped) is a valid value of this type.
-    fn accepts(self, v: &str) -> bool {
-        match self {
-            ValueType::String => true,
-            ValueType::Long => v.trim().parse::<i64>().is_ok(),
-            ValueType::Double => v.trim().parse::<f64>().is_ok(),
-            ValueType::Boolean => v == "true" || v == "false",
-            ValueType::DateTime => {
-                chrono::DateTime::parse_from_rfc3339(v).is_ok()
-                    || v.len() >= 10 && v.as_bytes()[4] == b'-' && v.contains('T')
-            }
-            ValueType::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
-            ValueType::LocalDateTime => v.len() >= 10 && v.as_bytes()[4] == b'-',
-        }
-    }
-}
-
-/// What a header column holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ColumnKind {
-    /// The node id; `stored` when the column has a name (`id:ID(S)`).
-    Id {
-        space: String,
-        stored: bool,
-    },
-    StartId {
-        space: String,
-    },
-    EndId {
-        space: String,
-    },
-    Property {
-        ty: ValueType,
-        array: bool,
-    },
-    Ignore,
-}
-
-/// One header column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
-    pub kind: ColumnKind,
-}
-
-impl Column {
-    /// The header field as neo4j-admin reads it.
-    pub fn header_field(&self) -> String {
-        match &self.kind {
-            ColumnKind::Id { space, stored } => {
-                format!("{}:ID({space})", if *stored { &self.name } else { "" })
-            }
-            ColumnKind::StartId { space } => format!(":START_ID({space})"),
-            ColumnKind::EndId { space } => format!(":END_ID({space})"),
-            ColumnKind::Property { ty, array } => format!(
-                "{}:{}{}",
-                self.name,
-                ty.header_name(),
-                if *array { "[]" } else { "" }
-            ),
-            ColumnKind::Ignore => format!("{}:IGNORE", self.name),
-        }
-    }
-}
-
-/// A parsed header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    pub columns: Vec<Column>,
-}
-
-impl Header {
-    /// Parses one header line (already split into fields).
-    pub fn parse(fields: &[&str]) -> Result<Header, String> {
-        let mut columns = Vec::with_capacity(fields.len());
-        for (i, f) in fields.iter().enumerate() {
-            let (name, ty) = match f.rfind(':') {
-                Some(p) => (&f[..p], &f[p + 1..]),
-                None => (*f, ""),
-            };
-            let kind = if let Some(space) = paren(ty, "ID") {
-                ColumnKind::Id {
-                    space: space.to_string(),
-                    stored: !name.is_empty(),
-                }
-            } else if let Some(space) = paren(ty, "START_ID") {
-                ColumnKind::StartId {
-                    space: space.to_string(),
-                }
-            } else if let Some(space) = paren(ty, "END_ID") {
-                ColumnKind::EndId {
-                    space: space.to_string(),
-                }
-            } else if ty == "IGNORE" {
-                ColumnKind::Ignore
-            } else if matches!(ty, "LABEL" | "TYPE") {
-                return Err(format!(
-                    "column {} ({f:?}): :{ty} columns are not used in this format; labels and types come from the manifest's groups",
-                    i + 1
-                ));
-            } else {
-                let (base, array) = match ty.strip_suffix("[]") {
-                    Some(b) => (b, true),
-                    None => (ty, false),
-                };
-                let ty = ValueType::parse(base).ok_or_else(|| {
-                    format!(
-                        "column {} ({f:?}): unknown type {base:?}; use string, long, double, boolean, datetime, date or localdatetime, optionally with []",
-                        i + 1
-                    )
-                })?;
-                if name.is_empty() {
-                    return Err(format!("column {}: a property column needs a name", i + 1));
-                }
-                ColumnKind::Property { ty, array }
-            };
-            columns.push(Column {
-                name: name.to_string(),
-                kind,
-            });
-        }
-        Ok(Header { columns })
-    }
-
-    /// The index of the named property column.
-    pub fn property(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| {
-            c.name == name
-                && matches!(
-                    c.kind,
-                    ColumnKind::Property { .. } | ColumnKind::Id { stored: true, .. }
-                )
-        })
-    }
-
-    fn find(&self, pred: impl Fn(&ColumnKind) -> bool) -> Vec<usize> {
-        self.columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| pred(&c.kind))
-            .map(|(i, _)| i)
-            .collect()
-    }
-
-    /// The header line, fields joined by the delimiter.
-    pub fn line(&self) -> String {
-        let fields: Vec<String> = self.columns.iter().map(Column::header_field).collect();
-        let mut out = Vec::new();
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(csvfmt::DELIMITER);
-            }
-            csvfmt::push_field(&mut out, f.as_bytes());
-        }
-        String::from_utf8(out).unwrap_or_default()
-    }
-}
-
-fn paren<'a>(ty: &'a str, tag: &str) -> Option<&'a str> {
-    let rest = ty.strip_prefix(tag)?;
-    if rest.is_empty() {
-        return Some("");
-    }
-    rest.strip_prefix('(')?.strip_suffix(')')
 }
 
 /// A data file mapped into memory.
@@ -954,44 +752,6 @@ impl Baseline {
     }
 }
 
-/// Reads a header-only file.
-pub fn read_header(path: &Path) -> Result<Header, BaselineError> {
-    let text = std::fs::read(path).map_err(|error| BaselineError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_slice());
-    let mut rec = csv::StringRecord::new();
-    let got = rdr
-        .read_record(&mut rec)
-        .map_err(|e| BaselineError::Header {
-            path: path.to_path_buf(),
-            message: format!("not a valid CSV header: {e}"),
-        })?;
-    if !got || rec.iter().all(str::is_empty) {
-        return Err(BaselineError::Header {
-            path: path.to_path_buf(),
-            message: "the header file is empty; it needs one line of column names".into(),
-        });
-    }
-    let fields: Vec<&str> = rec.iter().collect();
-    let header = Header::parse(&fields).map_err(|message| BaselineError::Header {
-        path: path.to_path_buf(),
-        message,
-    })?;
-    if rdr.read_record(&mut rec).unwrap_or(false) {
-        return Err(BaselineError::Record {
-            path: path.to_path_buf(),
-            line: 2,
-            message: "a header file holds only the header line; move data rows into a data file"
-                .into(),
-        });
-    }
-    Ok(header)
-}
-
 /// Checks what the csv reader forgives: an unclosed quote (the reader silently ends the field at
 /// the end of the file) or a stray `"` in an unquoted field, and fields too long for the importer.
 /// `span` is the record's bytes in `bytes`.
@@ -1155,41 +915,4 @@ fn check_record(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_round_trips() {
-        let line = "id:ID(Resource),name:string,zones:string[],n:long,ok:boolean,at:datetime,x";
-        let fields: Vec<&str> = line.split(',').collect();
-        let h = Header::parse(&fields).unwrap();
-        assert_eq!(
-            h.line(),
-            "id:ID(Resource),name:string,zones:string[],n:long,ok:boolean,at:datetime,x:string"
-        );
-        assert_eq!(h.property("name"), Some(1));
-        assert_eq!(h.property("id"), Some(0));
-    }
-
-    #[test]
-    fn header_rejects_unknown_types_and_labels() {
-        let e = Header::parse(&["id:ID(A)", "p:point2"]).unwrap_err();
-        assert!(e.contains("unknown type \"point2\""), "{e}");
-        let e = Header::parse(&["id:ID(A)", ":LABEL"]).unwrap_err();
-        assert!(e.contains("manifest"), "{e}");
-    }
-
-    #[test]
-    fn value_types_accept_what_neo4j_reads() {
-        assert!(ValueType::Long.accepts("-42"));
-        assert!(!ValueType::Long.accepts("4.2"));
-        assert!(ValueType::Boolean.accepts("false"));
-        assert!(!ValueType::Boolean.accepts("True"));
-        assert!(ValueType::DateTime.accepts("2025-11-10T14:03:27.512Z"));
-        assert!(!ValueType::DateTime.accepts("yesterday"));
-        assert!(ValueType::Double.accepts("1e3"));
-    }
 }

@@ -18,8 +18,8 @@
 
 use neo4rs::{BoltList, BoltType};
 
-use crate::baseline::ValueType;
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
+use crate::format::header::ValueType;
 use crate::manifest::NodeGroup;
 
 /// The label of every resource (abstracted and original).

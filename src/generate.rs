@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
 use crate::config::EdgeMode;
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
 use crate::plan::{
     EdgePattern, EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, ReplicatePlan,
     Source, TemplatePlan,

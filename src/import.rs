@@ -5,7 +5,8 @@
 //! Safety: data files are checked against the manifest's checksums first; the import runs into
 //! a staging instance directory and replaces the target only when it succeeded and its counts
 //! match, so a failed import leaves any earlier database as it was. An existing database is
-//! replaced only with `overwrite`.
+//! replaced only with `overwrite`. Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a
+//! directory without one comes from its manifest ([`Manifest::import_args`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::neo4j::{
     ImportReport, ImportRequest, Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM,
     QUICK_JVM_ENTITIES,
 };
+use crate::outdir::file_xxh3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -149,7 +151,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     } else {
         // A baseline or an export carries no argfile: derive it from the manifest.
         let p = staged.dir().join("import.args");
-        fs::write(&p, crate::write::import_args(&manifest)).map_err(|error| ImportError::Io {
+        fs::write(&p, manifest.import_args()).map_err(|error| ImportError::Io {
             what: "write",
             path: p.clone(),
             error,
@@ -238,22 +240,6 @@ pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
         }
     }
     Ok(())
-}
-
-/// xxh3-64 of a file's bytes as 16 hex digits.
-pub fn file_xxh3(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = fs::File::open(path)?;
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:016x}", h.digest()))
 }
 
 /// Finds the `java` that neo4j-admin will run: on PATH (what the launcher written by

@@ -2,7 +2,8 @@
 //! output). It lists node and relationship groups with their header and data files, and for a
 //! generated directory the operation that made it and the counts the graph must show once
 //! imported. The same types are read by `baseline`, written by `write` and `export`, and checked
-//! by `import` and `verify`. See `docs/format.md`.
+//! by `import` and `verify`; the manifest also renders the importer's argfile (`import.args`),
+//! which `write` stores and `import` derives for a directory without one. See `docs/format.md`.
 //!
 //! Domain words: a *group* is one header plus its data parts; a node's *kind* is its `type`
 //! property when it has a string one, else its lexicographically smallest label.
@@ -343,6 +344,38 @@ impl Manifest {
         Ok(())
     }
 
+    /// The argfile for `neo4j-admin database import full <db> @import.args`, run from the
+    /// output directory. Only file groups and format options: the caller adds the database name,
+    /// `--overwrite-destination` and resource limits.
+    pub fn import_args(&self) -> String {
+        let mut s = String::new();
+        for g in &self.node_groups {
+            let files: Vec<&str> = std::iter::once(g.header.as_str())
+                .chain(g.files.iter().map(|f| f.path.as_str()))
+                .collect();
+            s.push_str(&format!(
+                "--nodes={}={}\n",
+                g.labels.join(":"),
+                files.join(",")
+            ));
+        }
+        for g in &self.relationship_groups {
+            let files: Vec<&str> = std::iter::once(g.header.as_str())
+                .chain(g.files.iter().map(|f| f.path.as_str()))
+                .collect();
+            s.push_str(&format!(
+                "--relationships={}={}\n",
+                g.rel_type,
+                files.join(",")
+            ));
+        }
+        s.push_str(&format!(
+            "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
+            self.csv.multiline_fields
+        ));
+        s
+    }
+
     /// Total rows over all node groups.
     pub fn node_rows(&self) -> u64 {
         self.node_groups
@@ -456,5 +489,19 @@ mod tests {
         let e = Manifest::read(&p).unwrap_err().to_string();
         assert!(e.contains(":3:"), "{e}");
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn import_args_list_every_group_and_the_dialect() {
+        let mut m = sample();
+        m.csv.multiline_fields = true;
+        assert_eq!(
+            m.import_args(),
+            "--nodes=Resource=headers/resource.csv,data/resource.part-0000.csv\n\
+             --relationships=CONTAINS=headers/contains.resource.resource.csv\n\
+             --delimiter=,\n--array-delimiter=;\n--multiline-fields=true\n--id-type=string\n\
+             --skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n\
+             --ignore-empty-strings=false\n--trim-strings=false\n"
+        );
     }
 }

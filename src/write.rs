@@ -5,25 +5,26 @@
 //! Output goes to a hidden temporary sibling and is renamed into place only when every file
 //! and the manifest are complete: a crash or a full disk leaves the previous output (or
 //! nothing), never a directory that looks complete. Stale temporary siblings of a killed run
-//! are removed by the next run.
+//! are removed by the next run. The directory's mechanics (staging, part writers, checksums,
+//! the commit) are [`crate::outdir`]'s; this module decides what goes in it.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::collections::HashMap;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::Xxh3;
 
-use std::collections::HashMap;
-
-use crate::baseline::{Baseline, Column, ColumnKind, Header, ValueType};
+use crate::baseline::Baseline;
 use crate::config::Scale;
+use crate::format::header::{Column, ColumnKind, ValueType};
 use crate::generate::Generator;
 use crate::manifest::{
     self, CsvOptions, FileEntry, Kind, Manifest, NodeGroup, Operation, Origin, RelGroup, ShardInfo,
 };
+use crate::outdir::{self, OutDirError, Staged, Target};
 use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,12 @@ pub enum WriteError {
     },
 }
 
+impl From<OutDirError> for WriteError {
+    fn from(e: OutDirError) -> Self {
+        io_err(&e.path, e.error)
+    }
+}
+
 fn io_err(path: &Path, error: io::Error) -> WriteError {
     let hint = match error.raw_os_error() {
         Some(28) => "; the disk is full: free space or write elsewhere with --out",
@@ -69,12 +76,8 @@ fn io_err(path: &Path, error: io::Error) -> WriteError {
     }
 }
 
-/// Output compression of the data parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-}
+/// The compression of [`WriteOptions::compress`], named here for the stage's callers.
+pub use crate::outdir::Compression;
 
 /// How to write.
 #[derive(Debug, Clone)]
@@ -98,20 +101,6 @@ pub struct WriteReport {
     pub elapsed: Duration,
     /// Stale temporary directories of earlier, killed runs that were removed.
     pub cleaned: Vec<PathBuf>,
-}
-
-/// Removes the temporary directory unless the write completed.
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,16 +154,10 @@ pub fn write(
     let started = Instant::now();
     check_out(opts)?;
     let out = absolute(&opts.out);
-    let parent = out
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
-    let file_name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let cleaned = clean_stale(&parent, &file_name);
+    let target = Target::new(&out, "out");
+    target.create_parent()?;
+    let parent = target.parent().to_path_buf();
+    let cleaned = target.clean_stale();
     if opts.check_space {
         if let Some(free) = free_bytes(&parent) {
             let need = plan.estimated_bytes + baseline_bytes(baseline);
@@ -187,50 +170,16 @@ pub fn write(
             }
         }
     }
-    let tmp = TempDir {
-        path: parent.join(format!(".{file_name}.tmp-{}", std::process::id())),
-        keep: false,
-    };
-    if tmp.path.exists() {
-        fs::remove_dir_all(&tmp.path).map_err(|e| io_err(&tmp.path, e))?;
-    }
-    for d in ["headers", "data"] {
-        let p = tmp.path.join(d);
-        fs::create_dir_all(&p).map_err(|e| io_err(&p, e))?;
-    }
+    let staged = target.stage()?;
     let (shard_index, shard_count) = opts.shard.unwrap_or((1, 1));
     let first_shard = shard_index == 1;
 
     let (mut node_groups, mut rel_groups) = if first_shard {
-        copy_baseline(baseline, &tmp.path)?
+        copy_baseline(baseline, staged.path())?
     } else {
         (Vec::new(), Vec::new())
     };
-
-    let ext = match opts.compress {
-        Compression::None => "csv",
-        Compression::Gzip => "csv.gz",
-    };
-    let mut tasks = Vec::new();
-    let part_name = |name: &str, p: usize| format!("data/{name}.part-{p:04}.{ext}");
-    for (g, group) in plan.nodes.iter().enumerate() {
-        for (p, range) in group.parts.iter().enumerate() {
-            tasks.push(Task {
-                group: Group::Nodes(g),
-                range: range.clone(),
-                path: part_name(&group.name, p),
-            });
-        }
-    }
-    for (g, group) in plan.edges.iter().enumerate() {
-        for (p, range) in group.parts.iter().enumerate() {
-            tasks.push(Task {
-                group: Group::Edges(g),
-                range: range.clone(),
-                path: part_name(&group.name, p),
-            });
-        }
-    }
+    let tasks = tasks(plan, opts.compress);
     // Shards take parts round-robin by their position in the full task list, so the union of
     // all shards is the unsharded output, file for file.
     let mine: Vec<&Task> = tasks
@@ -239,78 +188,18 @@ pub fn write(
         .filter(|(i, _)| (*i as u32) % shard_count == shard_index - 1)
         .map(|(_, t)| t)
         .collect();
-
-    let header_path = |name: &str| format!("headers/{name}.csv");
     for g in &plan.nodes {
-        write_text(
-            &tmp.path.join(header_path(&g.name)),
-            &header_line(&g.header),
-        )?;
+        staged.write_header(&g.name, &g.header)?;
     }
     for g in &plan.edges {
-        write_text(
-            &tmp.path.join(header_path(&g.name)),
-            &header_line(&g.header),
-        )?;
+        staged.write_header(&g.name, &g.header)?;
     }
-
-    let total_rows: u64 = mine.iter().map(|t| t.range.end - t.range.start).sum();
-    let progress = Progress::new(opts.progress, total_rows);
-    let generator = Generator::new(plan, baseline);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.max(1))
-        .build()
-        .map_err(|e| io_err(&tmp.path, io::Error::other(e.to_string())))?;
-    let results: Vec<Result<FileEntry, WriteError>> = pool.install(|| {
-        mine.par_iter()
-            .map(|t| write_part(&generator, plan, t, &tmp.path, opts.compress, &progress))
-            .collect()
-    });
-    progress.finish();
-    let mut entries = Vec::with_capacity(results.len());
-    for r in results {
-        entries.push(r?);
-    }
-    // Parts are flushed to disk together once all are written: an fdatasync after each part
-    // made every worker wait for its own writeback and cost 2.5× the time at 10M rows.
-    pool.install(|| {
-        mine.par_iter()
-            .map(|t| sync_file(&tmp.path.join(&t.path)))
-            .collect::<Result<Vec<()>, WriteError>>()
-    })?;
-    let mut rows = 0;
-    let mut bytes = 0;
-    let mut node_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.nodes.len()];
-    let mut rel_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.edges.len()];
-    for (t, e) in mine.iter().zip(entries) {
-        rows += e.rows;
-        bytes += e.bytes.unwrap_or(0);
-        match t.group {
-            Group::Nodes(g) => node_files[g].push(e),
-            Group::Edges(g) => rel_files[g].push(e),
-        }
-    }
-    for (g, files) in plan.nodes.iter().zip(node_files) {
-        node_groups.push(NodeGroup {
-            name: g.name.clone(),
-            labels: g.labels.clone(),
-            id_space: g.id_space.clone(),
-            header: header_path(&g.name),
-            files,
-            origin: Origin::Synthetic,
-        });
-    }
-    for (g, files) in plan.edges.iter().zip(rel_files) {
-        rel_groups.push(RelGroup {
-            name: g.name.clone(),
-            rel_type: g.rel_type.clone(),
-            start_space: g.start_space.clone(),
-            end_space: g.end_space.clone(),
-            header: header_path(&g.name),
-            files,
-            origin: Origin::Synthetic,
-        });
-    }
+    let entries = write_parts(plan, baseline, &staged, &mine, opts)?;
+    let rows = entries.iter().map(|e| e.rows).sum();
+    let bytes = entries.iter().map(|e| e.bytes.unwrap_or(0)).sum();
+    let (nodes, rels) = synthetic_groups(plan, &mine, entries);
+    node_groups.extend(nodes);
+    rel_groups.extend(rels);
     let csv = CsvOptions {
         multiline_fields: baseline.manifest.csv.multiline_fields || baseline.line_breaks,
         ..CsvOptions::default()
@@ -326,15 +215,12 @@ pub fn write(
         shard: opts.shard.map(|(index, count)| ShardInfo { index, count }),
     };
     if first_shard {
-        let full = full_file_lists(&manifest, plan, &tasks, ext);
-        write_text(&tmp.path.join("import.args"), &import_args(&full))?;
-        write_text(
-            &tmp.path.join("load.cypher"),
-            &load_cypher(&full, &plan_headers(plan)),
-        )?;
+        let full = full_file_lists(&manifest, plan, &tasks);
+        staged.write_file("import.args", &full.import_args())?;
+        staged.write_file("load.cypher", &load_cypher(&full, &plan_headers(plan)))?;
     }
-    manifest.write(&tmp.path.join(manifest::FILE_NAME))?;
-    commit(tmp, &out)?;
+    manifest.write(&staged.path().join(manifest::FILE_NAME))?;
+    staged.commit()?;
     Ok(WriteReport {
         out,
         manifest,
@@ -345,65 +231,119 @@ pub fn write(
     })
 }
 
+/// Every data part of the plan, in a fixed order: node groups, then relationship groups, each
+/// by part index.
+fn tasks(plan: &Plan, compress: Compression) -> Vec<Task> {
+    let nodes = plan.nodes.iter().enumerate().flat_map(|(g, group)| {
+        group.parts.iter().enumerate().map(move |(p, range)| Task {
+            group: Group::Nodes(g),
+            range: range.clone(),
+            path: outdir::part_path(&group.name, p, compress),
+        })
+    });
+    let edges = plan.edges.iter().enumerate().flat_map(|(g, group)| {
+        group.parts.iter().enumerate().map(move |(p, range)| Task {
+            group: Group::Edges(g),
+            range: range.clone(),
+            path: outdir::part_path(&group.name, p, compress),
+        })
+    });
+    nodes.chain(edges).collect()
+}
+
+/// Writes `mine`, one rayon task per part on `opts.threads` workers, and returns their entries
+/// in the same order.
+fn write_parts(
+    plan: &Plan,
+    baseline: &Baseline,
+    staged: &Staged,
+    mine: &[&Task],
+    opts: &WriteOptions,
+) -> Result<Vec<FileEntry>, WriteError> {
+    let total_rows: u64 = mine.iter().map(|t| t.range.end - t.range.start).sum();
+    let progress = Progress::new(opts.progress, total_rows);
+    let generator = Generator::new(plan, baseline);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| io_err(staged.path(), io::Error::other(e.to_string())))?;
+    let results: Vec<Result<FileEntry, WriteError>> = pool.install(|| {
+        mine.par_iter()
+            .map(|t| write_part(&generator, plan, t, staged, opts.compress, &progress))
+            .collect()
+    });
+    progress.finish();
+    let entries = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // Parts are flushed to disk together once all are written: an fdatasync after each part
+    // made every worker wait for its own writeback and cost 2.5× the time at 10M rows.
+    pool.install(|| {
+        mine.par_iter()
+            .map(|t| staged.sync(&t.path))
+            .collect::<Result<Vec<()>, OutDirError>>()
+    })?;
+    Ok(entries)
+}
+
 fn write_part(
     generator: &Generator<'_>,
     plan: &Plan,
     task: &Task,
-    dir: &Path,
+    staged: &Staged,
     compress: Compression,
     progress: &Progress,
 ) -> Result<FileEntry, WriteError> {
-    let path = dir.join(&task.path);
-    let file = File::create(&path).map_err(|e| io_err(&path, e))?;
-    let mut hashed = HashingWriter {
-        inner: file,
-        hash: Xxh3::new(),
-        bytes: 0,
+    let mut part = staged.create_part(task.path.clone(), compress)?;
+    let path = part.path().to_path_buf();
+    let mut sink = |b: &[u8], rows: u64| -> io::Result<()> {
+        part.write_rows(b, rows)?;
+        progress.add(rows);
+        Ok(())
     };
-    let run = |w: &mut dyn Write| -> io::Result<crate::generate::PartStats> {
-        let mut sink = |b: &[u8], rows: u64| -> io::Result<()> {
-            w.write_all(b)?;
-            progress.add(rows);
-            Ok(())
-        };
-        match task.group {
-            Group::Nodes(g) => generator.node_part(&plan.nodes[g], task.range.clone(), &mut sink),
-            Group::Edges(g) => generator.edge_part(&plan.edges[g], task.range.clone(), &mut sink),
-        }
-    };
-    let stats = match compress {
-        Compression::None => run(&mut hashed),
-        Compression::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(&mut hashed, flate2::Compression::fast());
-            let stats = run(&mut gz);
-            stats.and_then(|s| gz.finish().map(|_| s))
-        }
+    match task.group {
+        Group::Nodes(g) => generator.node_part(&plan.nodes[g], task.range.clone(), &mut sink),
+        Group::Edges(g) => generator.edge_part(&plan.edges[g], task.range.clone(), &mut sink),
     }
     .map_err(|e| io_err(&path, e))?;
-    Ok(FileEntry {
-        path: task.path.clone(),
-        rows: stats.rows,
-        bytes: Some(hashed.bytes),
-        xxh3: Some(format!("{:016x}", hashed.hash.digest())),
-    })
+    Ok(part.finish()?)
 }
 
-struct HashingWriter {
-    inner: File,
-    hash: Xxh3,
-    bytes: u64,
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
+/// The synthetic groups of the manifest, with the parts this shard wrote (`entries`, in the
+/// order of `mine`).
+fn synthetic_groups(
+    plan: &Plan,
+    mine: &[&Task],
+    entries: Vec<FileEntry>,
+) -> (Vec<NodeGroup>, Vec<RelGroup>) {
+    let mut node_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.nodes.len()];
+    let mut rel_files: Vec<Vec<FileEntry>> = vec![Vec::new(); plan.edges.len()];
+    for (t, e) in mine.iter().zip(entries) {
+        match t.group {
+            Group::Nodes(g) => node_files[g].push(e),
+            Group::Edges(g) => rel_files[g].push(e),
+        }
     }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    let nodes = plan
+        .nodes
+        .iter()
+        .zip(node_files)
+        .map(|(g, files)| NodeGroup {
+            name: g.name.clone(),
+            labels: g.labels.clone(),
+            id_space: g.id_space.clone(),
+            header: outdir::header_path(&g.name),
+            files,
+            origin: Origin::Synthetic,
+        });
+    let rels = plan.edges.iter().zip(rel_files).map(|(g, files)| RelGroup {
+        name: g.name.clone(),
+        rel_type: g.rel_type.clone(),
+        start_space: g.start_space.clone(),
+        end_space: g.end_space.clone(),
+        header: outdir::header_path(&g.name),
+        files,
+        origin: Origin::Synthetic,
+    });
+    (nodes.collect(), rels.collect())
 }
 
 /// A rows/s progress bar on stderr when it is a terminal and `enabled`; `None` otherwise.
@@ -450,16 +390,6 @@ impl Progress {
     }
 }
 
-fn header_line(h: &Header) -> String {
-    let mut s = h.line();
-    s.push('\n');
-    s
-}
-
-fn write_text(path: &Path, text: &str) -> Result<(), WriteError> {
-    fs::write(path, text).map_err(|e| io_err(path, e))
-}
-
 /// Links (or copies) the baseline's files under `baseline/` and returns its groups with the
 /// new paths and checksums.
 fn copy_baseline(
@@ -477,7 +407,7 @@ fn copy_baseline(
             fs::copy(&src, &dst).map_err(|e| io_err(&dst, e))?;
         }
         // Streamed, so a large baseline is never read into memory whole.
-        let hash = crate::import::file_xxh3(&dst).map_err(|e| io_err(&dst, e))?;
+        let hash = outdir::file_xxh3(&dst).map_err(|e| io_err(&dst, e))?;
         let len = fs::metadata(&dst).map_err(|e| io_err(&dst, e))?.len();
         Ok((dst_rel, len, hash))
     };
@@ -520,7 +450,7 @@ fn baseline_bytes(baseline: &Baseline) -> u64 {
 
 /// The manifest as if unsharded: every group with every part's path (rows and checksums are
 /// not needed for the import files).
-fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Manifest {
+fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task]) -> Manifest {
     let mut full = m.clone();
     let paths = |g: Group| -> Vec<FileEntry> {
         tasks
@@ -553,38 +483,6 @@ fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task], _ext: &str) -> Man
         g.files = paths(Group::Edges(i));
     }
     full
-}
-
-/// The argfile for `neo4j-admin database import full <db> @import.args`, run from the
-/// output directory. Only file groups and format options: the caller adds the database name,
-/// `--overwrite-destination` and resource limits.
-pub fn import_args(m: &Manifest) -> String {
-    let mut s = String::new();
-    for g in &m.node_groups {
-        let files: Vec<&str> = std::iter::once(g.header.as_str())
-            .chain(g.files.iter().map(|f| f.path.as_str()))
-            .collect();
-        s.push_str(&format!(
-            "--nodes={}={}\n",
-            g.labels.join(":"),
-            files.join(",")
-        ));
-    }
-    for g in &m.relationship_groups {
-        let files: Vec<&str> = std::iter::once(g.header.as_str())
-            .chain(g.files.iter().map(|f| f.path.as_str()))
-            .collect();
-        s.push_str(&format!(
-            "--relationships={}={}\n",
-            g.rel_type,
-            files.join(",")
-        ));
-    }
-    s.push_str(&format!(
-        "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
-        m.csv.multiline_fields
-    ));
-    s
 }
 
 /// A LOAD CSV script for the synthetic groups, for users of cypher-shell on a running server
@@ -695,10 +593,10 @@ fn cypher_props(columns: &[Column], nodes: bool) -> String {
 fn plan_headers(plan: &Plan) -> HashMap<String, Vec<Column>> {
     let mut h = HashMap::new();
     for g in &plan.nodes {
-        h.insert(format!("headers/{}.csv", g.name), g.header.columns.clone());
+        h.insert(outdir::header_path(&g.name), g.header.columns.clone());
     }
     for g in &plan.edges {
-        h.insert(format!("headers/{}.csv", g.name), g.header.columns.clone());
+        h.insert(outdir::header_path(&g.name), g.header.columns.clone());
     }
     h
 }
@@ -735,58 +633,6 @@ fn operation(plan: &Plan, baseline: &Baseline) -> Operation {
     }
 }
 
-fn sync_file(path: &Path) -> Result<(), WriteError> {
-    File::open(path)
-        .and_then(|f| f.sync_data())
-        .map_err(|e| io_err(path, e))
-}
-
-/// Renames the finished temporary directory into place, replacing an old output last.
-fn commit(mut tmp: TempDir, out: &Path) -> Result<(), WriteError> {
-    if out.exists() {
-        let old = out.with_file_name(format!(
-            ".{}.old-{}",
-            out.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        fs::rename(out, &old).map_err(|e| io_err(out, e))?;
-        fs::rename(&tmp.path, out).map_err(|e| io_err(out, e))?;
-        let _ = fs::remove_dir_all(&old);
-    } else {
-        fs::rename(&tmp.path, out).map_err(|e| io_err(out, e))?;
-    }
-    tmp.keep = true;
-    // Make the rename itself durable.
-    if let Some(parent) = out.parent() {
-        let _ = File::open(parent).and_then(|d| d.sync_all());
-    }
-    Ok(())
-}
-
-/// Removes `.NAME.tmp-PID` and `.NAME.old-PID` siblings whose process is gone.
-fn clean_stale(parent: &Path, name: &str) -> Vec<PathBuf> {
-    let mut cleaned = Vec::new();
-    let Ok(entries) = fs::read_dir(parent) else {
-        return cleaned;
-    };
-    for e in entries.flatten() {
-        let file = e.file_name().to_string_lossy().into_owned();
-        let pid = file
-            .strip_prefix(&format!(".{name}.tmp-"))
-            .or_else(|| file.strip_prefix(&format!(".{name}.old-")))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            let alive = pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists();
-            if !alive && fs::remove_dir_all(e.path()).is_ok() {
-                cleaned.push(e.path());
-            }
-        }
-    }
-    cleaned
-}
-
 /// Free bytes on the filesystem holding `dir` (None when it cannot be told).
 fn free_bytes(dir: &Path) -> Option<u64> {
     let out = std::process::Command::new("df")
@@ -807,5 +653,197 @@ fn absolute(p: &Path) -> PathBuf {
         std::env::current_dir()
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EdgeMode, GenerateConfig, Strategy};
+    use crate::format::header::Header;
+
+    fn seed_tenant() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seed-tenant")
+    }
+
+    /// A small replicate plan over the seed tenant (one copy for about a fifth of the bases).
+    fn small_plan(baseline: &Baseline) -> Plan {
+        let config = GenerateConfig {
+            baseline: seed_tenant(),
+            template: None,
+            strategy: Strategy::Replicate,
+            scale: Scale::Factor(1.2),
+            seed: 42,
+            edges: EdgeMode::Aligned,
+            atg_compat: false,
+            operation_id: None,
+            timestamp: Some(chrono::DateTime::from_timestamp(1_763_241_420, 0).unwrap()),
+            part_rows: 250_000,
+        };
+        Plan::new(config, baseline).unwrap()
+    }
+
+    fn options(out: &Path) -> WriteOptions {
+        WriteOptions {
+            out: out.to_path_buf(),
+            force: false,
+            threads: 2,
+            compress: Compression::None,
+            shard: None,
+            progress: false,
+            check_space: false,
+        }
+    }
+
+    #[test]
+    fn writes_a_complete_directory_for_a_small_plan() {
+        let baseline = Baseline::open(&seed_tenant()).unwrap();
+        let plan = small_plan(&baseline);
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("gen");
+        let report = write(&plan, &baseline, &options(&out)).unwrap();
+
+        let names: Vec<String> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["gen"], "no temporary sibling is left");
+        let manifest = Manifest::read(&out).unwrap();
+        assert_eq!(manifest, report.manifest);
+        crate::import::check_files(&out, &manifest).unwrap();
+        let synthetic_rows: u64 = manifest
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == Origin::Synthetic)
+            .flat_map(|g| &g.files)
+            .chain(
+                manifest
+                    .relationship_groups
+                    .iter()
+                    .filter(|g| g.origin == Origin::Synthetic)
+                    .flat_map(|g| &g.files),
+            )
+            .map(|f| f.rows)
+            .sum();
+        assert!(synthetic_rows > 0);
+        assert_eq!(report.rows, synthetic_rows);
+
+        // Unsharded, the argfile lists exactly the manifest's files.
+        let args = fs::read_to_string(out.join("import.args")).unwrap();
+        assert_eq!(args, manifest.import_args());
+        assert!(args.starts_with("--nodes="), "{args}");
+
+        let cypher = fs::read_to_string(out.join("load.cypher")).unwrap();
+        assert!(cypher.starts_with("// Load this operation's synthetic nodes"));
+        let synthetic_files = manifest
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == Origin::Synthetic)
+            .map(|g| g.files.len())
+            .chain(
+                manifest
+                    .relationship_groups
+                    .iter()
+                    .filter(|g| g.origin == Origin::Synthetic)
+                    .map(|g| g.files.len()),
+            )
+            .sum::<usize>();
+        assert_eq!(
+            cypher.matches("LOAD CSV FROM 'file:///data/").count(),
+            synthetic_files
+        );
+
+        for g in &plan.nodes {
+            let bytes = fs::read_to_string(out.join(outdir::header_path(&g.name))).unwrap();
+            assert_eq!(bytes, format!("{}\n", g.header.line()));
+        }
+        let op = manifest.operation.as_ref().unwrap();
+        assert_eq!(
+            (op.strategy.as_str(), op.scale_factor),
+            ("replicate", Some(1.2))
+        );
+        assert!(manifest
+            .node_groups
+            .iter()
+            .any(|g| g.header.starts_with("baseline/")));
+    }
+
+    #[test]
+    fn an_existing_output_needs_force() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("gen");
+        fs::create_dir(&out).unwrap();
+        let e = check_out(&options(&out)).unwrap_err().to_string();
+        assert!(e.contains("pass --force"), "{e}");
+        let forced = WriteOptions {
+            force: true,
+            ..options(&out)
+        };
+        check_out(&forced).unwrap();
+        fs::remove_dir(&out).unwrap();
+        fs::write(&out, "").unwrap();
+        let e = check_out(&forced).unwrap_err().to_string();
+        assert!(e.contains("is a file"), "{e}");
+    }
+
+    #[test]
+    fn load_cypher_creates_nodes_then_matches_relationship_ends() {
+        let header = |line: &str| {
+            let fields: Vec<&str> = line.split(',').collect();
+            Header::parse(&fields).unwrap().columns
+        };
+        let mut headers = HashMap::new();
+        headers.insert(
+            "headers/vm.csv".to_string(),
+            header("id:ID(Resource),n:long,zones:string[],ok:boolean"),
+        );
+        headers.insert(
+            "headers/rel.csv".to_string(),
+            header(":START_ID(Resource),:END_ID(Resource),w:double"),
+        );
+        let file = |path: &str| FileEntry {
+            path: path.into(),
+            rows: 1,
+            bytes: None,
+            xxh3: None,
+        };
+        let m = Manifest {
+            format: manifest::FORMAT.into(),
+            kind: Kind::Generated,
+            csv: CsvOptions::default(),
+            node_groups: vec![NodeGroup {
+                name: "vm".into(),
+                labels: vec!["Resource".into(), "Odd`Label".into()],
+                id_space: "Resource".into(),
+                header: "headers/vm.csv".into(),
+                files: vec![file("data/vm.part-0000.csv")],
+                origin: Origin::Synthetic,
+            }],
+            relationship_groups: vec![RelGroup {
+                name: "rel".into(),
+                rel_type: "CONTAINS".into(),
+                start_space: "Resource".into(),
+                end_space: "Resource".into(),
+                header: "headers/rel.csv".into(),
+                files: vec![file("data/rel.part-0000.csv")],
+                origin: Origin::Synthetic,
+            }],
+            operation: None,
+            expected: None,
+            shard: None,
+        };
+        let text = load_cypher(&m, &headers);
+        let body = text.split_once(";\n\n").unwrap().1;
+        assert_eq!(
+            body,
+            "LOAD CSV FROM 'file:///data/vm.part-0000.csv' AS row\n\
+             CALL { WITH row\n  CREATE (n:`Resource`:`Odd``Label`)\n  \
+             SET n += {`id`: row[0], `n`: toInteger(row[1]), `zones`: [x IN split(row[2], ';') | x], `ok`: toBoolean(row[3])}\n\
+             } IN TRANSACTIONS OF 10000 ROWS;\n\n\
+             LOAD CSV FROM 'file:///data/rel.part-0000.csv' AS row\n\
+             CALL { WITH row\n  MATCH (a:`Resource` {id: row[0]})\n  MATCH (b:`Resource` {id: row[1]})\n  \
+             CREATE (a)-[r:`CONTAINS`]->(b)\n  SET r += {`w`: toFloat(row[2])}\n\
+             } IN TRANSACTIONS OF 10000 ROWS;\n\n"
+        );
     }
 }

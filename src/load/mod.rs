@@ -35,7 +35,8 @@
 //! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
 //! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`
 //! splits arrays, temporal values are sent as strings and converted by
-//! `datetime()`/`date()`/`localdatetime()` in the query.
+//! `datetime()`/`date()`/`localdatetime()` in the query. The `csv` crate cannot tell `""` from an
+//! empty field, so records are split with [`crate::format::csv`].
 
 mod queries;
 mod records;
@@ -50,9 +51,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::baseline::{self, ColumnKind, Header, ValueType};
-use crate::csvfmt;
 use crate::cypher::{self, quote};
+use crate::format::csv as csvfmt;
+use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
 
@@ -349,7 +350,7 @@ struct LoadPlan {
 
 fn read_header(dir: &Path, rel: &str) -> Result<(PathBuf, Header)> {
     let path = dir.join(rel);
-    let header = baseline::read_header(&path).map_err(|e| LoadError::Header {
+    let header = header::read_header(&path).map_err(|e| LoadError::Header {
         path: path.clone(),
         message: e.to_string(),
     })?;

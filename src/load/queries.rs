@@ -75,7 +75,7 @@ pub(super) fn rel_cypher(start: &str, end: &str, rel_type: &str, props: &[PropCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baseline::ValueType;
+    use crate::format::header::ValueType;
 
     #[test]
     fn queries_quote_names_and_convert_temporals() {

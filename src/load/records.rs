@@ -1,5 +1,5 @@
 //! Reading a group's data parts into typed Bolt rows: parts are mapped (or decompressed when
-//! `.gz`), split into records with [`crate::csvfmt`] (the `csv` crate cannot tell `""` from an
+//! `.gz`), split into records with [`crate::format::csv`] (the `csv` crate cannot tell `""` from an
 //! empty field) and converted by the header's column types with
 //! [`crate::cypher::convert_field`]. Batching and sending are [`super::sender`]'s.
 
@@ -10,8 +10,8 @@ use std::path::Path;
 use neo4rs::{BoltMap, BoltString, BoltType};
 
 use super::{GroupPlan, LoadError, Result};
-use crate::csvfmt;
 use crate::cypher;
+use crate::format::csv as csvfmt;
 
 /// A data part's bytes: mapped, or decompressed when it is `.gz`.
 enum Data {

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use super::PlanError;
 use crate::baseline::Baseline;
-use crate::csvfmt;
+use crate::format::csv as csvfmt;
 use crate::report::thousands;
 
 /// The most data parts one group is cut into.

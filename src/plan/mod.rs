@@ -21,8 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use crate::baseline::{Baseline, Column, ColumnKind, Header, ValueType};
+use crate::baseline::Baseline;
 use crate::config::{ConfigError, GenerateConfig, OperationInfo, Scale, Strategy};
+use crate::format::header::{Column, ColumnKind, Header, ValueType};
 use crate::manifest::Expected;
 use crate::report::{human_bytes, thousands};
 

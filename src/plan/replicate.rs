@@ -13,8 +13,9 @@ use super::{
     EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, PlanError, RelCol, Source,
     NODE_MARKERS,
 };
-use crate::baseline::{Baseline, Column, ColumnKind, End, Header};
+use crate::baseline::{Baseline, End};
 use crate::config::{EdgeMode, GenerateConfig, OperationInfo, Scale};
+use crate::format::header::{Column, ColumnKind, Header};
 use crate::template::{self, Template};
 
 /// The replicate strategy's decisions.

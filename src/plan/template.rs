@@ -14,8 +14,9 @@ use super::{
     above_current, check_synthetic, expected, marker_column, synthetic_labels, EdgeSource,
     NodeSource, OutEdges, OutNodes, Plan, PlanError, RelCol, Source, NODE_MARKERS,
 };
-use crate::baseline::{Baseline, Column, ColumnKind, Header, ValueType};
+use crate::baseline::Baseline;
 use crate::config::{GenerateConfig, OperationInfo, Scale};
+use crate::format::header::{Column, ColumnKind, Header, ValueType};
 use crate::template::{self, Template};
 
 /// Resources per generated resource group.

@@ -9,7 +9,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use tenantgen::csvfmt::push_field;
+use tenantgen::format::csv::push_field;
 
 use crate::common::{import_and_start, tenantgen, write_file};
 

@@ -2,7 +2,7 @@
 //! record into raw field spans, and unescaping a raw field.
 //!
 //! Reading whole files (headers, validation, error positions) goes through the `csv` crate in
-//! [`crate::baseline`]; this module exists because the generator needs two things that crate does
+//! [`super::header`] and [`crate::baseline`]; this module exists because the generator needs two things that crate does
 //! not offer: telling an absent property (empty unquoted field) from an empty string (`""`), and
 //! copying a base record's fields verbatim, still escaped, into its copies without a
 //! decode/encode round trip per row.
