@@ -593,5 +593,4 @@ Caused by: org.neo4j.internal.batchimport.input.InputException: t1 (Thing)-[OWNS
         assert_eq!(inst.database(), "neo4j");
         assert!(!inst.has_database());
     }
-
 }

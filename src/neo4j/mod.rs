@@ -12,7 +12,7 @@ mod home;
 mod instance;
 mod server;
 
-pub use client::{Client, ConnectionSettings, Params, Secret};
+pub use client::{Client, ConnectionSettings, Params, Retry, RetryError, Secret};
 pub use home::{default_home, neo4j_version, NeoHome};
 pub use instance::{
     free_port, parse_import_summary, render_conf, ImportReport, ImportRequest, Instance,
@@ -103,6 +103,10 @@ pub enum Neo4jError {
     Config { uri: String, detail: String },
     #[error("cannot reach Neo4j at {uri}: {detail}; is the server running (`scripts/neo4j status`) and is the URI right?")]
     Unreachable { uri: String, detail: String },
+    /// A connection that failed or dropped (I/O error, timeout): worth another attempt. Same
+    /// message as [`Neo4jError::Unreachable`], which is for a server that is not there at all.
+    #[error("cannot reach Neo4j at {uri}: {detail}; is the server running (`scripts/neo4j status`) and is the URI right?")]
+    ConnectionLost { uri: String, detail: String },
     #[error("Neo4j at {uri} rejected user '{user}': {detail}; check the user and password (the password is not shown)")]
     Auth {
         uri: String,
@@ -115,6 +119,16 @@ pub enum Neo4jError {
         cypher: String,
         detail: String,
     },
+    /// The server refused a query with a status code (`Neo.TransientError.…`, …); the code
+    /// decides [`Neo4jError::is_transient`]. Same message as [`Neo4jError::Query`], which is for
+    /// failures without a code.
+    #[error("query failed on {uri}: {detail}\n  query: {cypher}")]
+    Server {
+        uri: String,
+        cypher: String,
+        code: String,
+        detail: String,
+    },
     #[error("query on {uri} returned no row, expected one: {cypher}")]
     NoRow { uri: String, cypher: String },
     #[error("query on {uri} returned a value that is not {expected} in column '{column}': {detail}\n  query: {cypher}")]
@@ -125,6 +139,39 @@ pub enum Neo4jError {
         expected: &'static str,
         detail: String,
     },
+}
+
+impl Neo4jError {
+    /// Whether the same request may succeed if sent again: a lost connection, a deadlock, or any
+    /// `Neo.TransientError.*` (which includes running out of transaction memory). Only an
+    /// idempotent request should be sent again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Neo4jError::ConnectionLost { .. } => true,
+            Neo4jError::Server { code, .. } => {
+                code.starts_with("Neo.TransientError.") || code.contains("Deadlock")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the server ran out of memory for this one request (e.g.
+    /// `Neo.TransientError.General.MemoryPoolOutOfMemoryError`): a smaller request may pass.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Neo4jError::Server { code, .. } if code.contains("OutOfMemoryError"))
+    }
+
+    /// The driver's or the server's own words, for an error that came from a Bolt call.
+    pub fn driver_detail(&self) -> Option<&str> {
+        match self {
+            Neo4jError::Unreachable { detail, .. }
+            | Neo4jError::ConnectionLost { detail, .. }
+            | Neo4jError::Auth { detail, .. }
+            | Neo4jError::Query { detail, .. }
+            | Neo4jError::Server { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
 }
 
 type Result<T, E = Neo4jError> = std::result::Result<T, E>;
