@@ -361,19 +361,21 @@ impl Retry {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            match attempt() {
+            let error = match attempt() {
                 Ok(v) => return Ok(v),
-                Err(error) if error.is_out_of_memory() && self.give_up_on_out_of_memory => {
-                    return Err(RetryError { error, attempts })
-                }
-                Err(error) if attempts <= self.max_retries && error.is_transient() => {
-                    sleep(
-                        self.backoff
-                            .saturating_mul(2u32.saturating_pow(attempts - 1)),
-                    );
-                }
-                Err(error) => return Err(RetryError { error, attempts }),
+                Err(error) => error,
+            };
+            let split = error.is_out_of_memory() && self.give_up_on_out_of_memory;
+            if split || attempts > self.max_retries || !error.is_transient() {
+                return Err(RetryError {
+                    error: Box::new(error),
+                    attempts,
+                });
             }
+            sleep(
+                self.backoff
+                    .saturating_mul(2u32.saturating_pow(attempts - 1)),
+            );
         }
     }
 }
@@ -382,7 +384,8 @@ impl Retry {
 #[derive(Debug, thiserror::Error)]
 #[error("{error} (after {attempts} attempt(s))")]
 pub struct RetryError {
-    pub error: Neo4jError,
+    // Boxed: `Neo4jError` is already near clippy's limit for an `Err` variant.
+    pub error: Box<Neo4jError>,
     /// Attempts made, the failed last one included.
     pub attempts: u32,
 }
