@@ -145,6 +145,31 @@ impl Instance {
         format!("bolt://127.0.0.1:{}", self.port)
     }
 
+    /// `program` from `home` set up for this instance: its config, the JVM heap and flags
+    /// (`JAVA_TOOL_OPTIONS`, read by the JVM itself, so they work with any launcher), no stdin,
+    /// and stdout and stderr both into a fresh `log`. Used for `neo4j-admin` and `neo4j`.
+    pub(super) fn command(
+        &self,
+        home: &NeoHome,
+        program: PathBuf,
+        heap: &str,
+        jvm_flags: Option<&str>,
+        log: &Path,
+    ) -> Result<Command> {
+        let out = fs::File::create(log).map_err(io_err("cannot create", log))?;
+        let err = out.try_clone().map_err(io_err("cannot reopen", log))?;
+        let mut command = Command::new(program);
+        command
+            .env("NEO4J_HOME", &home.path)
+            .env("NEO4J_CONF", self.conf_dir())
+            .env("HEAP_SIZE", heap)
+            .envs(jvm_flags.map(|f| ("JAVA_TOOL_OPTIONS", f)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        Ok(command)
+    }
+
     /// Whether `data/databases/<database>` exists (an import or a server start made it).
     pub fn has_database(&self) -> bool {
         self.data_dir()
@@ -177,23 +202,17 @@ impl Instance {
         let report = self.report_file();
         let _ = fs::remove_file(&report);
         let log_path = self.logs_dir().join("import.log");
-        let log = fs::File::create(&log_path).map_err(io_err("cannot create", &log_path))?;
-        let log2 = log
-            .try_clone()
-            .map_err(io_err("cannot reopen", &log_path))?;
-
-        let args = import_args(self, req);
+        let mut admin = self.command(
+            home,
+            home.admin(),
+            &req.heap,
+            req.jvm_flags.as_deref(),
+            &log_path,
+        )?;
         let started = Instant::now();
-        let status = Command::new(home.admin())
-            .args(&args)
+        let status = admin
+            .args(import_args(self, req))
             .current_dir(&req.workdir)
-            .env("NEO4J_HOME", &home.path)
-            .env("NEO4J_CONF", self.conf_dir())
-            .env("HEAP_SIZE", &req.heap)
-            .envs(req.jvm_flags.iter().map(|f| ("JAVA_TOOL_OPTIONS", f)))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
             .status()
             .map_err(|error| Neo4jError::Spawn {
                 program: home.admin(),

@@ -11,8 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    describe_status, io_err, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result,
-    TAIL_LINES,
+    describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result, TAIL_LINES,
 };
 
 /// How long [`Instance::start`] waits for Bolt to answer `RETURN 1`.
@@ -32,20 +31,16 @@ impl Instance {
             return Err(Neo4jError::PortInUse { port: self.port });
         }
         let log_path = self.logs_dir().join("console.log");
-        let log = fs::File::create(&log_path).map_err(io_err("cannot create", &log_path))?;
-        let log2 = log
-            .try_clone()
-            .map_err(io_err("cannot reopen", &log_path))?;
-        let child = Command::new(home.server())
+        let child = self
+            .command(
+                home,
+                home.server(),
+                &self.opts.heap,
+                self.opts.jvm_flags.as_deref(),
+                &log_path,
+            )?
             .arg("console")
             .current_dir(&self.dir)
-            .env("NEO4J_HOME", &home.path)
-            .env("NEO4J_CONF", self.conf_dir())
-            .env("HEAP_SIZE", &self.opts.heap)
-            .envs(self.opts.jvm_flags.iter().map(|f| ("JAVA_TOOL_OPTIONS", f)))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
             .spawn()
             .map_err(|error| Neo4jError::Spawn {
                 program: home.server(),
