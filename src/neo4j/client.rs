@@ -1,7 +1,10 @@
 //! The Bolt client: [`ConnectionSettings`] (where and as whom, the password a [`Secret`]) and
 //! [`Client`], a synchronous wrapper around `neo4rs` with its own small tokio runtime, so async
-//! stays inside this module. Every driver error is classified here, once, into a
-//! [`Neo4jError`]. Server processes are `server`'s business, not this module's.
+//! stays inside this module. Callers run queries, read all rows or one value, stream rows
+//! ([`Client::for_each_row`]) and send idempotent writes again after transient failures
+//! ([`Client::write_with_retry`], [`Retry`]). Every driver error is classified here, once, into a
+//! [`Neo4jError`] ([`Neo4jError::is_transient`] follows from it). Server processes are
+//! `server`'s business, not this module's.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};

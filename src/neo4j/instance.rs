@@ -27,7 +27,7 @@ pub struct InstanceOptions {
     /// `initial.dbms.default_database`, and the database [`Instance::import`] writes.
     pub database: String,
     /// Extra JVM flags for the server, passed as `JAVA_TOOL_OPTIONS` (read by the JVM itself,
-    /// so they work with any launcher), e.g. [`QUICK_JVM`] for small graphs.
+    /// so they work with any launcher), e.g. [`QUICK_JVM`](super::QUICK_JVM) for small graphs.
     pub jvm_flags: Option<String>,
 }
 
@@ -267,7 +267,7 @@ pub struct ImportRequest {
     pub max_off_heap: String,
     /// Importer JVM heap (`HEAP_SIZE`), e.g. `2g`.
     pub heap: String,
-    /// Extra JVM flags for the importer (`JAVA_TOOL_OPTIONS`), e.g. [`QUICK_JVM`].
+    /// Extra JVM flags for the importer (`JAVA_TOOL_OPTIONS`), e.g. [`QUICK_JVM`](super::QUICK_JVM).
     pub jvm_flags: Option<String>,
 }
 
