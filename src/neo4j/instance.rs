@@ -1,0 +1,615 @@
+//! A Neo4j instance directory and the importer: [`Instance`] lays out `conf/neo4j.conf`,
+//! `data/`, `logs/`, `run/` and `import/` under one directory (Bolt on loopback, HTTP off, auth
+//! off); [`Instance::import`] runs `neo4j-admin database import full` with the generated
+//! argfile (`import.args`, resolved against the generated directory) and parses the importer's
+//! summary into an [`ImportReport`]. Starting the server on an instance is `server`'s.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use super::{describe_status, io_err, Neo4jError, NeoHome, Result, TAIL_LINES};
+
+/// How to lay out an [`Instance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceOptions {
+    /// Bolt port on 127.0.0.1; `None` picks a free one.
+    pub port: Option<u16>,
+    /// Server heap, e.g. `1g`.
+    pub heap: String,
+    /// Page cache, e.g. `512m`.
+    pub pagecache: String,
+    /// `initial.dbms.default_database`, and the database [`Instance::import`] writes.
+    pub database: String,
+    /// Extra JVM flags for the server, passed as `JAVA_TOOL_OPTIONS` (read by the JVM itself,
+    /// so they work with any launcher), e.g. [`QUICK_JVM`](super::QUICK_JVM) for small graphs.
+    pub jvm_flags: Option<String>,
+}
+
+impl Default for InstanceOptions {
+    fn default() -> Self {
+        InstanceOptions {
+            port: None,
+            heap: "1g".into(),
+            pagecache: "512m".into(),
+            database: "neo4j".into(),
+            jvm_flags: None,
+        }
+    }
+}
+
+/// A run directory: `conf/neo4j.conf`, `data/`, `logs/`, `run/`, `import/`, all under `dir`, with
+/// Bolt on 127.0.0.1:`port`, HTTP(S) off and auth disabled.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    // Visible to `server`, which starts the JVM on this layout.
+    pub(super) dir: PathBuf,
+    pub(super) port: u16,
+    pub(super) opts: InstanceOptions,
+}
+
+/// Renders the `neo4j.conf` of an instance rooted at `dir` (absolute).
+pub fn render_conf(dir: &Path, port: u16, opts: &InstanceOptions) -> String {
+    let d = dir.display();
+    format!(
+        "# Written by tenantgen (src/neo4j.rs); rewritten by Instance::create.\n\
+         server.directories.data={d}/data\n\
+         server.directories.logs={d}/logs\n\
+         server.directories.run={d}/run\n\
+         server.directories.import={d}/import\n\
+         server.default_listen_address=127.0.0.1\n\
+         server.bolt.enabled=true\n\
+         server.bolt.listen_address=127.0.0.1:{port}\n\
+         server.bolt.advertised_address=127.0.0.1:{port}\n\
+         server.http.enabled=false\n\
+         server.https.enabled=false\n\
+         dbms.security.auth_enabled=false\n\
+         server.memory.heap.initial_size={heap}\n\
+         server.memory.heap.max_size={heap}\n\
+         server.memory.pagecache.size={pagecache}\n\
+         initial.dbms.default_database={db}\n\
+         dbms.usage_report.enabled=false\n\
+         db.tx_log.rotation.retention_policy=1 files\n\
+         # Internal (pinned version): skip two 5 s Bolt waits at shutdown, stop takes <1 s not 11 s.\n\
+         internal.server.bolt.connection_shutdown_wait_time=0s\n\
+         internal.server.bolt.thread_pool_shutdown_wait_time=0s\n",
+        heap = opts.heap,
+        pagecache = opts.pagecache,
+        db = opts.database,
+    )
+}
+
+/// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, release it).
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(Neo4jError::NoFreePort)?;
+    let port = listener
+        .local_addr()
+        .map_err(Neo4jError::NoFreePort)?
+        .port();
+    Ok(port)
+}
+
+impl Instance {
+    /// Creates `dir` and its sub-directories and (re)writes `conf/neo4j.conf`.
+    pub fn create(dir: &Path, opts: InstanceOptions) -> Result<Instance> {
+        fs::create_dir_all(dir).map_err(io_err("cannot create instance directory", dir))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(io_err("cannot resolve instance directory", dir))?;
+        for sub in ["conf", "data", "logs", "run", "import"] {
+            let p = dir.join(sub);
+            fs::create_dir_all(&p).map_err(io_err("cannot create directory", &p))?;
+        }
+        let port = match opts.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let conf = dir.join("conf").join("neo4j.conf");
+        fs::write(&conf, render_conf(&dir, port, &opts))
+            .map_err(io_err("cannot write Neo4j config", &conf))?;
+        Ok(Instance { dir, port, opts })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directory holding `neo4j.conf` (`NEO4J_CONF`).
+    pub fn conf_dir(&self) -> PathBuf {
+        self.dir.join("conf")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn database(&self) -> &str {
+        &self.opts.database
+    }
+
+    /// `bolt://127.0.0.1:<port>`.
+    pub fn uri(&self) -> String {
+        format!("bolt://127.0.0.1:{}", self.port)
+    }
+
+    /// `program` from `home` set up for this instance: its config, the JVM heap and flags
+    /// (`JAVA_TOOL_OPTIONS`, read by the JVM itself, so they work with any launcher), no stdin,
+    /// and stdout and stderr both into a fresh `log`. Used for `neo4j-admin` and `neo4j`.
+    pub(super) fn command(
+        &self,
+        home: &NeoHome,
+        program: PathBuf,
+        heap: &str,
+        jvm_flags: Option<&str>,
+        log: &Path,
+    ) -> Result<Command> {
+        let out = fs::File::create(log).map_err(io_err("cannot create", log))?;
+        let err = out.try_clone().map_err(io_err("cannot reopen", log))?;
+        let mut command = Command::new(program);
+        command
+            .env("NEO4J_HOME", &home.path)
+            .env("NEO4J_CONF", self.conf_dir())
+            .env("HEAP_SIZE", heap)
+            .envs(jvm_flags.map(|f| ("JAVA_TOOL_OPTIONS", f)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        Ok(command)
+    }
+
+    /// Whether `data/databases/<database>` exists (an import or a server start made it).
+    pub fn has_database(&self) -> bool {
+        self.data_dir()
+            .join("databases")
+            .join(&self.opts.database)
+            .is_dir()
+    }
+
+    /// Where [`Instance::import`] asks the importer to write bad entries.
+    pub fn report_file(&self) -> PathBuf {
+        self.dir.join("import.report")
+    }
+
+    /// Runs `neo4j-admin database import full <db> @<argfile> ...` in `req.workdir` and parses
+    /// its summary. The server of this instance must not be running.
+    pub fn import(&self, home: &NeoHome, req: &ImportRequest) -> Result<ImportReport> {
+        let argfile = req.workdir.join(&req.argfile);
+        if !argfile.is_file() {
+            return Err(Neo4jError::ImportInputMissing {
+                path: argfile,
+                workdir: req.workdir.clone(),
+            });
+        }
+        if !req.overwrite && self.has_database() {
+            return Err(Neo4jError::DatabaseExists {
+                database: self.opts.database.clone(),
+                path: self.data_dir().join("databases").join(&self.opts.database),
+            });
+        }
+        let report = self.report_file();
+        let _ = fs::remove_file(&report);
+        let log_path = self.logs_dir().join("import.log");
+        let mut admin = self.command(
+            home,
+            home.admin(),
+            &req.heap,
+            req.jvm_flags.as_deref(),
+            &log_path,
+        )?;
+        let started = Instant::now();
+        let status = admin
+            .args(import_args(self, req))
+            .current_dir(&req.workdir)
+            .status()
+            .map_err(|error| Neo4jError::Spawn {
+                program: home.admin(),
+                error,
+            })?;
+        let elapsed = started.elapsed();
+        let output = read_lossy(&log_path)?;
+
+        if !status.success() {
+            let mut details = relevant_tail(&output, TAIL_LINES);
+            if let Some(head) = report_head(&report, 20) {
+                details.push_str(&format!("\nfirst lines of {}:\n{head}", report.display()));
+            }
+            return Err(Neo4jError::ImportFailed {
+                database: self.opts.database.clone(),
+                status: describe_status(status),
+                workdir: req.workdir.clone(),
+                log: log_path,
+                details,
+            });
+        }
+        match parse_import_summary(&output) {
+            Some((nodes, relationships, properties)) => Ok(ImportReport {
+                nodes,
+                relationships,
+                properties,
+                log: output,
+                elapsed,
+            }),
+            None => Err(Neo4jError::ImportSummaryMissing {
+                database: self.opts.database.clone(),
+                log: log_path,
+                tail: relevant_tail(&output, TAIL_LINES),
+            }),
+        }
+    }
+}
+
+/// What [`Instance::import`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRequest {
+    /// Working directory of the importer: the generated directory; relative paths in the
+    /// argfile resolve against it.
+    pub workdir: PathBuf,
+    /// The argfile, relative to `workdir` (e.g. `import.args`).
+    pub argfile: PathBuf,
+    /// `--overwrite-destination`.
+    pub overwrite: bool,
+    /// `--threads`.
+    pub threads: usize,
+    /// `--max-off-heap-memory`, e.g. `4G`.
+    pub max_off_heap: String,
+    /// Importer JVM heap (`HEAP_SIZE`), e.g. `2g`.
+    pub heap: String,
+    /// Extra JVM flags for the importer (`JAVA_TOOL_OPTIONS`), e.g. [`QUICK_JVM`](super::QUICK_JVM).
+    pub jvm_flags: Option<String>,
+}
+
+/// The importer's summary plus its whole output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub nodes: u64,
+    pub relationships: u64,
+    pub properties: u64,
+    /// stdout and stderr of `neo4j-admin`, interleaved.
+    pub log: String,
+    pub elapsed: Duration,
+}
+
+fn import_args(inst: &Instance, req: &ImportRequest) -> Vec<String> {
+    vec![
+        "database".into(),
+        "import".into(),
+        "full".into(),
+        inst.opts.database.clone(),
+        format!("@{}", req.argfile.display()),
+        format!("--overwrite-destination={}", req.overwrite),
+        format!("--report-file={}", inst.report_file().display()),
+        format!("--threads={}", req.threads.max(1)),
+        format!("--max-off-heap-memory={}", req.max_off_heap),
+        "--bad-tolerance=0".into(),
+        // Per-step timings, the JVM arguments and, on failure, the importer's own error message
+        // (without it the output says only "Error in input data" and the report file is empty).
+        "--verbose".into(),
+    ]
+}
+
+/// Parses `IMPORT DONE in ... Imported: N nodes N relationships N properties`.
+pub fn parse_import_summary(output: &str) -> Option<(u64, u64, u64)> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(
+            r"IMPORT DONE in [^\n]*\.\s*Imported:\s*(\d+) nodes\s*(\d+) relationships\s*(\d+) properties",
+        )
+        .expect("valid regex")
+    });
+    let c = re.captures_iter(output).last()?;
+    Some((c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
+}
+
+/// The last `n` lines worth showing: no blank lines and no progress bars (`.......... 5%`).
+fn relevant_tail(output: &str, n: usize) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| {
+            let t = l.trim();
+            !t.is_empty()
+                && !t.chars().all(|c| c == '.' || c == '-' || c == ' ')
+                && !is_progress_line(t)
+        })
+        .collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].join("\n")
+}
+
+/// Progress bars and Java stack frames: noise in an error message.
+fn is_progress_line(t: &str) -> bool {
+    // "-......... .......... ..........   5% ∆178ms [178ms]" (default output) or
+    // "[*Nodes:?? 1.004GiB-------...]    0 ∆    0" (--verbose); "\tat org.neo4j..." / "... 13 more".
+    (t.trim_start_matches('-').starts_with("....") && t.contains('%'))
+        || (t.starts_with('[') && t.contains('∆'))
+        || t.starts_with("at ")
+        || (t.starts_with("... ") && t.ends_with(" more"))
+}
+
+fn report_head(path: &Path, n: usize) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let head: Vec<&str> = text.lines().take(n).collect();
+    (!head.is_empty()).then(|| head.join("\n"))
+}
+
+fn read_lossy(path: &Path) -> Result<String> {
+    let bytes = fs::read(path).map_err(io_err("cannot read", path))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captured from `neo4j-admin database import full neo4j @import.args ... --verbose`, 5.26.31.
+    const IMPORT_OK: &str = r#"neo4j 5.26.31
+VM Name: OpenJDK 64-Bit Server VM
+VM Vendor: Debian
+VM Version: 17.0.15+6-Debian-1deb12u1
+JIT compiler: HotSpot 64-Bit Tiered Compilers
+VM Arguments: [-Xmx2g, -XX:+UseParallelGC, -Dfile.encoding=UTF-8, --add-opens=java.base/java.nio=ALL-UNNAMED, --add-opens=java.base/java.io=ALL-UNNAMED, --add-opens=java.base/sun.nio.ch=ALL-UNNAMED, --add-opens=java.base/java.util.concurrent=ALL-UNNAMED, --enable-native-access=ALL-UNNAMED]
+Configuration files used (ordered by priority):
+/tmp/tinyinst/conf/neo4j.conf
+--------------------
+Neo4j version: 5.26.31
+Importing the contents of these files into /tmp/tinyinst/data/databases/neo4j:
+Nodes:
+  [Thing]:
+  /tmp/tiny/hdr/thing.csv
+  /tmp/tiny/data/thing-0.csv
+
+Relationships:
+  OWNS:
+  /tmp/tiny/hdr/owns.csv
+  /tmp/tiny/data/owns-0.csv
+
+
+Available resources:
+  Total machine memory: 23.54GiB
+  Free machine memory: 21.17GiB
+  Max heap memory : 1.778GiB
+  Max worker threads: 2
+  Configured max memory: 1.000GiB
+  High parallel IO: true
+
+Nodes, started 2026-11-27 12:48:18.364+0000
+
+[*Nodes:?? 1.004GiB---------------------------------------------------------------------------]    0 ∆    0
+Done in 152ms
+Prepare node index, started 2026-11-27 12:48:18.566+0000
+
+[*:1.004GiB-----------------------------------------------------------------------------------]    0 ∆    0
+Done in 81ms
+Relationships, started 2026-11-27 12:48:18.653+0000
+
+[*Relationships:?? 1.004GiB-------------------------------------------------------------------]    0 ∆    0
+Done in 33ms
+Node Degrees, started 2026-11-27 12:48:18.708+0000
+
+[>:?|*>------------------------------------------------------------------------|CALCULATE:1020] 120K ∆ 120K
+Done in 16ms
+Relationship --> Relationship 1/1, started 2026-11-27 12:48:18.738+0000
+
+[*>---------------------------------------------------------------|LINK----------|v:??--------] 120K ∆ 120K
+Done in 21ms
+RelationshipGroup 1/1, started 2026-11-27 12:48:18.762+0000
+
+[>:|*>----------------------------------------------------------------------------------------]    0 ∆    0
+Done in 1ms
+Node --> Relationship, started 2026-11-27 12:48:18.773+0000
+
+[>:|*>---------------------------------------------------------------------|LINK----------|v:?] 273K ∆ 273K
+Done in 23ms
+Relationship <-- Relationship 1/1, started 2026-11-27 12:48:18.800+0000
+
+[*>----------------------------------------------------------------|LINK---------------|v:??--] 120K ∆ 120K
+Done in 10ms
+Count groups, started 2026-11-27 12:48:18.816+0000
+
+[*>:??----------------------------------------------------------------------------------------]    0 ∆    0
+Done in 0ms
+Gather, started 2026-11-27 12:48:18.821+0000
+
+[*>:??----------------------------------------------------------------------------------------]    0 ∆    0
+Done in 0ms
+Write, started 2026-11-27 12:48:18.823+0000
+
+[*>:??----------------------------------------------------------------------------------------]    0 ∆    0
+Done in 0ms
+Node --> Group, started 2026-11-27 12:48:18.827+0000
+
+[*>:??----------------------------------------------------------------------------------------]    0 ∆    0
+Done in 0ms
+Node counts and label index build, started 2026-11-27 12:48:19.022+0000
+
+[*>------------------------------------|LABEL INDEX--------------|COUNT:1020MiB---------------]10.0K ∆10.0K
+Done in 4ms
+Relationship counts and relationship type index build, started 2026-11-27 12:48:19.044+0000
+
+[>|>---------------------------|RELATIONSHIP TYPE|*COUNT--------------------------------------]10.0K ∆10.0K
+Done in 3ms
+
+IMPORT DONE in 787ms. 
+Imported:
+  2 nodes
+  1 relationships
+  16 properties
+Peak memory usage: 1.004GiB
+"#;
+
+    /// Captured likewise, with a relationship to a missing node and `--bad-tolerance=0`
+    /// (stack frames shortened).
+    const IMPORT_FAILED: &str = r#"neo4j 5.26.31
+VM Name: OpenJDK 64-Bit Server VM
+VM Vendor: Debian
+VM Version: 17.0.15+6-Debian-1deb12u1
+JIT compiler: HotSpot 64-Bit Tiered Compilers
+VM Arguments: [-Xmx2g, -XX:+UseParallelGC, -Dfile.encoding=UTF-8, --add-opens=java.base/java.nio=ALL-UNNAMED, --add-opens=java.base/java.io=ALL-UNNAMED, --add-opens=java.base/sun.nio.ch=ALL-UNNAMED, --add-opens=java.base/java.util.concurrent=ALL-UNNAMED, --enable-native-access=ALL-UNNAMED]
+Configuration files used (ordered by priority):
+/tmp/tinyinst/conf/neo4j.conf
+--------------------
+Neo4j version: 5.26.31
+Importing the contents of these files into /tmp/tinyinst/data/databases/neo4j:
+Nodes:
+  [Thing]:
+  /tmp/tiny/hdr/thing.csv
+  /tmp/tiny/data/thing-0.csv
+
+Relationships:
+  OWNS:
+  /tmp/tiny/hdr/owns.csv
+  /tmp/tiny/data/owns-bad.csv
+
+
+Available resources:
+  Total machine memory: 23.54GiB
+  Free machine memory: 21.16GiB
+  Max heap memory : 1.778GiB
+  Max worker threads: 2
+  Configured max memory: 1.000GiB
+  High parallel IO: true
+
+Nodes, started 2026-11-27 12:48:14.463+0000
+
+[*Nodes:?? 1.004GiB---------------------------------------------------------------------------]    0 ∆    0
+Done in 74ms
+Prepare node index, started 2026-11-27 12:48:14.587+0000
+
+[*:1.004GiB-----------------------------------------------------------------------------------]    0 ∆    0
+Done in 78ms
+Relationships, started 2026-11-27 12:48:14.668+0000
+Critical error occurred! Shutting down the import...
+
+IMPORT FAILED in 303ms. 
+Data statistics is not available.
+Peak memory usage: 1.004GiB
+Error in input data
+
+WARNING Import failed. The store files in /tmp/tinyinst/data/databases/neo4j are left as they are, although they are likely in an unusable state. Starting a database on these store files will likely fail or observe inconsistent records so start at your own risk or delete the store manually.
+
+org.neo4j.cli.CommandFailedException: Error importing csv file.
+	at org.neo4j.importer.ImportCommand$Base.doExecute(ImportCommand.java:560)
+	at org.neo4j.importer.ImportCommand$Full.execute(ImportCommand.java:808)
+	at org.neo4j.cli.AbstractCommand.call(AbstractCommand.java:92)
+Caused by: org.neo4j.importer.FileImporter$CsvImportException: org.neo4j.internal.batchimport.input.InputException: ERROR in input
+  data source: BufferedCharSeeker[source:/tmp/tiny/data/owns-bad.csv, position:8, line:1]
+  in field: weight:long:3
+  for header: [:START_ID(Thing), :END_ID(Thing), weight:long]
+  raw field value: 8
+  original error: t1 (Thing)-[OWNS]->t9 (Thing) referring to missing node t9
+	... 13 more
+Caused by: org.neo4j.internal.batchimport.input.InputException: ERROR in input
+  data source: BufferedCharSeeker[source:/tmp/tiny/data/owns-bad.csv, position:8, line:1]
+  in field: weight:long:3
+  for header: [:START_ID(Thing), :END_ID(Thing), weight:long]
+  raw field value: 8
+  original error: t1 (Thing)-[OWNS]->t9 (Thing) referring to missing node t9
+Caused by: org.neo4j.internal.batchimport.input.InputException: t1 (Thing)-[OWNS]->t9 (Thing) referring to missing node t9
+	... 9 more
+"#;
+
+    #[test]
+    fn parses_a_real_import_summary() {
+        assert_eq!(parse_import_summary(IMPORT_OK), Some((2, 1, 16)));
+        assert_eq!(parse_import_summary(IMPORT_FAILED), None);
+    }
+
+    #[test]
+    fn failure_tail_keeps_the_importers_reason() {
+        let tail = relevant_tail(IMPORT_FAILED, TAIL_LINES);
+        assert!(tail.contains("referring to missing node t9"), "{tail}");
+        assert!(tail.contains("IMPORT FAILED"), "{tail}");
+        assert!(!tail.contains("\tat "), "{tail}");
+        assert!(!tail.contains('∆'), "{tail}");
+    }
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let out = "IMPORT DONE in 7s 120ms. \nImported:\n  25755 nodes\n  10632 relationships\n  391870 properties\nPeak memory usage: 1.020GiB\n";
+        assert_eq!(parse_import_summary(out), Some((25755, 10632, 391870)));
+    }
+
+    #[test]
+    fn no_summary_on_failure() {
+        let out =
+            "IMPORT FAILED in 1s 3ms. \nImport failed. The store files in /x are left as they are";
+        assert_eq!(parse_import_summary(out), None);
+    }
+
+    #[test]
+    fn relevant_tail_drops_progress_bars() {
+        let out = "a\n\n.......... .......... .......... ..........   5% ∆1ms\nb\n--------\nc\n";
+        assert_eq!(relevant_tail(out, 2), "b\nc");
+        assert_eq!(relevant_tail(out, 30), "a\nb\nc");
+    }
+
+    #[test]
+    fn conf_has_every_setting() {
+        let opts = InstanceOptions {
+            port: Some(17687),
+            heap: "2g".into(),
+            pagecache: "256m".into(),
+            database: "tenant".into(),
+            jvm_flags: None,
+        };
+        let conf = render_conf(Path::new("/run/x"), 17687, &opts);
+        for line in [
+            "server.directories.data=/run/x/data",
+            "server.directories.logs=/run/x/logs",
+            "server.directories.run=/run/x/run",
+            "server.directories.import=/run/x/import",
+            "server.bolt.listen_address=127.0.0.1:17687",
+            "server.bolt.advertised_address=127.0.0.1:17687",
+            "server.http.enabled=false",
+            "server.https.enabled=false",
+            "dbms.security.auth_enabled=false",
+            "server.memory.heap.max_size=2g",
+            "server.memory.pagecache.size=256m",
+            "initial.dbms.default_database=tenant",
+            "dbms.usage_report.enabled=false",
+            "db.tx_log.rotation.retention_policy=1 files",
+        ] {
+            assert!(
+                conf.lines().any(|l| l == line),
+                "missing `{line}` in:\n{conf}"
+            );
+        }
+        // Every non-comment line is key=value with a unique key.
+        let mut keys: Vec<&str> = conf
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_once('=').expect("key=value").0)
+            .collect();
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn create_writes_conf_and_dirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inst = Instance::create(tmp.path(), InstanceOptions::default()).unwrap();
+        assert!(inst.port() > 0);
+        let conf = fs::read_to_string(inst.conf_dir().join("neo4j.conf")).unwrap();
+        assert!(conf.contains(&format!("127.0.0.1:{}", inst.port())));
+        for sub in ["data", "logs", "run", "import"] {
+            assert!(inst.dir().join(sub).is_dir());
+        }
+        assert_eq!(inst.database(), "neo4j");
+        assert!(!inst.has_database());
+    }
+}

@@ -1,0 +1,202 @@
+//! A running Neo4j server: [`Instance::start`] launches `bin/neo4j console` as a child process
+//! and probes it until Bolt answers `RETURN 1`; [`Server`] holds the JVM (its pid, its console
+//! log) and stops it with SIGTERM, then SIGKILL after [`STOP_TIMEOUT`], or leaves it running
+//! ([`Server::keep`]). The instance layout is `instance`'s; the Bolt client is `client`'s.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{
+    describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result, TAIL_LINES,
+};
+
+/// How long [`Instance::start`] waits for Bolt to answer `RETURN 1`.
+pub const START_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long [`Server::stop`] waits after SIGTERM before it kills the JVM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Instance {
+    /// Starts `bin/neo4j console` on this instance and waits until Bolt answers `RETURN 1`.
+    pub fn start(&self, home: &NeoHome) -> Result<Server> {
+        self.start_with_timeout(home, START_TIMEOUT)
+    }
+
+    /// [`Instance::start`] with an explicit readiness timeout.
+    pub fn start_with_timeout(&self, home: &NeoHome, timeout: Duration) -> Result<Server> {
+        if port_answers(self.port) {
+            return Err(Neo4jError::PortInUse { port: self.port });
+        }
+        let log_path = self.logs_dir().join("console.log");
+        let child = self
+            .command(
+                home,
+                home.server(),
+                &self.opts.heap,
+                self.opts.jvm_flags.as_deref(),
+                &log_path,
+            )?
+            .arg("console")
+            .current_dir(&self.dir)
+            .spawn()
+            .map_err(|error| Neo4jError::Spawn {
+                program: home.server(),
+                error,
+            })?;
+        let mut server = Server {
+            child: Some(child),
+            port: self.port,
+            dir: self.dir.clone(),
+            log: log_path,
+        };
+        server.wait_ready(timeout)?;
+        Ok(server)
+    }
+}
+
+fn port_answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
+
+/// The last `n` lines of a (possibly big) log file.
+fn tail_file(path: &Path, n: usize) -> String {
+    let Ok(mut f) = fs::File::open(path) else {
+        return format!("(no log at {})", path.display());
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A running Neo4j server (the JVM is the child process). Dropping it stops it.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    /// `bolt://127.0.0.1:<port>`.
+    pub fn uri(&self) -> String {
+        format!("bolt://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JVM's pid (0 once stopped or kept).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// The console log (`<dir>/logs/console.log`).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Stops the server: SIGTERM, then SIGKILL after [`STOP_TIMEOUT`].
+    pub fn stop(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    /// Leaves the server running after this value is gone; returns its URI.
+    pub fn keep(mut self) -> String {
+        self.child = None; // dropping a Child neither kills nor waits for it
+        self.uri()
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last_error = String::from("Bolt port not open yet");
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(Neo4jError::ServerExited {
+                        dir: self.dir.clone(),
+                        port: self.port,
+                        status: describe_status(status),
+                        log: self.log.clone(),
+                        tail: tail_file(&self.log, TAIL_LINES),
+                    });
+                }
+            }
+            if port_answers(self.port) {
+                let settings = ConnectionSettings::local(self.uri());
+                match Client::connect_with_timeout(&settings, Duration::from_secs(5)) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last_error = e.to_string(),
+                }
+            }
+            if Instant::now() >= deadline {
+                let _ = self.shutdown();
+                return Err(Neo4jError::StartTimeout {
+                    dir: self.dir.clone(),
+                    port: self.port,
+                    secs: timeout.as_secs(),
+                    last_error,
+                    log: self.log.clone(),
+                    tail: tail_file(&self.log, TAIL_LINES),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = child.id();
+        if let Ok(Some(_)) = child.try_wait() {
+            return Ok(());
+        }
+        let term = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if term.is_ok() {
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline {
+                match child.try_wait() {
+                    Ok(Some(_)) => return Ok(()),
+                    Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+                    Err(e) => {
+                        return Err(Neo4jError::Stop {
+                            pid,
+                            detail: e.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+        child.kill().map_err(|e| Neo4jError::Stop {
+            pid,
+            detail: format!("SIGKILL after {} s failed: {e}", STOP_TIMEOUT.as_secs()),
+        })?;
+        child.wait().map_err(|e| Neo4jError::Stop {
+            pid,
+            detail: e.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
