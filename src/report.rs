@@ -1,5 +1,5 @@
 //! What tenantgen tells a person: numbers with thousands separators, byte sizes, and the
-//! summaries commands print when they finish. Every stage formats its numbers through here, so
+//! summaries commands print when they finish, and the rows progress bar of the long steps. Every stage formats its numbers through here, so
 //! `18,414` and `15.2 MiB` read the same in every message.
 //!
 //! The summaries take plain values (counts, durations, texts a stage already rendered), never a
@@ -140,6 +140,38 @@ pub fn run_summary(r: &RunSummary<'_>) -> String {
         }
     }
     s
+}
+
+/// A rows/s progress bar on stderr, shown only when stderr is a terminal and `enabled` (not
+/// `--quiet`); otherwise every call is a no-op. Shared by `generate` and `load`.
+pub struct RowsBar(Option<indicatif::ProgressBar>);
+
+impl RowsBar {
+    pub fn new(enabled: bool, total: u64) -> RowsBar {
+        use std::io::IsTerminal;
+        RowsBar((enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        }))
+    }
+
+    pub fn add(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,20 +12,21 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use crate::baseline::Baseline;
 use crate::config::Scale;
-use crate::format::header::{Column, ColumnKind, ValueType};
+use crate::cypher::{self, quote};
+use crate::format::header::{Column, ColumnKind};
 use crate::generate::Generator;
 use crate::manifest::{
     self, CsvOptions, FileEntry, Kind, Manifest, NodeGroup, Operation, Origin, RelGroup, ShardInfo,
 };
 use crate::outdir::{self, OutDirError, Staged, Target};
 use crate::plan::Plan;
+use crate::report::RowsBar;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -261,7 +262,7 @@ fn write_parts(
     opts: &WriteOptions,
 ) -> Result<Vec<FileEntry>, WriteError> {
     let total_rows: u64 = mine.iter().map(|t| t.range.end - t.range.start).sum();
-    let progress = Progress::new(opts.progress, total_rows);
+    let progress = RowsBar::new(opts.progress, total_rows);
     let generator = Generator::new(plan, baseline);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -290,7 +291,7 @@ fn write_part(
     task: &Task,
     staged: &Staged,
     compress: Compression,
-    progress: &Progress,
+    progress: &RowsBar,
 ) -> Result<FileEntry, WriteError> {
     let mut part = staged.create_part(task.path.clone(), compress)?;
     let path = part.path().to_path_buf();
@@ -344,50 +345,6 @@ fn synthetic_groups(
         origin: Origin::Synthetic,
     });
     (nodes.collect(), rels.collect())
-}
-
-/// A rows/s progress bar on stderr when it is a terminal and `enabled`; `None` otherwise.
-pub(crate) fn rows_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    (enabled && io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    })
-}
-
-/// A progress bar on a terminal, nothing elsewhere.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    done: AtomicU64,
-}
-
-impl Progress {
-    fn new(enabled: bool, total: u64) -> Progress {
-        let bar = rows_bar(enabled, total);
-        Progress {
-            bar,
-            done: AtomicU64::new(0),
-        }
-    }
-
-    fn add(&self, n: u64) {
-        self.done.fetch_add(n, Ordering::Relaxed);
-        if let Some(b) = &self.bar {
-            b.inc(n);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
 }
 
 /// Links (or copies) the baseline's files under `baseline/` and returns its groups with the
@@ -502,11 +459,7 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         let header = headers.get(&g.header).cloned().unwrap_or_default();
         // Labels and types are validated tokens (`manifest::valid_token`); quoting them anyway
         // keeps the script well-formed whatever they hold.
-        let labels: String = g
-            .labels
-            .iter()
-            .map(|l| format!(":{}", quote_name(l)))
-            .collect();
+        let labels: String = g.labels.iter().map(|l| format!(":{}", quote(l))).collect();
         for f in &g.files {
             s.push_str(&format!(
                 "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  CREATE (n{labels})\n  SET n += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
@@ -522,8 +475,8 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
     {
         let header = headers.get(&g.header).cloned().unwrap_or_default();
         let (sl, el) = (
-            quote_name(&space_label(m, &g.start_space)),
-            quote_name(&space_label(m, &g.end_space)),
+            quote(&end_label(m, &g.start_space)),
+            quote(&end_label(m, &g.end_space)),
         );
         let (si, ei) = (
             header
@@ -539,7 +492,7 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
             s.push_str(&format!(
                 "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  MATCH (a:{sl} {{id: row[{si}]}})\n  MATCH (b:{el} {{id: row[{ei}]}})\n  CREATE (a)-[r:{}]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
                 f.path,
-                quote_name(&g.rel_type),
+                quote(&g.rel_type),
                 cypher_props(&header, false)
             ));
         }
@@ -547,17 +500,10 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
     s
 }
 
-/// A backtick-quoted Cypher name, inner backticks doubled.
-fn quote_name(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-fn space_label(m: &Manifest, space: &str) -> String {
-    m.node_groups
-        .iter()
-        .find(|g| g.id_space == space)
-        .and_then(|g| g.labels.first().cloned())
-        .unwrap_or_else(|| space.to_string())
+/// The label `load.cypher` matches a space's relationship ends by: the one rule of
+/// [`cypher::end_label`], which `load` uses too.
+fn end_label(m: &Manifest, space: &str) -> String {
+    cypher::end_label(&m.node_groups, space).unwrap_or_else(|| space.to_string())
 }
 
 fn cypher_props(columns: &[Column], nodes: bool) -> String {
@@ -567,15 +513,7 @@ fn cypher_props(columns: &[Column], nodes: bool) -> String {
         let expr = match &c.kind {
             ColumnKind::Id { stored: true, .. } if nodes => v,
             ColumnKind::Property { ty, array } => {
-                let conv = |x: &str| match ty {
-                    ValueType::String => x.to_string(),
-                    ValueType::Long => format!("toInteger({x})"),
-                    ValueType::Double => format!("toFloat({x})"),
-                    ValueType::Boolean => format!("toBoolean({x})"),
-                    ValueType::DateTime => format!("datetime({x})"),
-                    ValueType::Date => format!("date({x})"),
-                    ValueType::LocalDateTime => format!("localdatetime({x})"),
-                };
+                let conv = |x: &str| cypher::from_text(*ty, x);
                 if *array {
                     format!("[x IN split({v}, ';') | {}]", conv("x"))
                 } else {
@@ -584,7 +522,7 @@ fn cypher_props(columns: &[Column], nodes: bool) -> String {
             }
             _ => continue,
         };
-        parts.push(format!("{}: {expr}", quote_name(&c.name)));
+        parts.push(format!("{}: {expr}", quote(&c.name)));
     }
     parts.join(", ")
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use neo4rs::Row;
 
+use crate::cypher::quote;
 use crate::format::header::ValueType;
 use crate::manifest::{self, CsvOptions, FileEntry, Kind, Manifest, ManifestError};
 use crate::neo4j::{Client, Neo4jError};
@@ -296,19 +297,14 @@ fn io_err<'a>(
 // ---------------------------------------------------------------------------------------------
 // Cypher and row values shared by both passes
 
-/// A Cypher identifier in backticks.
-fn ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
 /// `n.`key``.
 fn prop(var: &str, key: &str) -> String {
-    format!("{var}.{}", ident(key))
+    format!("{var}.{}", quote(key))
 }
 
 /// The pattern and predicate that match exactly the nodes with `labels`.
 fn label_match(var: &str, labels: &[String]) -> (String, String) {
-    let pattern: String = labels.iter().map(|l| format!(":{}", ident(l))).collect();
+    let pattern: String = labels.iter().map(|l| format!(":{}", quote(l))).collect();
     (
         format!("({var}{pattern})"),
         format!("size(labels({var})) = {}", labels.len()),
@@ -347,8 +343,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identifiers_are_backtick_quoted() {
-        assert_eq!(ident("we`ird"), "`we``ird`");
+    fn properties_and_label_patterns_are_quoted() {
         assert_eq!(prop("n", "a b"), "n.`a b`");
         let (pattern, pred) = label_match("n", &["Original".into(), "Resource".into()]);
         assert_eq!(pattern, "(n:`Original`:`Resource`)");

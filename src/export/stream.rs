@@ -8,13 +8,14 @@ use neo4rs::{BoltType, Row};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{
-    describe_labels, ident, io_err, label_match, prop, string, ExportError, IdStrategy, NodePlan,
-    PropCol, RelPlan, Result,
+    describe_labels, io_err, label_match, prop, string, ExportError, IdStrategy, NodePlan, PropCol,
+    RelPlan, Result,
 };
+use crate::cypher::quote;
 use crate::format::csv as csvfmt;
-use crate::format::header::{Column, ColumnKind, Header, ValueType};
+use crate::format::header::{Column, ColumnKind, Header};
 use crate::manifest::{NodeGroup, Origin, RelGroup};
-use crate::neo4j::{Client, Neo4jError};
+use crate::neo4j::Client;
 use crate::outdir::{self, Compression, PartWriter, Staged};
 
 /// Writes one node group: its header, then its rows into one part, checked against the count
@@ -269,7 +270,7 @@ fn export_relationships(
     let cypher = format!(
         "MATCH {sp}-[r:{}]->{ep} WHERE {spred} AND {epred} \
          RETURN {a_expr} AS start_id, {b_expr} AS end_id, {} AS vals{order}",
-        ident(&plan.rel_type),
+        quote(&plan.rel_type),
         values_expr("r", &plan.cols)
     );
     let mut row_buf = Vec::new();
@@ -322,10 +323,7 @@ fn prop_columns(cols: &[PropCol]) -> impl Iterator<Item = Column> + '_ {
 /// temporal values as Neo4j's own `toString` (exactly what neo4j-admin reads back).
 fn value_expr(var: &str, col: &PropCol) -> String {
     let p = prop(var, &col.key);
-    let temporal = matches!(
-        col.ty,
-        ValueType::DateTime | ValueType::Date | ValueType::LocalDateTime
-    );
+    let temporal = crate::cypher::temporal_fn(col.ty).is_some();
     match (temporal, col.array) {
         (false, _) => p,
         (true, false) => format!("toString({p})"),
@@ -485,29 +483,9 @@ fn stream(
     client: &Client,
     cypher: &str,
     params: Vec<(&str, BoltType)>,
-    mut f: impl FnMut(Row) -> Result<()>,
+    f: impl FnMut(Row) -> Result<()>,
 ) -> Result<u64> {
-    let query_err = |e: neo4rs::Error| {
-        ExportError::Neo4j(Neo4jError::Query {
-            uri: client.uri().to_string(),
-            cypher: cypher.to_string(),
-            detail: e.to_string(),
-        })
-    };
-    let query = neo4rs::query(cypher).params(params);
-    client.block_on(async {
-        let mut rows = client
-            .graph()
-            .execute_read(query)
-            .await
-            .map_err(query_err)?;
-        let mut n = 0u64;
-        while let Some(row) = rows.next().await.map_err(query_err)? {
-            f(row)?;
-            n += 1;
-        }
-        Ok(n)
-    })
+    client.for_each_row(cypher, &params, f)
 }
 
 /// The derived id of a node of `plan` from its key value or its encoded properties.
@@ -528,6 +506,7 @@ fn derived_id(plan: &NodePlan, key_or_props: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::header::ValueType;
 
     fn col(key: &str, ty: ValueType, array: bool) -> PropCol {
         PropCol {

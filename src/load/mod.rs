@@ -56,14 +56,13 @@ use crate::format::csv as csvfmt;
 use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
+use crate::report::RowsBar;
 
 use records::for_each_record;
 pub use resume::PROGRESS_FILE;
 use resume::{check_progress, ProgressFile};
 use sender::{Counters, Loader};
 
-/// Retries of one batch after a transient error, a deadlock or a connection reset.
-pub const MAX_RETRIES: u32 = 5;
 /// The Bolt client pools at most this many connections; more workers would only queue.
 pub const MAX_CONCURRENCY: usize = 4;
 /// How many base resources the baseline check looks up.
@@ -267,7 +266,7 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         .map(|g| g.rows)
         .chain(plan.rels.iter().map(|g| g.rows))
         .sum();
-    let bar = Bar::new(cfg.progress, total_rows);
+    let bar = RowsBar::new(cfg.progress, total_rows);
     let loader = Loader {
         client: &client,
         op: operation.id.clone(),
@@ -598,27 +597,4 @@ fn ensure_schema(client: &Client, plan: &LoadPlan, notes: &mut Vec<String>) -> R
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress bar (to move to the shared progress-bar home with the other stages' bars)
-
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Bar {
-    fn new(enabled: bool, total: u64) -> Bar {
-        Bar(crate::write::rows_bar(enabled, total))
-    }
-
-    fn add(&self, n: u64) {
-        if let Some(b) = &self.0 {
-            b.inc(n);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
-        }
-    }
 }

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use neo4rs::{BoltList, BoltType};
 
@@ -14,8 +13,9 @@ use super::records::{
     for_each_record, id_field, map, pair_hash, record_maps, rel_value, repeated_pairs,
 };
 use super::resume::ProgressFile;
-use super::{Bar, GroupPlan, LoadError, LoadPlan, Result, MAX_RETRIES};
-use crate::neo4j::Client;
+use super::{GroupPlan, LoadError, LoadPlan, Result};
+use crate::neo4j::{Client, Retry, RetryError};
+use crate::report::RowsBar;
 
 /// One batch: its place (file, index) for the progress file, its query and rows.
 struct Work {
@@ -45,7 +45,7 @@ pub(super) struct Loader<'a> {
     pub(super) batch_size: usize,
     pub(super) workers: usize,
     pub(super) progress: Mutex<ProgressFile>,
-    pub(super) bar: Bar,
+    pub(super) bar: RowsBar,
     pub(super) stats: Counters,
 }
 
@@ -253,12 +253,12 @@ impl Loader<'_> {
     fn send(&self, w: Work) -> Result<()> {
         let (foreign, missing, created) =
             self.run_rows(&w.cypher, &w.rows)
-                .map_err(|(e, attempts)| LoadError::Batch {
+                .map_err(|f| LoadError::Batch {
                     path: w.file.clone(),
                     batch: w.batch,
                     uri: self.client.uri().into(),
-                    attempts,
-                    detail: e.to_string(),
+                    attempts: f.attempts,
+                    detail: f.detail(),
                 })?;
         if foreign > 0 {
             return Err(LoadError::Foreign {
@@ -298,58 +298,30 @@ impl Loader<'_> {
         &self,
         cypher: &str,
         rows: &[BoltType],
-    ) -> std::result::Result<(i64, i64, i64), (neo4rs::Error, u32)> {
-        let graph = self.client.graph();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let q = neo4rs::query(cypher)
-                .param("rows", BoltType::List(BoltList::from(rows.to_vec())))
-                .param("op", self.op.as_str());
-            let result = self.client.block_on(async {
-                let mut stream = graph.execute(q).await?;
-                let mut out = (0i64, 0i64, 0i64);
-                while let Some(row) = stream.next().await? {
-                    out = (
-                        row.get::<i64>("foreign").unwrap_or(0),
-                        row.get::<i64>("missing").unwrap_or(0),
-                        row.get::<i64>("created").unwrap_or(0),
-                    );
-                }
-                Ok::<_, neo4rs::Error>(out)
-            });
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) if out_of_memory(&e) && rows.len() > 1 => {
-                    let (a, b) = rows.split_at(rows.len() / 2);
-                    let x = self.run_rows(cypher, a)?;
-                    let y = self.run_rows(cypher, b)?;
-                    return Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2));
-                }
-                Err(e) if attempt <= MAX_RETRIES && retryable(&e) => {
-                    std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
-                }
-                Err(e) => return Err((e, attempt)),
+    ) -> std::result::Result<(i64, i64, i64), RetryError> {
+        let params = [
+            ("rows", BoltType::List(BoltList::from(rows.to_vec()))),
+            ("op", self.op.as_str().into()),
+        ];
+        let retry = Retry {
+            give_up_on_out_of_memory: rows.len() > 1,
+            ..Retry::default()
+        };
+        match self.client.write_with_retry(&retry, cypher, &params) {
+            Ok(out) => Ok(out.last().map_or((0, 0, 0), |row| {
+                (
+                    row.get::<i64>("foreign").unwrap_or(0),
+                    row.get::<i64>("missing").unwrap_or(0),
+                    row.get::<i64>("created").unwrap_or(0),
+                )
+            })),
+            Err(f) if f.error.is_out_of_memory() && rows.len() > 1 => {
+                let (a, b) = rows.split_at(rows.len() / 2);
+                let x = self.run_rows(cypher, a)?;
+                let y = self.run_rows(cypher, b)?;
+                Ok((x.0 + y.0, x.1 + y.1, x.2 + y.2))
             }
+            Err(f) => Err(f),
         }
-    }
-}
-
-/// The server ran out of transaction memory for one batch.
-fn out_of_memory(e: &neo4rs::Error) -> bool {
-    matches!(e, neo4rs::Error::Neo4j(n) if n.code().contains("OutOfMemoryError"))
-}
-
-/// Transient server errors, deadlocks and lost connections are worth another attempt: every
-/// batch is idempotent.
-fn retryable(e: &neo4rs::Error) -> bool {
-    match e {
-        neo4rs::Error::IOError { .. }
-        | neo4rs::Error::ConnectionError
-        | neo4rs::Error::ConnectionTimedOut => true,
-        neo4rs::Error::Neo4j(n) => {
-            n.code().starts_with("Neo.TransientError.") || n.code().contains("Deadlock")
-        }
-        _ => false,
     }
 }

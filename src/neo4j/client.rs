@@ -156,17 +156,8 @@ impl Client {
         &self.uri
     }
 
-    /// The driver, for callers that stream (use with [`Client::block_on`]).
-    // The old path, kept only while `load` and `export` still use it: they move to
-    // `for_each_row` and `write_with_retry`, and then this and `block_on` go (issue 9, after the
-    // merge of the restructure's branches).
-    pub fn graph(&self) -> &neo4rs::Graph {
-        &self.graph
-    }
-
-    /// Runs a future on this client's runtime.
-    // The old path, like `graph` above.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    /// Runs a future on this client's runtime (the async driver stays inside this module).
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 

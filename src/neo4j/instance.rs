@@ -57,7 +57,7 @@ pub struct Instance {
 pub fn render_conf(dir: &Path, port: u16, opts: &InstanceOptions) -> String {
     let d = dir.display();
     format!(
-        "# Written by tenantgen (src/neo4j.rs); rewritten by Instance::create.\n\
+        "# Written by tenantgen (src/neo4j/instance.rs); rewritten by Instance::create.\n\
          server.directories.data={d}/data\n\
          server.directories.logs={d}/logs\n\
          server.directories.run={d}/run\n\

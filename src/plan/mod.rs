@@ -5,7 +5,7 @@
 //! here; `--dry-run` prints a plan and stops.
 //!
 //! This file holds the output-group model both strategies fill and [`Plan`] itself; the
-//! strategies are [`replicate`] and [`template`], the counts [`expected`], ids and part ranges
+//! strategies are [`replicate`] and [`template`], the counts `expected`, ids and part ranges
 //! [`ids`]. Flag rules that need no baseline are `config`'s.
 //!
 //! Domain words: the *base* is the real abstracted resources (`:Resource`, not `:Original`, not
