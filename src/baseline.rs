@@ -297,7 +297,14 @@ impl Baseline {
             let g = self.node_group_scan(gi, &meta, &header, &header_path, tally.kind_index)?;
             let mut files = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
-                files.push(self.index_node_file(&g, fi, entry, &mut tally)?);
+                let (mapped, rows) = self.index_file(entry, &header, |b, records, pos| {
+                    b.index_node_record(&g, fi as u16, records, pos, &mut tally)
+                })?;
+                for l in &meta.labels {
+                    *self.counts.by_label.entry(l.clone()).or_default() += rows;
+                }
+                self.counts.nodes += rows;
+                files.push(mapped);
             }
             self.node_groups.push(NodeGroupData {
                 id_col: g.id_col,
@@ -363,28 +370,6 @@ impl Baseline {
             is_abstracted,
             is_plain_resource: is_abstracted && meta.labels.len() == 1,
         })
-    }
-
-    /// Indexes one data file of a node group and returns its mapping.
-    fn index_node_file(
-        &mut self,
-        g: &NodeGroupScan<'_>,
-        file: usize,
-        entry: &manifest::FileEntry,
-        tally: &mut NodeTally<'_>,
-    ) -> Result<Mapped, BaselineError> {
-        let mapped = Mapped::open(self.dir.join(&entry.path))?;
-        let mut records = Records::new(&mapped.path, mapped.bytes(), g.header);
-        while let Some(pos) = records.next()? {
-            self.index_node_record(g, file as u16, &records, &pos, tally)?;
-        }
-        let rows = records.rows;
-        check_row_count(&mapped.path, entry.rows, rows)?;
-        for l in &g.meta.labels {
-            *self.counts.by_label.entry(l.clone()).or_default() += rows;
-        }
-        self.counts.nodes += rows;
-        Ok(mapped)
     }
 
     /// Indexes the node record `records` has just read, at `pos`.
@@ -506,6 +491,24 @@ impl Baseline {
         }
     }
 
+    /// Maps one data file of a group, hands each of its checked records to `index`, and checks
+    /// the file's record count against the manifest; returns the mapping and the count.
+    fn index_file(
+        &mut self,
+        entry: &manifest::FileEntry,
+        header: &Header,
+        mut index: impl FnMut(&mut Self, &Records<'_>, &csv::Position) -> Result<(), BaselineError>,
+    ) -> Result<(Mapped, u64), BaselineError> {
+        let mapped = Mapped::open(self.dir.join(&entry.path))?;
+        let mut records = Records::new(&mapped.path, mapped.bytes(), header);
+        while let Some(pos) = records.next()? {
+            index(self, &records, &pos)?;
+        }
+        let rows = records.rows;
+        check_row_count(&mapped.path, entry.rows, rows)?;
+        Ok((mapped, rows))
+    }
+
     /// Where `id` first appears among the node files of ID space `space` up to group `upto`
     /// (error reporting only: it rereads the files).
     fn first_occurrence(
@@ -556,7 +559,6 @@ impl Baseline {
             let g = RelGroupScan {
                 index: gi,
                 meta: &meta,
-                header: &header,
                 start_col,
                 end_col,
                 start_space: self.space(&meta.start_space).unwrap_or(u16::MAX),
@@ -565,7 +567,16 @@ impl Baseline {
             };
             let mut files = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
-                files.push(self.index_rel_file(&g, fi, entry, &mut tally)?);
+                let (mapped, rows) = self.index_file(entry, &header, |b, records, pos| {
+                    b.index_rel_record(&g, fi as u16, records, pos, &mut tally)
+                })?;
+                *self
+                    .counts
+                    .by_rel_type
+                    .entry(meta.rel_type.clone())
+                    .or_default() += rows;
+                self.counts.relationships += rows;
+                files.push(mapped);
             }
             self.rel_groups.push(RelGroupData {
                 meta,
@@ -587,30 +598,6 @@ impl Baseline {
             })
             .collect();
         Ok(())
-    }
-
-    /// Indexes one data file of a relationship group and returns its mapping.
-    fn index_rel_file(
-        &mut self,
-        g: &RelGroupScan<'_>,
-        file: usize,
-        entry: &manifest::FileEntry,
-        tally: &mut RelTally,
-    ) -> Result<Mapped, BaselineError> {
-        let mapped = Mapped::open(self.dir.join(&entry.path))?;
-        let mut records = Records::new(&mapped.path, mapped.bytes(), g.header);
-        while let Some(pos) = records.next()? {
-            self.index_rel_record(g, file as u16, &records, &pos, tally)?;
-        }
-        let rows = records.rows;
-        check_row_count(&mapped.path, entry.rows, rows)?;
-        *self
-            .counts
-            .by_rel_type
-            .entry(g.meta.rel_type.clone())
-            .or_default() += rows;
-        self.counts.relationships += rows;
-        Ok(mapped)
     }
 
     /// Indexes the relationship record `records` has just read, at `pos`.
@@ -756,7 +743,6 @@ struct NodeTally<'k> {
 struct RelGroupScan<'a> {
     index: usize,
     meta: &'a manifest::RelGroup,
-    header: &'a Header,
     start_col: usize,
     end_col: usize,
     start_space: u16,
