@@ -286,174 +286,20 @@ impl Baseline {
 
     fn index_nodes(&mut self, kind_index: &mut HashMap<String, u32>) -> Result<(), BaselineError> {
         let groups = self.manifest.node_groups.clone();
-        let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+        let mut tally = NodeTally {
+            kind_index,
+            by_type: BTreeMap::new(),
+            fields: Vec::new(),
+        };
         for (gi, meta) in groups.into_iter().enumerate() {
             let header_path = self.dir.join(&meta.header);
             let header = read_header(&header_path)?;
-            let ids = header.find(|k| matches!(k, ColumnKind::Id { .. }));
-            let id_col = match ids.as_slice() {
-                [one] => *one,
-                _ => {
-                    return Err(BaselineError::Header {
-                        path: header_path,
-                        message: format!(
-                            "a node header needs exactly one :ID column, found {}",
-                            ids.len()
-                        ),
-                    })
-                }
-            };
-            if let ColumnKind::Id { space, .. } = &header.columns[id_col].kind {
-                if space != &meta.id_space {
-                    return Err(BaselineError::Header {
-                        path: header_path,
-                        message: format!(
-                            "the :ID column's ID space is {space:?} but the manifest's group {:?} says {:?}; make them agree",
-                            meta.name, meta.id_space
-                        ),
-                    });
-                }
-            }
-            if !header
-                .find(|k| matches!(k, ColumnKind::StartId { .. } | ColumnKind::EndId { .. }))
-                .is_empty()
-            {
-                return Err(BaselineError::Header {
-                    path: header_path,
-                    message: "a node header cannot have :START_ID or :END_ID columns".into(),
-                });
-            }
-            let space = match self.spaces.iter().position(|s| s == &meta.id_space) {
-                Some(i) => i as u16,
-                None => {
-                    self.spaces.push(meta.id_space.clone());
-                    (self.spaces.len() - 1) as u16
-                }
-            };
-            let has = |l: &str| meta.labels.iter().any(|x| x == l);
-            let is_original = has("Original");
-            let is_abstracted = has("Resource") && !is_original;
-            let is_plain_resource = is_abstracted && meta.labels.len() == 1;
-            let string_prop = |name: &str| {
-                header.property(name).filter(|&i| {
-                    matches!(
-                        header.columns[i].kind,
-                        ColumnKind::Property {
-                            ty: ValueType::String,
-                            array: false
-                        }
-                    )
-                })
-            };
-            let type_col = string_prop("type");
-            let name_col = string_prop("name");
-            let synthetic_col = header.property("synthetic");
-            let min_label = meta.labels.iter().min().cloned().unwrap_or_default();
-            let label_kind = Self::intern(&mut self.kinds, kind_index, &min_label);
+            let g = self.node_group_scan(gi, &meta, &header, &header_path, tally.kind_index)?;
             let mut files = Vec::new();
-            let mut fields: Vec<Range<usize>> = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
-                let mapped = Mapped::open(self.dir.join(&entry.path))?;
-                let bytes = mapped.bytes();
-                let mut records = Records::new(&mapped.path, bytes, &header);
-                while let Some(pos) = records.next()? {
-                    let rec = &records.rec;
-                    let line = pos.line();
-                    if !self.line_breaks {
-                        self.line_breaks = rec.iter().any(csvfmt::has_line_break);
-                    }
-                    let id = rec.get(id_col).unwrap_or_default();
-                    if id.is_empty() {
-                        return Err(BaselineError::Record {
-                            path: mapped.path.clone(),
-                            line,
-                            message: format!(
-                                "empty id in column {}; every node needs an id",
-                                id_col + 1
-                            ),
-                        });
-                    }
-                    let synthetic = synthetic_col
-                        .and_then(|c| rec.get(c))
-                        .is_some_and(|v| v == b"true");
-                    let type_val = type_col.and_then(|c| rec.get(c)).filter(|v| !v.is_empty());
-                    let kind = match type_val {
-                        Some(t) => {
-                            Self::intern(&mut self.kinds, kind_index, &String::from_utf8_lossy(t))
-                        }
-                        None => label_kind,
-                    };
-                    let mut f = 0u8;
-                    if synthetic {
-                        f |= flags::SYNTHETIC;
-                    }
-                    if is_original {
-                        f |= flags::ORIGINAL;
-                    }
-                    if is_abstracted {
-                        f |= flags::ABSTRACTED;
-                    }
-                    let node = self.nodes.len() as u32;
-                    if is_plain_resource && !synthetic {
-                        f |= flags::BASE;
-                        // Record where the record starts so generate can copy it verbatim.
-                        let offset = pos.byte();
-                        debug_assert!({
-                            csvfmt::split_record(bytes, offset as usize, &mut fields);
-                            fields.len() == header.columns.len()
-                        });
-                        self.bases.push(BaseResource {
-                            node,
-                            group: gi as u16,
-                            file: fi as u16,
-                            offset,
-                            kind,
-                        });
-                    }
-                    if self.ids.insert((space, Box::from(id)), node).is_some() {
-                        let first = self
-                            .first_occurrence(gi, id_col, &meta.id_space, id)
-                            .map(|(p, l)| format!(" (first at {}:{l})", p.display()))
-                            .unwrap_or_default();
-                        return Err(BaselineError::Record {
-                            path: mapped.path.clone(),
-                            line,
-                            message: format!(
-                                "duplicate id {:?} in ID space {}{first}; ids must be unique per ID space",
-                                String::from_utf8_lossy(id),
-                                meta.id_space
-                            ),
-                        });
-                    }
-                    self.nodes.push(NodeInfo {
-                        group: gi as u16,
-                        kind,
-                        flags: f,
-                    });
-                    if is_abstracted {
-                        *by_type
-                            .entry(self.kinds[kind as usize].clone())
-                            .or_default() += 1;
-                        self.counts.abstracted += 1;
-                        if !synthetic {
-                            self.counts.real_abstracted += 1;
-                        }
-                    }
-                    if synthetic {
-                        self.counts.synthetic += 1;
-                    }
-                    if is_original {
-                        self.counts.original += 1;
-                    }
-                }
-                let rows = records.rows;
-                if rows != entry.rows {
-                    return Err(BaselineError::RowCount {
-                        path: mapped.path.clone(),
-                        expected: entry.rows,
-                        found: rows,
-                    });
-                }
+                let (mapped, rows) = self.index_file(entry, &header, |b, records, pos| {
+                    b.index_node_record(&g, fi as u16, records, pos, &mut tally)
+                })?;
                 for l in &meta.labels {
                     *self.counts.by_label.entry(l.clone()).or_default() += rows;
                 }
@@ -461,20 +307,206 @@ impl Baseline {
                 files.push(mapped);
             }
             self.node_groups.push(NodeGroupData {
+                id_col: g.id_col,
+                type_col: g.type_col,
+                name_col: g.name_col,
+                synthetic_col: g.synthetic_col,
+                is_abstracted: g.is_abstracted,
+                is_original: g.is_original,
                 meta,
                 header,
                 header_path,
                 files,
-                id_col,
-                type_col,
-                name_col,
-                synthetic_col,
-                is_abstracted,
-                is_original,
             });
         }
-        self.counts.by_type = by_type;
+        self.counts.by_type = tally.by_type;
         Ok(())
+    }
+
+    /// Checks a node group's header and works out, once, what indexing its records needs;
+    /// registers its ID space and label kind.
+    fn node_group_scan<'a>(
+        &mut self,
+        index: usize,
+        meta: &'a manifest::NodeGroup,
+        header: &'a Header,
+        header_path: &Path,
+        kind_index: &mut HashMap<String, u32>,
+    ) -> Result<NodeGroupScan<'a>, BaselineError> {
+        let id_col = node_id_column(header, header_path, meta)?;
+        let space = match self.space(&meta.id_space) {
+            Some(i) => i,
+            None => {
+                self.spaces.push(meta.id_space.clone());
+                (self.spaces.len() - 1) as u16
+            }
+        };
+        let has = |l: &str| meta.labels.iter().any(|x| x == l);
+        let is_original = has("Original");
+        let is_abstracted = has("Resource") && !is_original;
+        let string_prop = |name: &str| {
+            header.property(name).filter(|&i| {
+                matches!(
+                    header.columns[i].kind,
+                    ColumnKind::Property {
+                        ty: ValueType::String,
+                        array: false
+                    }
+                )
+            })
+        };
+        let min_label = meta.labels.iter().min().cloned().unwrap_or_default();
+        Ok(NodeGroupScan {
+            index,
+            meta,
+            header,
+            space,
+            id_col,
+            type_col: string_prop("type"),
+            name_col: string_prop("name"),
+            synthetic_col: header.property("synthetic"),
+            label_kind: Self::intern(&mut self.kinds, kind_index, &min_label),
+            is_original,
+            is_abstracted,
+            is_plain_resource: is_abstracted && meta.labels.len() == 1,
+        })
+    }
+
+    /// Indexes the node record `records` has just read, at `pos`.
+    fn index_node_record(
+        &mut self,
+        g: &NodeGroupScan<'_>,
+        file: u16,
+        records: &Records<'_>,
+        pos: &csv::Position,
+        tally: &mut NodeTally<'_>,
+    ) -> Result<(), BaselineError> {
+        let rec = &records.rec;
+        let line = pos.line();
+        if !self.line_breaks {
+            self.line_breaks = rec.iter().any(csvfmt::has_line_break);
+        }
+        let id = rec.get(g.id_col).unwrap_or_default();
+        if id.is_empty() {
+            return Err(BaselineError::Record {
+                path: records.path.to_path_buf(),
+                line,
+                message: format!(
+                    "empty id in column {}; every node needs an id",
+                    g.id_col + 1
+                ),
+            });
+        }
+        let synthetic = g
+            .synthetic_col
+            .and_then(|c| rec.get(c))
+            .is_some_and(|v| v == b"true");
+        let type_val = g
+            .type_col
+            .and_then(|c| rec.get(c))
+            .filter(|v| !v.is_empty());
+        let kind = match type_val {
+            Some(t) => Self::intern(
+                &mut self.kinds,
+                tally.kind_index,
+                &String::from_utf8_lossy(t),
+            ),
+            None => g.label_kind,
+        };
+        let mut f = g.flags(synthetic);
+        let node = self.nodes.len() as u32;
+        if g.is_plain_resource && !synthetic {
+            f |= flags::BASE;
+            // Record where the record starts so generate can copy it verbatim.
+            let offset = pos.byte();
+            debug_assert!({
+                csvfmt::split_record(records.bytes, offset as usize, &mut tally.fields);
+                tally.fields.len() == g.header.columns.len()
+            });
+            self.bases.push(BaseResource {
+                node,
+                group: g.index as u16,
+                file,
+                offset,
+                kind,
+            });
+        }
+        if self.ids.insert((g.space, Box::from(id)), node).is_some() {
+            return Err(self.duplicate_id(g, records.path, line, id));
+        }
+        self.nodes.push(NodeInfo {
+            group: g.index as u16,
+            kind,
+            flags: f,
+        });
+        self.count_node(g, kind, synthetic, &mut tally.by_type);
+        Ok(())
+    }
+
+    /// Adds one node to the baseline's own counts.
+    fn count_node(
+        &mut self,
+        g: &NodeGroupScan<'_>,
+        kind: u32,
+        synthetic: bool,
+        by_type: &mut BTreeMap<String, u64>,
+    ) {
+        if g.is_abstracted {
+            *by_type
+                .entry(self.kinds[kind as usize].clone())
+                .or_default() += 1;
+            self.counts.abstracted += 1;
+            if !synthetic {
+                self.counts.real_abstracted += 1;
+            }
+        }
+        if synthetic {
+            self.counts.synthetic += 1;
+        }
+        if g.is_original {
+            self.counts.original += 1;
+        }
+    }
+
+    /// The error for a node id already indexed in its ID space, pointing at the first one.
+    fn duplicate_id(
+        &self,
+        g: &NodeGroupScan<'_>,
+        path: &Path,
+        line: u64,
+        id: &[u8],
+    ) -> BaselineError {
+        let first = self
+            .first_occurrence(g.index, g.id_col, &g.meta.id_space, id)
+            .map(|(p, l)| format!(" (first at {}:{l})", p.display()))
+            .unwrap_or_default();
+        BaselineError::Record {
+            path: path.to_path_buf(),
+            line,
+            message: format!(
+                "duplicate id {:?} in ID space {}{first}; ids must be unique per ID space",
+                String::from_utf8_lossy(id),
+                g.meta.id_space
+            ),
+        }
+    }
+
+    /// Maps one data file of a group, hands each of its checked records to `index`, and checks
+    /// the file's record count against the manifest; returns the mapping and the count.
+    fn index_file(
+        &mut self,
+        entry: &manifest::FileEntry,
+        header: &Header,
+        mut index: impl FnMut(&mut Self, &Records<'_>, &csv::Position) -> Result<(), BaselineError>,
+    ) -> Result<(Mapped, u64), BaselineError> {
+        let mapped = Mapped::open(self.dir.join(&entry.path))?;
+        let mut records = Records::new(&mapped.path, mapped.bytes(), header);
+        while let Some(pos) = records.next()? {
+            index(self, &records, &pos)?;
+        }
+        let rows = records.rows;
+        check_row_count(&mapped.path, entry.rows, rows)?;
+        Ok((mapped, rows))
     }
 
     /// Where `id` first appears among the node files of ID space `space` up to group `upto`
@@ -511,101 +543,33 @@ impl Baseline {
 
     fn index_relationships(&mut self) -> Result<(), BaselineError> {
         let groups = self.manifest.relationship_groups.clone();
-        let mut patterns: BTreeMap<(u32, String, u32), u64> = BTreeMap::new();
-        let base_pos: HashMap<u32, u32> = self
-            .bases
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.node, i as u32))
-            .collect();
+        let mut tally = RelTally {
+            base_pos: self
+                .bases
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.node, i as u32))
+                .collect(),
+            patterns: BTreeMap::new(),
+        };
         for (gi, meta) in groups.into_iter().enumerate() {
             let header_path = self.dir.join(&meta.header);
             let header = read_header(&header_path)?;
-            let starts = header.find(|k| matches!(k, ColumnKind::StartId { .. }));
-            let ends = header.find(|k| matches!(k, ColumnKind::EndId { .. }));
-            let (start_col, end_col) = match (starts.as_slice(), ends.as_slice()) {
-                ([s], [e]) => (*s, *e),
-                _ => return Err(BaselineError::Header {
-                    path: header_path,
-                    message:
-                        "a relationship header needs exactly one :START_ID and one :END_ID column"
-                            .into(),
-                }),
+            let (start_col, end_col) = rel_end_columns(&header, &header_path, &meta)?;
+            let g = RelGroupScan {
+                index: gi,
+                meta: &meta,
+                start_col,
+                end_col,
+                start_space: self.space(&meta.start_space).unwrap_or(u16::MAX),
+                end_space: self.space(&meta.end_space).unwrap_or(u16::MAX),
+                copyable: meta.rel_type != "SCAN_SOURCE_NODE",
             };
-            for (col, want) in [(start_col, &meta.start_space), (end_col, &meta.end_space)] {
-                let got = match &header.columns[col].kind {
-                    ColumnKind::StartId { space } | ColumnKind::EndId { space } => space,
-                    _ => unreachable!("found by kind"),
-                };
-                if got != want {
-                    return Err(BaselineError::Header {
-                        path: header_path,
-                        message: format!(
-                            "column {} uses ID space {got:?} but the manifest's group {:?} says {want:?}; make them agree",
-                            col + 1,
-                            meta.name
-                        ),
-                    });
-                }
-            }
-            let start_space = self.space(&meta.start_space).unwrap_or(u16::MAX);
-            let end_space = self.space(&meta.end_space).unwrap_or(u16::MAX);
-            let copyable = meta.rel_type != "SCAN_SOURCE_NODE";
             let mut files = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
-                let mapped = Mapped::open(self.dir.join(&entry.path))?;
-                let mut records = Records::new(&mapped.path, mapped.bytes(), &header);
-                while let Some(pos) = records.next()? {
-                    let rec = &records.rec;
-                    let find = |space: u16, col: usize, what: &str, space_name: &str| {
-                        let id = rec.get(col).unwrap_or_default();
-                        self.ids.get(&(space, Box::from(id))).copied().ok_or_else(|| {
-                            BaselineError::Record {
-                                path: mapped.path.clone(),
-                                line: pos.line(),
-                                message: format!(
-                                    "{what} {:?} is not a node in ID space {space_name}; add the node or remove the relationship",
-                                    String::from_utf8_lossy(id)
-                                ),
-                            }
-                        })
-                    };
-                    let s = find(start_space, start_col, "start", &meta.start_space)?;
-                    let e = find(end_space, end_col, "end", &meta.end_space)?;
-                    let (sk, ek) = (self.nodes[s as usize].kind, self.nodes[e as usize].kind);
-                    *patterns.entry((sk, meta.rel_type.clone(), ek)).or_default() += 1;
-                    if copyable {
-                        let end_of = |n: u32| -> Option<End> {
-                            let info = self.nodes[n as usize];
-                            if info.flags & flags::BASE != 0 {
-                                Some(End::Base(base_pos[&n]))
-                            } else if info.flags & (flags::ORIGINAL | flags::SYNTHETIC) != 0 {
-                                None
-                            } else {
-                                Some(End::Other(n))
-                            }
-                        };
-                        if let (Some(a), Some(b)) = (end_of(s), end_of(e)) {
-                            if matches!(a, End::Base(_)) || matches!(b, End::Base(_)) {
-                                self.base_edges.push(BaseEdge {
-                                    group: gi as u16,
-                                    file: fi as u16,
-                                    offset: pos.byte(),
-                                    start: a,
-                                    end: b,
-                                });
-                            }
-                        }
-                    }
-                }
-                let rows = records.rows;
-                if rows != entry.rows {
-                    return Err(BaselineError::RowCount {
-                        path: mapped.path.clone(),
-                        expected: entry.rows,
-                        found: rows,
-                    });
-                }
+                let (mapped, rows) = self.index_file(entry, &header, |b, records, pos| {
+                    b.index_rel_record(&g, fi as u16, records, pos, &mut tally)
+                })?;
                 *self
                     .counts
                     .by_rel_type
@@ -623,7 +587,8 @@ impl Baseline {
                 end_col,
             });
         }
-        self.counts.by_pattern = patterns
+        self.counts.by_pattern = tally
+            .patterns
             .into_iter()
             .map(|((s, t, e), count)| PatternCount {
                 source: self.kinds[s as usize].clone(),
@@ -635,6 +600,91 @@ impl Baseline {
         Ok(())
     }
 
+    /// Indexes the relationship record `records` has just read, at `pos`.
+    fn index_rel_record(
+        &mut self,
+        g: &RelGroupScan<'_>,
+        file: u16,
+        records: &Records<'_>,
+        pos: &csv::Position,
+        tally: &mut RelTally,
+    ) -> Result<(), BaselineError> {
+        let s = self.rel_end(
+            g.start_space,
+            g.start_col,
+            "start",
+            &g.meta.start_space,
+            records,
+            pos,
+        )?;
+        let e = self.rel_end(
+            g.end_space,
+            g.end_col,
+            "end",
+            &g.meta.end_space,
+            records,
+            pos,
+        )?;
+        let (sk, ek) = (self.nodes[s as usize].kind, self.nodes[e as usize].kind);
+        *tally
+            .patterns
+            .entry((sk, g.meta.rel_type.clone(), ek))
+            .or_default() += 1;
+        if g.copyable {
+            if let (Some(a), Some(b)) = (
+                self.copy_end(s, &tally.base_pos),
+                self.copy_end(e, &tally.base_pos),
+            ) {
+                if matches!(a, End::Base(_)) || matches!(b, End::Base(_)) {
+                    self.base_edges.push(BaseEdge {
+                        group: g.index as u16,
+                        file,
+                        offset: pos.byte(),
+                        start: a,
+                        end: b,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node a relationship record names in column `col`, which must exist in `space`.
+    fn rel_end(
+        &self,
+        space: u16,
+        col: usize,
+        what: &str,
+        space_name: &str,
+        records: &Records<'_>,
+        pos: &csv::Position,
+    ) -> Result<u32, BaselineError> {
+        let id = records.rec.get(col).unwrap_or_default();
+        self.ids
+            .get(&(space, Box::from(id)))
+            .copied()
+            .ok_or_else(|| BaselineError::Record {
+                path: records.path.to_path_buf(),
+                line: pos.line(),
+                message: format!(
+                    "{what} {:?} is not a node in ID space {space_name}; add the node or remove the relationship",
+                    String::from_utf8_lossy(id)
+                ),
+            })
+    }
+
+    /// How node `n` appears as an end of a copied edge; `None` when such an edge is not copied.
+    fn copy_end(&self, n: u32, base_pos: &HashMap<u32, u32>) -> Option<End> {
+        let info = self.nodes[n as usize];
+        if info.flags & flags::BASE != 0 {
+            Some(End::Base(base_pos[&n]))
+        } else if info.flags & (flags::ORIGINAL | flags::SYNTHETIC) != 0 {
+            None
+        } else {
+            Some(End::Other(n))
+        }
+    }
+
     /// Fails when there is nothing to copy.
     pub fn require_bases(&self) -> Result<(), BaselineError> {
         if self.bases.is_empty() {
@@ -644,6 +694,160 @@ impl Baseline {
         }
         Ok(())
     }
+}
+
+/// What indexing one node group's records needs to know of the group, worked out once from
+/// its header and labels.
+struct NodeGroupScan<'a> {
+    index: usize,
+    meta: &'a manifest::NodeGroup,
+    header: &'a Header,
+    space: u16,
+    id_col: usize,
+    type_col: Option<usize>,
+    name_col: Option<usize>,
+    synthetic_col: Option<usize>,
+    /// The kind of nodes without a `type` value.
+    label_kind: u32,
+    is_original: bool,
+    is_abstracted: bool,
+    is_plain_resource: bool,
+}
+
+impl NodeGroupScan<'_> {
+    /// The flags of a node of this group, apart from [`flags::BASE`].
+    fn flags(&self, synthetic: bool) -> u8 {
+        let mut f = 0u8;
+        if synthetic {
+            f |= flags::SYNTHETIC;
+        }
+        if self.is_original {
+            f |= flags::ORIGINAL;
+        }
+        if self.is_abstracted {
+            f |= flags::ABSTRACTED;
+        }
+        f
+    }
+}
+
+/// What indexing the node groups carries from record to record besides the `Baseline` itself.
+struct NodeTally<'k> {
+    kind_index: &'k mut HashMap<String, u32>,
+    by_type: BTreeMap<String, u64>,
+    /// Scratch for the debug check of a base record's width.
+    fields: Vec<Range<usize>>,
+}
+
+/// What indexing one relationship group's records needs to know of the group.
+struct RelGroupScan<'a> {
+    index: usize,
+    meta: &'a manifest::RelGroup,
+    start_col: usize,
+    end_col: usize,
+    start_space: u16,
+    end_space: u16,
+    /// Whether the replicate strategy copies edges of this type.
+    copyable: bool,
+}
+
+/// What indexing the relationship groups carries from record to record.
+struct RelTally {
+    /// A base resource's node number to its index in [`Baseline::bases`].
+    base_pos: HashMap<u32, u32>,
+    patterns: BTreeMap<(u32, String, u32), u64>,
+}
+
+/// The `:ID` column of a node group's header, checked against the manifest's group.
+fn node_id_column(
+    header: &Header,
+    header_path: &Path,
+    meta: &manifest::NodeGroup,
+) -> Result<usize, BaselineError> {
+    let ids = header.find(|k| matches!(k, ColumnKind::Id { .. }));
+    let id_col = match ids.as_slice() {
+        [one] => *one,
+        _ => {
+            return Err(BaselineError::Header {
+                path: header_path.to_path_buf(),
+                message: format!(
+                    "a node header needs exactly one :ID column, found {}",
+                    ids.len()
+                ),
+            })
+        }
+    };
+    if let ColumnKind::Id { space, .. } = &header.columns[id_col].kind {
+        if space != &meta.id_space {
+            return Err(BaselineError::Header {
+                path: header_path.to_path_buf(),
+                message: format!(
+                    "the :ID column's ID space is {space:?} but the manifest's group {:?} says {:?}; make them agree",
+                    meta.name, meta.id_space
+                ),
+            });
+        }
+    }
+    if !header
+        .find(|k| matches!(k, ColumnKind::StartId { .. } | ColumnKind::EndId { .. }))
+        .is_empty()
+    {
+        return Err(BaselineError::Header {
+            path: header_path.to_path_buf(),
+            message: "a node header cannot have :START_ID or :END_ID columns".into(),
+        });
+    }
+    Ok(id_col)
+}
+
+/// The `:START_ID` and `:END_ID` columns of a relationship group's header, checked against the
+/// manifest's group.
+fn rel_end_columns(
+    header: &Header,
+    header_path: &Path,
+    meta: &manifest::RelGroup,
+) -> Result<(usize, usize), BaselineError> {
+    let starts = header.find(|k| matches!(k, ColumnKind::StartId { .. }));
+    let ends = header.find(|k| matches!(k, ColumnKind::EndId { .. }));
+    let (start_col, end_col) = match (starts.as_slice(), ends.as_slice()) {
+        ([s], [e]) => (*s, *e),
+        _ => {
+            return Err(BaselineError::Header {
+                path: header_path.to_path_buf(),
+                message: "a relationship header needs exactly one :START_ID and one :END_ID column"
+                    .into(),
+            })
+        }
+    };
+    for (col, want) in [(start_col, &meta.start_space), (end_col, &meta.end_space)] {
+        let got = match &header.columns[col].kind {
+            ColumnKind::StartId { space } | ColumnKind::EndId { space } => space,
+            _ => unreachable!("found by kind"),
+        };
+        if got != want {
+            return Err(BaselineError::Header {
+                path: header_path.to_path_buf(),
+                message: format!(
+                    "column {} uses ID space {got:?} but the manifest's group {:?} says {want:?}; make them agree",
+                    col + 1,
+                    meta.name
+                ),
+            });
+        }
+    }
+    Ok((start_col, end_col))
+}
+
+/// Fails when a data file's record count differs from the manifest's.
+fn check_row_count(path: &Path, expected: u64, found: u64) -> Result<(), BaselineError> {
+    if found != expected {
+        return Err(BaselineError::RowCount {
+            path: path.to_path_buf(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
 }
 
 /// A node group given in memory to [`Baseline::from_memory`].
