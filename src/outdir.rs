@@ -182,7 +182,7 @@ pub enum OwnershipError {
         path: PathBuf,
         what: &'static str,
     },
-    #[error("{flag} {path} {relation} {what} {input}: replacing it would destroy the input; pass a {flag} outside it", path = path.display(), input = input.display())]
+    #[error("{flag} {path} {relation} {what} {input}: tenantgen never writes over or into its input; pass a {flag} outside it", path = path.display(), input = input.display())]
     Input {
         flag: &'static str,
         path: PathBuf,
