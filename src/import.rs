@@ -5,7 +5,9 @@
 //! Safety: data files are checked against the manifest's checksums first; the import runs into
 //! a staging instance directory and replaces the target only when it succeeded and its counts
 //! match, so a failed import leaves any earlier database as it was. An existing database is
-//! replaced only with `overwrite`. Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a
+//! replaced only with `overwrite`, and only in an instance directory tenantgen made
+//! ([`outdir::check_replace`]) that no live process holds ([`store_holder`]); leftovers of an
+//! interrupted import (`.NAME.staging-PID`) are removed at the next start. Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a
 //! directory without one comes from its manifest ([`Manifest::import_args`]).
 
 use std::fs;
@@ -14,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use crate::manifest::{Manifest, ManifestError};
 use crate::neo4j::{
-    ImportReport, ImportRequest, Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM,
-    QUICK_JVM_ENTITIES,
+    store_holder, ImportReport, ImportRequest, Instance, InstanceOptions, Neo4jError, NeoHome,
+    QUICK_JVM, QUICK_JVM_ENTITIES,
 };
-use crate::outdir::file_xxh3;
+use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -34,6 +36,14 @@ pub enum ImportError {
         path: PathBuf,
         expected: String,
         found: String,
+    },
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
+    #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`scripts/neo4j stop NAME` for a named instance, `kill {pid}` otherwise), or choose another --data-dir")]
+    InUse {
+        path: PathBuf,
+        pid: u32,
+        file: PathBuf,
     },
     #[error("instance {path} already holds database '{database}'; pass --overwrite to replace it, or choose another --data-dir")]
     Exists { path: PathBuf, database: String },
@@ -99,6 +109,40 @@ pub struct ImportOutcome {
     pub report: ImportReport,
     pub manifest: Manifest,
     pub check_time: Duration,
+    /// Leftovers of earlier, interrupted imports that were removed.
+    pub cleaned: Vec<PathBuf>,
+}
+
+/// Refuses an instance directory that tenantgen did not make, that a live process holds, or
+/// that already holds the database without `overwrite`. Nothing is changed; `run` calls it
+/// before generating so that a refusal costs nothing.
+pub fn check_target(cfg: &ImportConfig) -> Result<(), ImportError> {
+    let dir = &cfg.instance_dir;
+    if let Some(h) = store_holder(dir) {
+        return Err(ImportError::InUse {
+            path: dir.clone(),
+            pid: h.pid,
+            file: h.file,
+        });
+    }
+    let inputs = [Input {
+        what: "the directory being imported",
+        path: cfg.dir.clone(),
+    }];
+    let rule = Replace {
+        flag: "--data-dir",
+        made: Made::Instance,
+        inputs: &inputs,
+    };
+    let existing = outdir::check_replace(dir, &rule)?;
+    let target_db = dir.join("data/databases").join(&cfg.database);
+    if existing == Existing::Ours && target_db.exists() && !cfg.overwrite {
+        return Err(ImportError::Exists {
+            path: dir.clone(),
+            database: cfg.database.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Runs the import. See the module docs.
@@ -115,13 +159,8 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     check_files(&dir, &manifest)?;
     let check_time = started.elapsed();
 
-    let target_db = cfg.instance_dir.join("data/databases").join(&cfg.database);
-    if target_db.exists() && !cfg.overwrite {
-        return Err(ImportError::Exists {
-            path: cfg.instance_dir.clone(),
-            database: cfg.database.clone(),
-        });
-    }
+    check_target(cfg)?;
+    let cleaned = Target::new(&cfg.instance_dir, "instance").clean_stale();
     let staging = sibling(&cfg.instance_dir, "staging");
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|error| ImportError::Io {
@@ -146,6 +185,11 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         jvm_flags: jvm_flags.clone(),
     };
     let staged = Instance::create(&staging, opts.clone())?;
+    outdir::mark(staged.dir(), Made::Instance).map_err(|error| ImportError::Io {
+        what: "write",
+        path: staged.dir().join(outdir::MARKER),
+        error,
+    })?;
     let argfile = if dir.join("import.args").is_file() {
         PathBuf::from("import.args")
     } else {
@@ -169,7 +213,8 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     };
     let report = match staged.import(&home, &req) {
         Ok(r) => r,
-        Err(e) => {
+        Err(mut e) => {
+            keep_log(&mut e, &cfg.instance_dir);
             let _ = fs::remove_dir_all(&staging);
             return Err(e.into());
         }
@@ -183,6 +228,8 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             staging,
         });
     }
+    // The server could have been started while neo4j-admin ran.
+    check_target(cfg)?;
     install(&staging, &cfg.instance_dir)?;
     let instance = Instance::create(&cfg.instance_dir, opts)?;
     Ok(ImportOutcome {
@@ -191,6 +238,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         report,
         manifest,
         check_time,
+        cleaned,
     })
 }
 
@@ -262,6 +310,21 @@ pub fn find_java() -> Result<PathBuf, ImportError> {
             None => ", JAVA_HOME unset".into(),
         },
     })
+}
+
+/// Moves the log of a failed import out of the staging directory, which is removed, to
+/// `NAME.import-failed.log` beside the instance directory, where the error then points.
+fn keep_log(e: &mut Neo4jError, instance_dir: &Path) {
+    if let Neo4jError::ImportFailed { log, .. } | Neo4jError::ImportSummaryMissing { log, .. } = e {
+        let name = instance_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "instance".into());
+        let kept = instance_dir.with_file_name(format!("{name}.import-failed.log"));
+        if fs::rename(&*log, &kept).is_ok() {
+            *log = kept;
+        }
+    }
 }
 
 fn sibling(dir: &Path, what: &str) -> PathBuf {

@@ -10,6 +10,13 @@
 //! back, and a crash between them is repaired by the next cleanup. Temporary siblings whose
 //! process is gone are removed by that cleanup.
 //!
+//! Ownership: every directory tenantgen stages or lays out carries a [`MARKER`] file naming
+//! what it is ([`Made`]). [`check_replace`] is the one rule for `generate --force`,
+//! `export --force`, `run` and `import [--overwrite]`: an existing directory is replaced only when
+//! it is empty or its marker proves it is tenantgen's output of the same kind; never `/`,
+//! `$HOME`, the current directory or a repository root, never a directory that is, holds or lies
+//! inside an input (the baseline, the template, the directory being imported).
+//!
 //! This module owns the directory's mechanics only: which files a stage writes, and the wording
 //! of its errors (from the [`Step`] that failed), belong to that stage.
 
@@ -83,6 +90,248 @@ fn failed(step: Step, path: &Path) -> impl FnOnce(io::Error) -> OutDirError + '_
     }
 }
 
+/// The marker file in every directory tenantgen makes; its one line names the [`Made`].
+pub const MARKER: &str = ".tenantgen";
+
+/// What tenantgen made a directory as; only a directory of the same kind is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    Generated,
+    Export,
+    Instance,
+}
+
+impl Made {
+    fn word(self) -> &'static str {
+        match self {
+            Made::Generated => "generated",
+            Made::Export => "export",
+            Made::Instance => "instance",
+        }
+    }
+
+    /// For messages: "generated output", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Made::Generated => "generated output",
+            Made::Export => "an export",
+            Made::Instance => "a Neo4j instance directory",
+        }
+    }
+
+    /// What tenantgen made `dir` as: its [`MARKER`], else (directories written before the marker
+    /// existed) a generated manifest or an instance config with tenantgen's header line.
+    pub fn of(dir: &Path) -> Option<Made> {
+        if let Ok(text) = fs::read_to_string(dir.join(MARKER)) {
+            let word = text.trim().strip_prefix("tenantgen ")?;
+            return [Made::Generated, Made::Export, Made::Instance]
+                .into_iter()
+                .find(|m| m.word() == word);
+        }
+        let manifest = fs::read_to_string(dir.join(crate::manifest::FILE_NAME)).ok();
+        let generated = manifest
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| {
+                v["format"] == crate::manifest::FORMAT && v["kind"] == Made::Generated.word()
+            });
+        if generated {
+            return Some(Made::Generated);
+        }
+        let conf = fs::read_to_string(dir.join("conf/neo4j.conf")).unwrap_or_default();
+        conf.starts_with("# Written by tenantgen")
+            .then_some(Made::Instance)
+    }
+}
+
+/// Writes `dir`'s [`MARKER`].
+pub fn mark(dir: &Path, made: Made) -> io::Result<()> {
+    fs::write(dir.join(MARKER), format!("tenantgen {}\n", made.word()))
+}
+
+/// An input that an output must not be, hold, or lie inside: ("the baseline", its path).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub what: &'static str,
+    pub path: PathBuf,
+}
+
+/// How [`check_replace`] judges a target: the flag that named it, what the command makes there,
+/// and the inputs to protect.
+#[derive(Debug, Clone)]
+pub struct Replace<'a> {
+    pub flag: &'static str,
+    pub made: Made,
+    pub inputs: &'a [Input],
+}
+
+/// What is at a target that [`check_replace`] allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    Nothing,
+    Empty,
+    /// tenantgen's own output of the kind asked for.
+    Ours,
+}
+
+/// A target tenantgen must not replace; each message says what is there and what to pass.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnershipError {
+    #[error("{flag} {path} is {what}: tenantgen never replaces it; pass a new directory (e.g. {flag} {path}/tenantgen-out)", path = path.display())]
+    Special {
+        flag: &'static str,
+        path: PathBuf,
+        what: &'static str,
+    },
+    #[error("{flag} {path} {relation} {what} {input}: tenantgen never writes over or into its input; pass a {flag} outside it", path = path.display(), input = input.display())]
+    Input {
+        flag: &'static str,
+        path: PathBuf,
+        relation: &'static str,
+        what: &'static str,
+        input: PathBuf,
+    },
+    #[error("{flag} {path} holds {entries} and no tenantgen marker ({MARKER}): tenantgen replaces only directories it made; pass a new or empty {flag}, or move the files away yourself", path = path.display())]
+    NotOurs {
+        flag: &'static str,
+        path: PathBuf,
+        entries: String,
+    },
+    #[error("{flag} {path} is {found} that tenantgen made, not {want}: pass another {flag}, or remove it yourself if it is no longer needed", path = path.display(), found = found.describe(), want = want.describe())]
+    OtherKind {
+        flag: &'static str,
+        path: PathBuf,
+        found: Made,
+        want: Made,
+    },
+    #[error("{flag} {path}: {error}", path = path.display())]
+    Io {
+        flag: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+/// `p` made absolute with symlinks resolved as far as it exists (`a/../b` and links cannot hide
+/// a protected directory).
+pub fn resolve(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Whether `target` may be created or replaced by a command that makes `rule.made` there; see
+/// the module docs. Nothing is changed.
+pub fn check_replace(target: &Path, rule: &Replace) -> Result<Existing, OwnershipError> {
+    let flag = rule.flag;
+    let path = resolve(target);
+    let home = std::env::var_os("HOME").map(|h| resolve(Path::new(&h)));
+    let cwd = std::env::current_dir().ok().map(|d| resolve(&d));
+    let special = if path.parent().is_none() {
+        Some("the root directory")
+    } else if home.as_deref() == Some(path.as_path()) {
+        Some("your home directory ($HOME)")
+    } else if cwd.as_deref() == Some(path.as_path()) {
+        Some("the current directory")
+    } else if path.join(".git").exists() {
+        Some("a repository root (it has .git)")
+    } else {
+        None
+    };
+    if let Some(what) = special {
+        return Err(OwnershipError::Special { flag, path, what });
+    }
+    for input in rule.inputs {
+        let ip = resolve(&input.path);
+        let relation = if ip == path {
+            Some("is")
+        } else if ip.starts_with(&path) {
+            Some("contains")
+        } else if path.starts_with(&ip) {
+            Some("is inside")
+        } else {
+            None
+        };
+        if let Some(relation) = relation {
+            return Err(OwnershipError::Input {
+                flag,
+                path,
+                relation,
+                what: input.what,
+                input: ip,
+            });
+        }
+    }
+    if !path.exists() {
+        return Ok(Existing::Nothing);
+    }
+    let io = |error| OwnershipError::Io {
+        flag,
+        path: path.clone(),
+        error,
+    };
+    let mut names: Vec<String> = fs::read_dir(&path)
+        .map_err(io)?
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                format!("{name}/")
+            } else {
+                name
+            }
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(Existing::Empty);
+    }
+    match Made::of(&path) {
+        Some(m) if m == rule.made => Ok(Existing::Ours),
+        Some(found) => Err(OwnershipError::OtherKind {
+            flag,
+            path,
+            found,
+            want: rule.made,
+        }),
+        None => {
+            names.sort();
+            let n = names.len();
+            let shown = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let entries = match n {
+                1 => format!("1 entry ({shown})"),
+                2 | 3 => format!("{n} entries ({shown})"),
+                _ => format!("{n} entries ({shown}, …)"),
+            };
+            Err(OwnershipError::NotOurs {
+                flag,
+                path,
+                entries,
+            })
+        }
+    }
+}
+
 /// Where a directory is committed: `out`, the parent that holds it and its temporary siblings,
 /// and the name those siblings carry.
 #[derive(Debug, Clone)]
@@ -126,7 +375,8 @@ impl Target {
         fs::create_dir_all(&self.parent).map_err(failed(Step::CreateParent, &self.parent))
     }
 
-    /// Removes `.NAME.tmp-PID` and `.NAME.old-PID` siblings whose process is gone, and returns
+    /// Removes `.NAME.tmp-PID`, `.NAME.staging-PID` (import's) and `.NAME.old-PID` siblings whose
+    /// process is gone, and returns
     /// them. An `.old` sibling while `out` is missing is the previous output of a commit killed
     /// between its two renames: it is renamed back to `out` instead (and not returned).
     pub fn clean_stale(&self) -> Vec<PathBuf> {
@@ -135,10 +385,12 @@ impl Target {
             return cleaned;
         };
         let tmp = format!(".{}.tmp-", self.name);
+        let staging = format!(".{}.staging-", self.name);
         let old = format!(".{}.old-", self.name);
         for e in entries.flatten() {
             let file = e.file_name().to_string_lossy().into_owned();
-            let (pid, aside) = match (file.strip_prefix(&tmp), file.strip_prefix(&old)) {
+            let temporary = file.strip_prefix(&tmp).or(file.strip_prefix(&staging));
+            let (pid, aside) = match (temporary, file.strip_prefix(&old)) {
                 (Some(pid), _) => (pid, false),
                 (None, Some(pid)) => (pid, true),
                 (None, None) => continue,
@@ -160,9 +412,9 @@ impl Target {
         cleaned
     }
 
-    /// Creates this process's temporary sibling with `headers/` and `data/` (replacing a
-    /// leftover of the same pid); it is removed again unless committed.
-    pub fn stage(&self) -> Result<Staged, OutDirError> {
+    /// Creates this process's temporary sibling with `headers/`, `data/` and the [`MARKER`] of
+    /// `made` (replacing a leftover of the same pid); it is removed again unless committed.
+    pub fn stage(&self, made: Made) -> Result<Staged, OutDirError> {
         self.create_parent()?;
         let path = self.sibling("tmp", std::process::id());
         if path.exists() {
@@ -177,6 +429,7 @@ impl Target {
             let p = staged.path.join(d);
             fs::create_dir_all(&p).map_err(failed(Step::CreateDir, &p))?;
         }
+        mark(&staged.path, made).map_err(failed(Step::WriteFile, &staged.path.join(MARKER)))?;
         Ok(staged)
     }
 }
@@ -412,7 +665,7 @@ mod tests {
     }
 
     fn new_output(target: &Target) -> Staged {
-        let staged = target.stage().unwrap();
+        let staged = target.stage(Made::Generated).unwrap();
         staged.write_file("data/marker", "new").unwrap();
         staged.write_file("manifest.json", "{}").unwrap();
         staged
@@ -563,6 +816,102 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "a,1\nb,2\n");
+    }
+
+    fn generated_rule(inputs: &[Input]) -> Replace<'_> {
+        Replace {
+            flag: "--out",
+            made: Made::Generated,
+            inputs,
+        }
+    }
+
+    #[test]
+    fn only_empty_directories_and_our_own_output_are_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let rule = generated_rule(&[]);
+        let out = root.path().join("gen");
+        assert_eq!(check_replace(&out, &rule).unwrap(), Existing::Nothing);
+        fs::create_dir(&out).unwrap();
+        assert_eq!(check_replace(&out, &rule).unwrap(), Existing::Empty);
+        fs::create_dir_all(out.join("src")).unwrap();
+        fs::write(out.join("src/main.c"), "int main;").unwrap();
+        fs::write(out.join("README"), "").unwrap();
+        let e = check_replace(&out, &rule).unwrap_err().to_string();
+        assert!(
+            e.contains("holds 2 entries (README, src/) and no tenantgen marker"),
+            "{e}"
+        );
+        // A staged directory carries the marker of what it is.
+        let staged = Target::new(&out, "out").stage(Made::Generated).unwrap();
+        assert_eq!(Made::of(staged.path()), Some(Made::Generated));
+        staged.commit().unwrap();
+        assert_eq!(check_replace(&out, &rule).unwrap(), Existing::Ours);
+        mark(&out, Made::Instance).unwrap();
+        let e = check_replace(&out, &rule).unwrap_err().to_string();
+        assert!(
+            e.contains("is a Neo4j instance directory that tenantgen made, not generated output"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn directories_written_before_the_marker_are_recognised() {
+        let root = tempfile::tempdir().unwrap();
+        let gen = root.path().join("gen");
+        fs::create_dir(&gen).unwrap();
+        fs::write(
+            gen.join("manifest.json"),
+            r#"{"format": "tenantgen/1", "kind": "generated"}"#,
+        )
+        .unwrap();
+        assert_eq!(Made::of(&gen), Some(Made::Generated));
+        // A baseline's manifest proves nothing: the seed tenant is not tenantgen's output.
+        fs::write(
+            gen.join("manifest.json"),
+            r#"{"format": "tenantgen/1", "kind": "baseline"}"#,
+        )
+        .unwrap();
+        assert_eq!(Made::of(&gen), None);
+        let inst = root.path().join("inst");
+        fs::create_dir_all(inst.join("conf")).unwrap();
+        fs::write(inst.join("conf/neo4j.conf"), "# Written by tenantgen (x)\n").unwrap();
+        assert_eq!(Made::of(&inst), Some(Made::Instance));
+    }
+
+    #[test]
+    fn inputs_and_special_directories_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("test-data/seed");
+        fs::create_dir_all(&base).unwrap();
+        let inputs = [Input {
+            what: "the baseline",
+            path: base.clone(),
+        }];
+        let rule = generated_rule(&inputs);
+        let err = |p: &Path| check_replace(p, &rule).unwrap_err().to_string();
+        assert!(err(&base).contains(" is the baseline "), "{}", err(&base));
+        let parent = root.path().join("test-data");
+        assert!(
+            err(&parent).contains(" contains the baseline "),
+            "{}",
+            err(&parent)
+        );
+        // Spelled another way, and not yet existing inside it.
+        let dotted = root.path().join("test-data/../test-data/seed/out");
+        assert!(
+            err(&dotted).contains(" is inside the baseline "),
+            "{}",
+            err(&dotted)
+        );
+        let repo = root.path().join("repo");
+        fs::create_dir_all(repo.join(".git")).unwrap();
+        assert!(err(&repo).contains("a repository root"), "{}", err(&repo));
+        assert!(err(Path::new("/")).contains("the root directory"));
+        let cwd = std::env::current_dir().unwrap();
+        assert!(
+            err(&cwd).contains("the current directory") || err(&cwd).contains("repository root")
+        );
     }
 
     #[test]

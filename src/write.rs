@@ -24,7 +24,9 @@ use crate::generate::Generator;
 use crate::manifest::{
     self, CsvOptions, FileEntry, Kind, Manifest, NodeGroup, Operation, Origin, RelGroup, ShardInfo,
 };
-use crate::outdir::{self, OutDirError, Staged, Target};
+use crate::outdir::{
+    self, Existing, Input, Made, OutDirError, OwnershipError, Replace, Staged, Target,
+};
 use crate::plan::Plan;
 use crate::report::RowsBar;
 
@@ -50,6 +52,8 @@ pub enum WriteError {
     },
     #[error(transparent)]
     Manifest(#[from] manifest::ManifestError),
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
     #[error("the plan needs about {need} but {dir} has {free} free; free some space, write elsewhere with --out, or pass --ignore-space-check")]
     NoSpace {
         dir: PathBuf,
@@ -90,6 +94,8 @@ pub struct WriteOptions {
     pub shard: Option<(u32, u32)>,
     pub progress: bool,
     pub check_space: bool,
+    /// Inputs (baseline, template) that `out` must not be, hold or lie inside.
+    pub inputs: Vec<Input>,
 }
 
 /// What was written.
@@ -116,15 +122,21 @@ struct Task {
     path: String,
 }
 
-/// Checks the output path before anything is planned or written: not a file, not an existing
-/// directory without `force`, and creatable (its nearest existing ancestor is a writable
+/// Checks the output path before anything is planned or written: not a file, not an input, not
+/// an existing directory without `force` nor one tenantgen did not make
+/// ([`outdir::check_replace`]), and creatable (its nearest existing ancestor is a writable
 /// directory, probed by creating and removing a hidden directory there).
 pub fn check_out(opts: &WriteOptions) -> Result<(), WriteError> {
     let out = absolute(&opts.out);
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotADirectory { path: out });
     }
-    if out.exists() && !opts.force {
+    let rule = Replace {
+        flag: "--out",
+        made: Made::Generated,
+        inputs: &opts.inputs,
+    };
+    if outdir::check_replace(&out, &rule)? != Existing::Nothing && !opts.force {
         return Err(WriteError::Exists { path: out });
     }
     let Some(ancestor) = out.ancestors().skip(1).find(|a| a.exists()) else {
@@ -171,7 +183,7 @@ pub fn write(
             }
         }
     }
-    let staged = target.stage()?;
+    let staged = target.stage(Made::Generated)?;
     let (shard_index, shard_count) = opts.shard.unwrap_or((1, 1));
     let first_shard = shard_index == 1;
 
@@ -630,6 +642,7 @@ mod tests {
             shard: None,
             progress: false,
             check_space: false,
+            inputs: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use super::{info, out, Global};
 use crate::baseline::Baseline;
 use crate::config::{self, EdgeMode, GenerateConfig, Scale, Strategy, DEFAULT_PART_ROWS};
+use crate::outdir::Input;
 use crate::plan::Plan;
 use crate::report;
 use crate::write::{self, Compression, WriteOptions, WriteReport};
@@ -148,6 +149,18 @@ impl GenerateArgs {
             shard,
             progress: true,
             check_space: !self.ignore_space_check,
+            inputs: [
+                ("the baseline", Some(&config.baseline)),
+                ("the template", config.template.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(what, p)| {
+                p.map(|p| Input {
+                    what,
+                    path: p.clone(),
+                })
+            })
+            .collect(),
         };
         Ok((config, opts))
     }
@@ -202,15 +215,7 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&plan_json(&plan, Some(r)))?
         ))?,
         (Some(r), false) => {
-            for p in &r.cleaned {
-                info(
-                    global,
-                    &format!(
-                        "removed the leftover of an interrupted run: {}",
-                        p.display()
-                    ),
-                );
-            }
+            super::note_cleaned(global, &r.cleaned);
             out(&report::written(r.rows, r.bytes, &r.out, r.elapsed))?;
         }
     }

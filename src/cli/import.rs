@@ -88,9 +88,10 @@ impl Neo4jArgs {
     }
 }
 
-pub fn run(args: ImportArgs, _global: Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
     let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
+    super::note_cleaned(global, &done.cleaned);
     out(&format!(
         "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: NEO4J_CONF={} {}/bin/neo4j console\n",
         thousands(done.report.nodes),

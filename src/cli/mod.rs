@@ -157,6 +157,19 @@ pub fn info(global: Global, text: &str) {
     }
 }
 
+/// Notes the leftovers of interrupted runs that a stage removed.
+pub fn note_cleaned(global: Global, cleaned: &[std::path::PathBuf]) {
+    for p in cleaned {
+        info(
+            global,
+            &format!(
+                "removed the leftover of an interrupted run: {}",
+                p.display()
+            ),
+        );
+    }
+}
+
 /// Writes to stdout; a closed pipe ends the program quietly (exit 0) at the edge.
 pub fn out(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();

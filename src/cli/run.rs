@@ -50,6 +50,11 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         quiet: global.quiet || json,
     };
 
+    // Refuse an instance directory that is not ours or is in use before exporting or generating anything.
+    let pre = args.neo4j.config(&args.generate.out, true)?;
+    crate::import::check_target(&pre)
+        .with_context(|| format!("importing {}", args.generate.out.display()))?;
+
     if let Some(uri) = &args.from_uri {
         let t = Instant::now();
         let dir = args.generate.out.with_extension("baseline");
@@ -81,6 +86,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let cfg = args.neo4j.config(&report.out, true)?;
     let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
+    super::note_cleaned(quiet, &done.cleaned);
     timed("import", t);
 
     let t = Instant::now();

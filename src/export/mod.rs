@@ -29,7 +29,9 @@ use crate::cypher::quote;
 use crate::format::header::ValueType;
 use crate::manifest::{self, CsvOptions, FileEntry, Kind, Manifest, ManifestError};
 use crate::neo4j::{Client, Neo4jError};
-use crate::outdir::{OutDirError, Staged, Step, Target};
+use crate::outdir::{
+    self, Existing, Made, OutDirError, OwnershipError, Replace, Staged, Step, Target,
+};
 use stream::Encoder;
 
 /// Default rows per page of the node queries.
@@ -41,6 +43,8 @@ pub enum ExportError {
     Neo4j(#[from] Neo4jError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
     #[error("{path} already exists: pass --force to replace it, or choose another --out")]
     Exists { path: PathBuf },
     #[error("{what} {path}: {source}")]
@@ -169,18 +173,14 @@ struct RelPlan {
 /// Exports the graph behind `client` into `cfg.out`. See the module docs.
 pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
     let t0 = Instant::now();
-    if cfg.out.exists() && !cfg.force {
-        return Err(ExportError::Exists {
-            path: cfg.out.clone(),
-        });
-    }
+    check_out(cfg)?;
     let batch = cfg.batch.max(1);
     let nodes = discover::discover_nodes(client)?;
     discover::check_unique_ids(client, &nodes)?;
     let rels = discover::discover_relationships(client, &nodes)?;
 
     // Removed again on every return below but the commit's.
-    let staged = Target::new(&cfg.out, "export").stage()?;
+    let staged = Target::new(&cfg.out, "export").stage(Made::Export)?;
     let (manifest, multiline) = write_all(client, &nodes, &rels, &staged, batch)?;
     let files = manifest
         .node_groups
@@ -190,11 +190,7 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
     for f in files {
         staged.sync(&f.path)?;
     }
-    if cfg.out.exists() && !cfg.force {
-        return Err(ExportError::Exists {
-            path: cfg.out.clone(),
-        });
-    }
+    check_out(cfg)?;
     staged.commit()?;
 
     let counts = |groups: Vec<(&String, &Vec<FileEntry>)>| -> Vec<GroupCount> {
@@ -228,6 +224,22 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
         multiline_fields: multiline,
         elapsed: t0.elapsed(),
     })
+}
+
+/// Refuses an `out` that exists without `force`, or that tenantgen did not export
+/// ([`outdir::check_replace`]).
+fn check_out(cfg: &ExportConfig) -> Result<()> {
+    let rule = Replace {
+        flag: "--out",
+        made: Made::Export,
+        inputs: &[],
+    };
+    if outdir::check_replace(&cfg.out, &rule)? != Existing::Nothing && !cfg.force {
+        return Err(ExportError::Exists {
+            path: cfg.out.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Writes every group and the manifest into `staged`; returns the manifest and whether any

@@ -84,6 +84,51 @@ pub fn render_conf(dir: &Path, port: u16, opts: &InstanceOptions) -> String {
     )
 }
 
+/// A live process that holds an instance directory's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    /// The lock or pid file that names it.
+    pub file: PathBuf,
+}
+
+/// The process holding the store under `dir` (an instance directory), if any. A Neo4j server
+/// and neo4j-admin lock `data/databases/store_lock` and each database's `database_lock` with
+/// Java's `FileChannel.tryLock`, a POSIX record lock on Linux: `F_GETLK` names the holder's pid
+/// without taking the lock (taking it, even briefly, would race the holder). A server started
+/// by `neo4j start` also leaves `run/neo4j.pid`, counted while that process is alive.
+pub fn store_holder(dir: &Path) -> Option<Holder> {
+    let databases = dir.join("data/databases");
+    let mut locks = vec![databases.join("store_lock")];
+    if let Ok(entries) = fs::read_dir(&databases) {
+        locks.extend(entries.flatten().map(|e| e.path().join("database_lock")));
+    }
+    for file in locks {
+        if let Some(pid) = lock_holder(&file) {
+            return Some(Holder { pid, file });
+        }
+    }
+    let file = dir.join("run/neo4j.pid");
+    let pid: u32 = fs::read_to_string(&file).ok()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}"))
+        .exists()
+        .then_some(Holder { pid, file })
+}
+
+/// The pid of a process holding a POSIX lock on `file`.
+fn lock_holder(file: &Path) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let f = fs::File::open(file).ok()?;
+    // SAFETY: a zeroed flock is a valid argument; F_GETLK only writes into it.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: the fd is open for the duration of the call and `lock` outlives it.
+    let rc = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    (rc == 0 && lock.l_type != libc::F_UNLCK as libc::c_short && lock.l_pid > 0)
+        .then_some(lock.l_pid as u32)
+}
+
 /// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, release it).
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(Neo4jError::NoFreePort)?;

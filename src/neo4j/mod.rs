@@ -15,8 +15,8 @@ mod server;
 pub use client::{Client, ConnectionSettings, Params, Retry, RetryError, Secret};
 pub use home::{default_home, neo4j_version, NeoHome};
 pub use instance::{
-    free_port, parse_import_summary, render_conf, ImportReport, ImportRequest, Instance,
-    InstanceOptions,
+    free_port, parse_import_summary, render_conf, store_holder, Holder, ImportReport,
+    ImportRequest, Instance, InstanceOptions,
 };
 pub use server::{Server, START_TIMEOUT, STOP_TIMEOUT};
 

@@ -357,6 +357,13 @@ fn failed_import_leaves_the_earlier_database() {
         stderr.contains("neo4j-admin database import full neo4j failed"),
         "{stderr}"
     );
+    // The log the message points to outlives the staging directory.
+    let name = inst.file_name().unwrap().to_string_lossy();
+    let log = inst.with_file_name(format!("{name}.import-failed.log"));
+    assert!(
+        stderr.contains(&format!("full output in {}", log.display())) && log.is_file(),
+        "{stderr}"
+    );
     assert_eq!(
         fingerprint(&inst.join("data")),
         before,

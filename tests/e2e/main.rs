@@ -11,4 +11,5 @@ mod load;
 mod neo4j_smoke;
 mod roundtrip;
 mod run;
+mod safety;
 mod verify;
