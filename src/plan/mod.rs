@@ -618,7 +618,15 @@ mod tests {
             let plan = from_template(scale, TEMPLATE).unwrap_or_else(|e| panic!("{scale:?}: {e}"));
             let n = disks + vms;
             assert_eq!(plan.synthetic, n, "{scale:?}");
-            let mut types = vec![(DISK, disks)];
+            // One new resource group, the tag, and the regions not in the baseline: all
+            // nodes of the operation, each of the kind of its label.
+            let regions = 1 + u64::from(vms > 0);
+            let mut types = vec![
+                (DISK, disks),
+                ("ResourceGroup", 1),
+                ("Region", regions),
+                ("Tag", 1),
+            ];
             if vms > 0 {
                 types.push((VM, vms));
             }
@@ -627,11 +635,10 @@ mod tests {
                 by_type(&types),
                 "{scale:?}"
             );
-            // One new resource group, the tag, and the regions not in the baseline.
-            let regions = 1 + u64::from(vms > 0);
             assert_eq!(
-                plan.expected.operation_nodes, n,
-                "{scale:?}: hierarchy nodes are not the operation's resources"
+                plan.expected.operation_nodes,
+                n + 1 + regions + 1,
+                "{scale:?}: the hierarchy nodes are the operation's too"
             );
             assert_eq!(plan.expected.nodes, 4 + n + 1 + regions + 1, "{scale:?}");
             let attached = if vms > 0 { disks / 2 } else { 0 };
