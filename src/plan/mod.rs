@@ -163,6 +163,9 @@ pub struct Plan {
     pub expected: Expected,
     pub source: Source,
     pub estimated_bytes: u64,
+    /// One line each: a decision the plan took that the flags alone do not show (a template's
+    /// `metadata.scale_target` reached, its `baseline_count` overruled).
+    pub notes: Vec<String>,
 }
 
 /// Marker property names, in the order they are appended to headers.
@@ -184,6 +187,13 @@ impl Plan {
             Some(p) => Some(crate::template::load_template(p)?),
             None => None,
         };
+        if let Some(t) = &template {
+            config.strategy.check_sections(
+                &t.path,
+                !t.resources.is_empty(),
+                t.replicate.is_some(),
+            )?;
+        }
         match (config.strategy, template) {
             (Strategy::Template, Some(t)) => template::plan(config, baseline, t),
             // `config` refuses this combination; a caller that built the config by hand gets
@@ -230,6 +240,9 @@ impl Plan {
             c.edges.name(),
             if c.atg_compat { ", ATG-compatible" } else { "" }
         );
+        for note in &self.notes {
+            let _ = writeln!(s, "  note: {note}");
+        }
         let _ = writeln!(
             s,
             "  operation {} at {}",
@@ -402,6 +415,7 @@ mod tests {
             template: None,
             strategy,
             scale,
+            scale_given: true,
             seed: 42,
             edges,
             atg_compat: false,
@@ -604,6 +618,41 @@ mod tests {
         \x20 - { type: Microsoft.Compute/virtualMachines, count: 1, template: { name_pattern: \"v-{index}\", location: westus } }\n\
         relationships:\n\
         \x20 - { source_type: Microsoft.Compute/disks, target_type: Microsoft.Compute/virtualMachines, relationship_type: ATTACHED_TO, connection_ratio: 0.5 }\n";
+
+    #[test]
+    fn scale_target_is_reached_exactly_when_no_scale_flag_is_given() {
+        let before = baseline().counts.abstracted;
+        let src = format!(
+            "metadata:\n  scale_target: {}\n  baseline_count: 999\n{TEMPLATE}",
+            before + 10
+        );
+        let mut c = config(Strategy::Template, Scale::Factor(1.0), EdgeMode::Aligned);
+        c.scale_given = false;
+        let plan = template::plan(c.clone(), &baseline(), template(&src)).unwrap();
+        assert_eq!(plan.synthetic, 10);
+        assert_eq!(plan.config.scale, Scale::TargetTotal(before + 10));
+        assert_eq!(
+            plan.notes,
+            vec![
+                format!("metadata.baseline_count 999 differs from the baseline's {before} abstracted resources; the plan counts from the baseline's {before}, the graph it adds to"),
+                format!("template counts 4 scaled to reach metadata.scale_target {}; pass --scale-factor 1 to keep the counts as written", before + 10),
+            ]
+        );
+        assert!(plan
+            .describe()
+            .contains("\n  note: template counts 4 scaled"));
+        // A scale flag wins over the template.
+        c.scale_given = true;
+        let plan = template::plan(c.clone(), &baseline(), template(&src)).unwrap();
+        assert_eq!(plan.synthetic, 4);
+        // A target the baseline already reaches is refused, naming the key.
+        let low = format!("metadata:\n  scale_target: {before}\n{TEMPLATE}");
+        c.scale_given = false;
+        let e = template::plan(c, &baseline(), template(&low))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("metadata.scale_target"), "{e}");
+    }
 
     #[test]
     fn template_table() {
