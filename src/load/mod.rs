@@ -28,10 +28,9 @@
 //!   makes that exact. A different batch size or operation starts the record afresh.
 //!
 //! Before loading, `load` checks that a few base resources named by `template_source_id` are
-//! in the graph (else the baseline is missing and it refuses; template references name no
-//! node and are not looked up), and creates the uniqueness
-//! constraint on `:Resource(id)` (an index when duplicates prevent it) plus the indexes the
-//! batches and `clean` need.
+//! in the graph (else the baseline is missing and it refuses; a template reference names no
+//! node and is not looked up), and creates the uniqueness constraint on `:Resource(id)` (an
+//! index when duplicates prevent it) plus the indexes the batches and `clean` need.
 //!
 //! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
 //! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`

@@ -181,3 +181,21 @@ impl GraphDigest {
             + &side("relationships", &self.relationships, &other.relationships)
     }
 }
+
+/// `tenantgen run --json` sized for a test machine where several servers run at once.
+pub fn small_run() -> assert_cmd::Command {
+    let mut cmd = tenantgen();
+    cmd.args([
+        "run",
+        "--json",
+        "--server-heap",
+        "768m",
+        "--pagecache",
+        "256m",
+        "--max-off-heap",
+        "1G",
+        "--import-heap",
+        "1g",
+    ]);
+    cmd
+}

@@ -17,7 +17,7 @@ use tenantgen::manifest::Manifest;
 use tenantgen::neo4j::Client;
 
 use crate::common::{
-    graph_digest, import_and_start, local_client, seed_dir, tenantgen, GraphDigest,
+    graph_digest, import_and_start, local_client, seed_dir, small_run, tenantgen, GraphDigest,
 };
 
 /// A strategy: its name in the matrix and the generate flags that select it.
@@ -148,21 +148,25 @@ fn clean_restores(uri: &str, op: &str, c: &Client, before: &GraphDigest) -> Resu
     }
 }
 
+/// `cmd` (generate or run) with the strategy's flags, a pinned timestamp, into `dir`.
+fn with_strategy<'c>(
+    cmd: &'c mut assert_cmd::Command,
+    s: &Strategy,
+    dir: &Path,
+) -> &'c mut assert_cmd::Command {
+    cmd.args(["--force", "--timestamp", "2025-11-15T21:17:00Z"])
+        .args(s.flags)
+        .arg("--out")
+        .arg(dir)
+}
+
 /// `generate` with the strategy's flags into `dir`; the manifest.
 fn generate(dir: &Path, s: &Strategy) -> Result<Manifest, String> {
-    output(
-        tenantgen()
-            .args([
-                "generate",
-                "--quiet",
-                "--force",
-                "--timestamp",
-                "2025-11-15T21:17:00Z",
-            ])
-            .args(s.flags)
-            .arg("--out")
-            .arg(dir),
-    )?;
+    output(with_strategy(
+        tenantgen().args(["generate", "--quiet"]),
+        s,
+        dir,
+    ))?;
     Manifest::read(dir).map_err(|e| e.to_string())
 }
 
@@ -212,30 +216,8 @@ fn through_load(
 /// `run --keep-running` → stats → clean, then the server is stopped; outcomes for run, clean,
 /// stats.
 fn through_run(dir: &Path, s: &Strategy, seed: &GraphDigest) -> [Result<(), String>; 3] {
-    let doc = output(
-        tenantgen()
-            .args([
-                "run",
-                "--json",
-                "--keep-running",
-                "--force",
-                "--timestamp",
-                "2025-11-15T21:17:00Z",
-            ])
-            .args([
-                "--server-heap",
-                "768m",
-                "--pagecache",
-                "256m",
-                "--max-off-heap",
-                "1G",
-            ])
-            .args(["--import-heap", "1g"])
-            .args(s.flags)
-            .arg("--out")
-            .arg(dir),
-    )
-    .and_then(|t| json(&t));
+    let doc =
+        output(with_strategy(small_run().arg("--keep-running"), s, dir)).and_then(|t| json(&t));
     let doc = match doc {
         Ok(d) => d,
         Err(e) => return [Err(format!("run: {e}")), Err("-".into()), Err("-".into())],
@@ -282,10 +264,16 @@ fn every_strategy_through_every_consumer() {
             &seed_server.client,
             &seed,
         );
+        let loaded_in = t0.elapsed();
         let [run, clean_run, stats_run] =
             through_run(&tmp.path().join(format!("run-{k}")), s, &seed);
         let stats = stats_load.and(stats_run);
-        eprintln!("matrix: {} in {:.1?}", s.name, t0.elapsed());
+        eprintln!(
+            "matrix: {}: load column {:.1?}, run column {:.1?}",
+            s.name,
+            loaded_in,
+            t0.elapsed() - loaded_in
+        );
         rows.push((s.name, [run, load, clean_load, clean_run, stats]));
     }
     let mut table = format!("{:<40}", "strategy");
