@@ -1,12 +1,13 @@
-//! `clean`: delete one operation from a live graph — its synthetic nodes (`synthetic = true`
-//! and `scale_operation_id = $id`, never `:Original`) with their relationships, and every
+//! `clean`: delete one operation from a live graph — its nodes ([`crate::cypher::operation_node`]:
+//! `synthetic = true` and `scale_operation_id = $id`, never `:Original`; copies, template rows
+//! and the resource groups, regions and tag a template made) with their relationships, and every
 //! relationship carrying that `scale_operation_id` — in bounded transactions, then check that
 //! nothing of it is left. The baseline and other operations are never touched. What
 //! "synthetic" and "abstracted" mean is [`crate::cypher`]'s.
 
 use serde::Serialize;
 
-use crate::cypher::{abstracted, synthetic};
+use crate::cypher::operation_node;
 use crate::neo4j::{Client, Neo4jError};
 
 /// Nodes (and their relationships) deleted per transaction.
@@ -14,11 +15,7 @@ pub const CLEAN_BATCH: i64 = 10_000;
 
 /// The operation's nodes: the same filter for counting and deleting.
 fn op_nodes() -> String {
-    format!(
-        "MATCH (n) WHERE n.scale_operation_id = $id AND {} AND {}",
-        synthetic("n"),
-        abstracted("n")
-    )
+    format!("MATCH (n) WHERE {}", operation_node("n", "id"))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,10 @@ pub const MAX_OPERATION_ID: usize = 128;
 pub enum ConfigError {
     #[error("--strategy template needs --template FILE (see docs/template.md)")]
     TemplateStrategyNeedsTemplate,
+    #[error("{path}: the template has a `replicate:` section, which only the replicate strategy reads, but the template strategy is selected (by --strategy template, or by --template without --strategy): pass --strategy replicate, or remove the section to make rows from `resources`")]
+    ReplicateSectionWithTemplateStrategy { path: String },
+    #[error("{path}: the template has `resources` entries, which only the template strategy reads, but --strategy replicate is given: leave --strategy out (--template selects the template strategy) or pass --strategy template")]
+    ResourcesWithReplicateStrategy { path: String },
     #[error("--scale-factor {0}: pass a finite number above 1 (the final abstracted total over the base; 10 adds 9 copies per base resource)")]
     ReplicateFactor(f64),
     #[error("--scale-factor {0}: pass a finite number above 0 (it multiplies each template count; default 1)")]
@@ -65,6 +69,37 @@ impl Strategy {
         match self {
             Strategy::Replicate => "replicate",
             Strategy::Template => "template",
+        }
+    }
+
+    /// The strategy of the flags: `--strategy` when given, else the template strategy when
+    /// `--template` is given, else replicate.
+    pub fn resolve(asked: Option<Strategy>, template: Option<&Path>) -> Strategy {
+        match (asked, template) {
+            (Some(s), _) => s,
+            (None, Some(_)) => Strategy::Template,
+            (None, None) => Strategy::Replicate,
+        }
+    }
+
+    /// Checks that the template's sections are the ones this strategy reads, so that no part
+    /// of the file is silently ignored: `replicate:` belongs to the replicate strategy and
+    /// `resources` to the template strategy.
+    pub fn check_sections(
+        self,
+        path: &Path,
+        has_resources: bool,
+        has_replicate: bool,
+    ) -> Result<(), ConfigError> {
+        let path = path.display().to_string();
+        match self {
+            Strategy::Template if has_replicate => {
+                Err(ConfigError::ReplicateSectionWithTemplateStrategy { path })
+            }
+            Strategy::Replicate if has_resources => {
+                Err(ConfigError::ResourcesWithReplicateStrategy { path })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -243,6 +278,9 @@ pub struct GenerateConfig {
     pub template: Option<PathBuf>,
     pub strategy: Strategy,
     pub scale: Scale,
+    /// Whether `--scale-factor` or `--target-total` gave `scale` (else it is the strategy's
+    /// default, and a template's `metadata.scale_target` decides instead).
+    pub scale_given: bool,
     pub seed: u64,
     pub edges: EdgeMode,
     pub atg_compat: bool,
@@ -324,6 +362,7 @@ mod tests {
             template: None,
             strategy: Strategy::Replicate,
             scale: Scale::Factor(10.0),
+            scale_given: true,
             seed: 42,
             edges: EdgeMode::Aligned,
             atg_compat: false,
@@ -331,6 +370,31 @@ mod tests {
             timestamp: Some(parse_timestamp("2025-11-15T21:17:00Z").unwrap()),
             part_rows: DEFAULT_PART_ROWS,
         }
+    }
+
+    #[test]
+    fn template_selects_the_template_strategy_unless_strategy_says_otherwise() {
+        let t = Some(Path::new("t.yaml"));
+        let (r, tt) = (Strategy::Replicate, Strategy::Template);
+        assert_eq!(Strategy::resolve(None, None), r);
+        assert_eq!(Strategy::resolve(None, t), tt);
+        assert_eq!(Strategy::resolve(Some(r), t), r);
+        assert_eq!(Strategy::resolve(Some(tt), None), tt);
+    }
+
+    #[test]
+    fn a_template_section_of_the_other_strategy_is_refused() {
+        let p = Path::new("t.yaml");
+        assert_eq!(Strategy::Template.check_sections(p, true, false), Ok(()));
+        assert_eq!(Strategy::Replicate.check_sections(p, false, true), Ok(()));
+        let e = Strategy::Template
+            .check_sections(p, true, true)
+            .unwrap_err();
+        assert!(e.to_string().contains("pass --strategy replicate"), "{e}");
+        let e = Strategy::Replicate
+            .check_sections(p, true, false)
+            .unwrap_err();
+        assert!(e.to_string().contains("leave --strategy out"), "{e}");
     }
 
     #[test]

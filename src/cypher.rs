@@ -14,7 +14,13 @@
 //!   holds and the counts verify finds speak of the same thing. `stats` groups by the `type`
 //!   property as text instead ([`type_text`]): a node without a string `type` shows there as
 //!   `(none)` (or its `toString`), not as its smallest label;
-//! - *end label*: the label relationship ends of an ID space are matched on ([`end_label`]).
+//! - *end label*: the label relationship ends of an ID space are matched on ([`end_label`]);
+//! - *operation node*: a synthetic, non-original node carrying an operation's
+//!   `scale_operation_id` — copies and template rows, and the resource groups, regions and tag
+//!   a template operation makes ([`operation_node`]);
+//! - *template reference*: the `template_source_id` of a template row,
+//!   `template:<file>#resources[<entry>]` ([`template_source`]): it names the template entry the
+//!   row was made from, never a node, so nothing looks it up as an `id`.
 
 use neo4rs::{BoltList, BoltType};
 
@@ -52,6 +58,32 @@ pub fn real(var: &str) -> String {
 /// The node bound to `var` is a real abstracted resource (what a copy's base must be).
 pub fn real_abstracted(var: &str) -> String {
     format!("{} AND {}", abstracted(var), real(var))
+}
+
+/// The node bound to `var` belongs to the operation whose id is the parameter `$param`.
+pub fn operation_node(var: &str, param: &str) -> String {
+    format!(
+        "{var}.scale_operation_id = ${param} AND {} AND NOT {var}:{ORIGINAL}",
+        synthetic(var)
+    )
+}
+
+/// What every template reference starts with.
+const TEMPLATE_SOURCE_PREFIX: &str = "template:";
+
+/// The template reference of the rows of entry `entry` of the template file `file`.
+pub fn template_source(file: &str, entry: usize) -> String {
+    format!("{TEMPLATE_SOURCE_PREFIX}{file}#resources[{entry}]")
+}
+
+/// Whether a `template_source_id` value is a template reference (else it is a base's `id`).
+pub fn is_template_source(value: &str) -> bool {
+    value.starts_with(TEMPLATE_SOURCE_PREFIX)
+}
+
+/// The Cypher string expression `expr` is a template reference.
+pub fn template_source_expr(expr: &str) -> String {
+    format!("{expr} STARTS WITH '{TEMPLATE_SOURCE_PREFIX}'")
 }
 
 /// The kind of the node bound to `var` (see the module header).

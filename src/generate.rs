@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use crate::baseline::{Baseline, End};
 use crate::config::EdgeMode;
+use crate::cypher;
 use crate::format::csv as csvfmt;
 use crate::plan::{
     EdgePattern, EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, ReplicatePlan,
@@ -262,7 +263,7 @@ impl<'a> Generator<'a> {
         let sub = escaped(&tp.subscription_id);
         let tenant = escaped(&tp.tenant_id);
         let sources: Vec<Vec<u8>> = (0..tp.counts.len())
-            .map(|r| escaped(&format!("template:{}#resources[{r}]", tp.template_name)))
+            .map(|r| escaped(&cypher::template_source(&tp.template_name, r)))
             .collect();
         let render_err = |e: crate::template::TemplateError| std::io::Error::other(e.to_string());
         let (mut r, _) = tp.locate(range.start);

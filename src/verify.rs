@@ -10,7 +10,8 @@
 //! scans at most, a handful of them, so the cost grows linearly with the graph.
 //!
 //! Domain words: an *operation node* has `scale_operation_id` = the manifest's operation id; a
-//! *base* is a real abstracted resource a copy was made from (`template_source_id`). *Kind*,
+//! *base* is a real abstracted resource a copy was made from (`template_source_id`); a template
+//! row's `template_source_id` is a *template reference* instead (never a node). *Kind*,
 //! *abstracted*, *synthetic*, *real* and *original* are [`crate::cypher`]'s, whose predicates
 //! every query here uses.
 
@@ -22,9 +23,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cypher::{
-    abstracted, kind, quote, real, real_abstracted, synthetic, ORIGINAL, RESOURCE,
+    abstracted, kind, quote, real, real_abstracted, synthetic, template_source_expr, ORIGINAL,
+    RESOURCE,
 };
-use crate::manifest::{Expected, Manifest, Operation};
+use crate::manifest::{Expected, Manifest, Operation, Origin};
 use crate::neo4j::{Client, Neo4jError};
 use crate::report::thousands;
 
@@ -439,7 +441,7 @@ pub fn verify(
     let q = Q { client, op: &op.id };
     let mut checks = Vec::new();
     let whole = whole_graph_checks(&q, e, &mut checks)?;
-    operation_node_checks(&q, op, e, &mut checks)?;
+    operation_node_checks(&q, op, e, &operation_label_sets(manifest, op), &mut checks)?;
     let op_rels = relationship_checks(&q, op, e, &mut checks)?;
 
     // 10. The baseline is unchanged.
@@ -553,22 +555,45 @@ fn whole_graph_checks(
     })
 }
 
+/// The label sets an operation node may have: those of the manifest's synthetic node groups
+/// (a template operation also makes resource groups, regions and a tag), else the synthetic
+/// resources' labels.
+fn operation_label_sets(manifest: &Manifest, op: &Operation) -> Vec<Vec<String>> {
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    for g in manifest
+        .node_groups
+        .iter()
+        .filter(|g| g.origin == Origin::Synthetic)
+    {
+        let mut labels = g.labels.clone();
+        labels.sort();
+        if !sets.contains(&labels) {
+            sets.push(labels);
+        }
+    }
+    if sets.is_empty() {
+        sets.push(op.synthetic_labels.clone());
+    }
+    sets
+}
+
 /// 5-8: the operation's nodes — kinds, markers, labels, scan links, `id` uniqueness, sources.
 fn operation_node_checks(
     q: &Q<'_>,
     op: &Operation,
     e: &Expected,
+    label_sets: &[Vec<String>],
     checks: &mut Vec<Check>,
 ) -> Result<(), VerifyError> {
     // 5-6. One scan of the operation's nodes.
-    let opn = operation_scan(q, op)?;
+    let opn = operation_scan(q, op, label_sets)?;
     checks.push(Check::counts(
         "counts.operation_by_type",
         "kinds",
         &e.operation_by_type,
         &opn.by_kind,
     ));
-    checks.extend(operation_checks(op, e, &opn));
+    checks.extend(operation_checks(op, e, label_sets, &opn));
 
     // 6. No scan link on an operation node.
     let row = q.one(
@@ -612,9 +637,11 @@ fn operation_node_checks(
             .collect::<Vec<_>>(),
     ));
 
-    // 8. Every template_source_id resolves to a base.
+    // 8. Every template_source_id resolves to a base, or is a template reference.
     if op.strategy == "replicate" {
         checks.push(template_sources(q)?);
+    } else {
+        checks.push(template_references(q)?);
     }
     Ok(())
 }
@@ -784,7 +811,11 @@ struct OperationScan {
     timestamps: BTreeSet<String>,
 }
 
-fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyError> {
+fn operation_scan(
+    q: &Q<'_>,
+    op: &Operation,
+    label_sets: &[Vec<String>],
+) -> Result<OperationScan, VerifyError> {
     const CHECK: &str = "operation.nodes";
     let nonempty = |p: &str| format!("(n.{p} IS :: STRING NOT NULL AND n.{p} <> '')");
     let mut markers = vec![
@@ -799,7 +830,7 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
     let cypher = format!(
         "MATCH (n) WHERE n.scale_operation_id = $op \
          WITH n, {kind} AS kind, coalesce({markers}, false) AS markers_ok, \
-              (size(labels(n)) = size($labels) AND all(l IN $labels WHERE l IN labels(n))) AS labels_ok \
+              any(ls IN $label_sets WHERE size(labels(n)) = size(ls) AND all(l IN ls WHERE l IN labels(n))) AS labels_ok \
          RETURN kind, count(*) AS nodes, count(CASE WHEN {synthetic} THEN 1 END) AS synthetic, \
                 count(CASE WHEN NOT markers_ok THEN 1 END) AS bad_markers, \
                 collect(CASE WHEN NOT markers_ok THEN toStringOrNull(n.id) END)[..$k] AS bad_marker_ids, \
@@ -813,15 +844,22 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
         synthetic = synthetic("n"),
         markers = markers.join(" AND "),
     );
-    let labels: Vec<neo4rs::BoltType> = op
-        .synthetic_labels
+    let label_sets: Vec<neo4rs::BoltType> = label_sets
         .iter()
-        .map(|l| l.as_str().into())
+        .map(|set| {
+            set.iter()
+                .map(|l| neo4rs::BoltType::from(l.as_str()))
+                .collect::<Vec<_>>()
+                .into()
+        })
         .collect();
     let rows = q.rows(
         CHECK,
         &cypher,
-        &[("labels", labels.into()), ("k", (EXAMPLES as i64).into())],
+        &[
+            ("label_sets", label_sets.into()),
+            ("k", (EXAMPLES as i64).into()),
+        ],
     )?;
     let mut s = OperationScan::default();
     let take = |v: &mut Vec<String>, more: Vec<Option<String>>| {
@@ -854,7 +892,12 @@ fn operation_scan(q: &Q<'_>, op: &Operation) -> Result<OperationScan, VerifyErro
     Ok(s)
 }
 
-fn operation_checks(op: &Operation, e: &Expected, s: &OperationScan) -> Vec<Check> {
+fn operation_checks(
+    op: &Operation,
+    e: &Expected,
+    label_sets: &[Vec<String>],
+    s: &OperationScan,
+) -> Vec<Check> {
     let mut out = Vec::new();
     // The count, and a failure on zero synthetic nodes even when the counts agree.
     let ok = s.nodes == e.operation_nodes && s.synthetic > 0;
@@ -904,10 +947,10 @@ fn operation_checks(op: &Operation, e: &Expected, s: &OperationScan) -> Vec<Chec
     out.push(Check::none(
         "operation.labels",
         s.bad_labels,
-        &format!(
-            "nodes whose labels are not exactly {:?}",
-            op.synthetic_labels
-        ),
+        &match label_sets {
+            [one] => format!("nodes whose labels are not exactly {one:?}"),
+            _ => format!("nodes whose labels are not exactly one of {label_sets:?}"),
+        },
         &s.bad_label_ids,
     ));
     out.push(Check::none(
@@ -951,6 +994,43 @@ fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
                 "{} template_source_id values name no abstracted non-synthetic :Resource, e.g. {}",
                 thousands(wanted - found),
                 missing.join(", ")
+            )
+        },
+    ))
+}
+
+/// A template operation's resources name their template entry, not a base: every
+/// `template_source_id` on the operation's nodes is a template reference.
+fn template_references(q: &Q<'_>) -> Result<Check, VerifyError> {
+    const CHECK: &str = "operation.template_source";
+    let row = q.one(
+        CHECK,
+        &format!(
+            "MATCH (c:{RESOURCE}) WHERE c.scale_operation_id = $op \
+             WITH c, coalesce({}, false) AS ok \
+             RETURN count(c) AS rows, count(CASE WHEN NOT ok THEN 1 END) AS bad, \
+                    collect(CASE WHEN NOT ok THEN toStringOrNull(c.id) END)[..$k] AS ids",
+            template_source_expr("c.template_source_id")
+        ),
+        &[("k", (EXAMPLES as i64).into())],
+    )?;
+    let rows = count(&row, CHECK, "rows")?;
+    let bad = count(&row, CHECK, "bad")?;
+    let ids: Vec<String> = get::<Vec<Option<String>>>(&row, CHECK, "ids")?
+        .into_iter()
+        .map(show_id)
+        .collect();
+    Ok(Check::new(
+        CHECK,
+        bad == 0,
+        format!("{} template references", thousands(rows)),
+        thousands(rows - bad),
+        if bad == 0 {
+            String::new()
+        } else {
+            format!(
+                "resources of the operation whose template_source_id is not a template reference (template:<file>#resources[<n>]), e.g. {}",
+                ids.join(", ")
             )
         },
     ))

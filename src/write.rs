@@ -623,6 +623,7 @@ mod tests {
             template: None,
             strategy: Strategy::Replicate,
             scale: Scale::Factor(1.2),
+            scale_given: true,
             seed: 42,
             edges: EdgeMode::Aligned,
             atg_compat: false,

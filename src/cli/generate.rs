@@ -41,9 +41,10 @@ pub struct GenerateArgs {
     /// YAML template (see docs/template.md).
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
-    /// How synthetic resources are made.
-    #[arg(long, value_enum, default_value = "replicate")]
-    pub strategy: StrategyArg,
+    /// How synthetic resources are made (default: template when --template is given, else
+    /// replicate).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
     /// Final abstracted total over the base, as ATG means it (10 adds 9 copies per base).
     /// Default 10 for replicate, 1 for template.
     #[arg(long, value_name = "F", conflicts_with = "target_total")]
@@ -99,10 +100,11 @@ impl GenerateArgs {
     /// Resolves and checks the flags (the rules are `config`'s; this maps flags onto them in
     /// the order their errors are reported).
     pub fn config(&self) -> anyhow::Result<(GenerateConfig, WriteOptions)> {
-        let strategy = match self.strategy {
+        let chosen = self.strategy.map(|s| match s {
             StrategyArg::Replicate => Strategy::Replicate,
             StrategyArg::Template => Strategy::Template,
-        };
+        });
+        let strategy = Strategy::resolve(chosen, self.template.as_deref());
         let template = strategy.template(self.template.as_deref())?;
         // clap's `conflicts_with` refuses both flags at once.
         let asked = match (self.scale_factor, self.target_total) {
@@ -131,6 +133,7 @@ impl GenerateArgs {
             template,
             strategy,
             scale,
+            scale_given: asked.is_some(),
             seed: self.seed,
             edges: edges.resolve(self.atg_compat),
             atg_compat: self.atg_compat,
@@ -224,6 +227,14 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
 
 /// The `--json` document of `generate`.
 pub fn plan_json(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value {
+    let mut doc = plan_doc(plan, report);
+    if !plan.notes.is_empty() {
+        doc["notes"] = serde_json::json!(plan.notes);
+    }
+    doc
+}
+
+fn plan_doc(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value {
     serde_json::json!({
         "operation_id": plan.op.id,
         "strategy": plan.config.strategy.name(),
@@ -271,6 +282,13 @@ mod tests {
         );
         let c = config(&["--strategy", "template", "--template", "t.yaml"]).unwrap();
         assert_eq!(c.scale, Scale::Factor(1.0));
+        let c = config(&["--template", "t.yaml"]).unwrap();
+        assert_eq!(
+            (c.strategy, c.scale),
+            (Strategy::Template, Scale::Factor(1.0))
+        );
+        let c = config(&["--strategy", "replicate", "--template", "t.yaml"]).unwrap();
+        assert_eq!(c.strategy, Strategy::Replicate);
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             "instance": done.instance.dir().display().to_string(),
             "uri": kept.as_deref().unwrap_or(&uri),
             "running": kept.is_some(),
+            "pid": kept.is_some().then_some(pid),
             "imported": { "nodes": done.report.nodes, "relationships": done.report.relationships, "properties": done.report.properties },
             "expected": e,
             "stages": stages.iter().map(|s| (s.name, s.time.as_secs_f64())).collect::<std::collections::BTreeMap<_, _>>(),

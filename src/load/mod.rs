@@ -28,9 +28,9 @@
 //!   makes that exact. A different batch size or operation starts the record afresh.
 //!
 //! Before loading, `load` checks that a few base resources named by `template_source_id` are
-//! in the graph (else the baseline is missing and it refuses), and creates the uniqueness
-//! constraint on `:Resource(id)` (an index when duplicates prevent it) plus the indexes the
-//! batches and `clean` need.
+//! in the graph (else the baseline is missing and it refuses; a template reference names no
+//! node and is not looked up), and creates the uniqueness constraint on `:Resource(id)` (an
+//! index when duplicates prevent it) plus the indexes the batches and `clean` need.
 //!
 //! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
 //! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`
@@ -519,6 +519,11 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
                 record,
                 message,
             })?;
+            // A template row names its template entry, not a base: template output has no
+            // base to look up (its ends in the baseline are checked batch by batch).
+            if cypher::is_template_source(&id) {
+                return Err(LoadError::Invalid(stop.into()));
+            }
             if !ids.contains(&id) {
                 ids.push(id);
             }

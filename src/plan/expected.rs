@@ -80,7 +80,7 @@ pub(super) fn template(
     e.nodes += n + hier_nodes;
     e.abstracted += n;
     e.synthetic += n + hier_nodes;
-    e.operation_nodes = n;
+    e.operation_nodes = n + hier_nodes;
     for g in nodes {
         for l in &g.labels {
             *e.by_label.entry(l.clone()).or_default() += g.rows;
@@ -95,6 +95,14 @@ pub(super) fn template(
         }
     }
     let mut patterns = add_operation(&mut e, op_by_type);
+    // The resource groups, regions and tag the operation makes are its nodes too (they carry
+    // its markers and `clean` removes them). Their kind is their one label: a resource group's
+    // `type` is written as `ResourceGroup`, regions and tags have no `type`.
+    for g in &nodes[1..] {
+        if let [label] = g.labels.as_slice() {
+            *e.operation_by_type.entry(label.clone()).or_default() += g.rows;
+        }
+    }
     add_template_patterns(&mut patterns, baseline, t, tp);
     let rels: u64 = edges.iter().map(|g| g.rows).sum();
     for g in edges {

@@ -163,6 +163,9 @@ pub struct Plan {
     pub expected: Expected,
     pub source: Source,
     pub estimated_bytes: u64,
+    /// One line each: a decision the plan took that the flags alone do not show (a template's
+    /// `metadata.scale_target` reached, its `baseline_count` overruled).
+    pub notes: Vec<String>,
 }
 
 /// Marker property names, in the order they are appended to headers.
@@ -184,6 +187,13 @@ impl Plan {
             Some(p) => Some(crate::template::load_template(p)?),
             None => None,
         };
+        if let Some(t) = &template {
+            config.strategy.check_sections(
+                &t.path,
+                !t.resources.is_empty(),
+                t.replicate.is_some(),
+            )?;
+        }
         match (config.strategy, template) {
             (Strategy::Template, Some(t)) => template::plan(config, baseline, t),
             // `config` refuses this combination; a caller that built the config by hand gets
@@ -230,6 +240,9 @@ impl Plan {
             c.edges.name(),
             if c.atg_compat { ", ATG-compatible" } else { "" }
         );
+        for note in &self.notes {
+            let _ = writeln!(s, "  note: {note}");
+        }
         let _ = writeln!(
             s,
             "  operation {} at {}",
@@ -402,6 +415,7 @@ mod tests {
             template: None,
             strategy,
             scale,
+            scale_given: true,
             seed: 42,
             edges,
             atg_compat: false,
@@ -606,6 +620,41 @@ mod tests {
         \x20 - { source_type: Microsoft.Compute/disks, target_type: Microsoft.Compute/virtualMachines, relationship_type: ATTACHED_TO, connection_ratio: 0.5 }\n";
 
     #[test]
+    fn scale_target_is_reached_exactly_when_no_scale_flag_is_given() {
+        let before = baseline().counts.abstracted;
+        let src = format!(
+            "metadata:\n  scale_target: {}\n  baseline_count: 999\n{TEMPLATE}",
+            before + 10
+        );
+        let mut c = config(Strategy::Template, Scale::Factor(1.0), EdgeMode::Aligned);
+        c.scale_given = false;
+        let plan = template::plan(c.clone(), &baseline(), template(&src)).unwrap();
+        assert_eq!(plan.synthetic, 10);
+        assert_eq!(plan.config.scale, Scale::TargetTotal(before + 10));
+        assert_eq!(
+            plan.notes,
+            vec![
+                format!("metadata.baseline_count 999 differs from the baseline's {before} abstracted resources; the plan counts from the baseline's {before}, the graph it adds to"),
+                format!("template counts 4 scaled to reach metadata.scale_target {}; pass --scale-factor 1 to keep the counts as written", before + 10),
+            ]
+        );
+        assert!(plan
+            .describe()
+            .contains("\n  note: template counts 4 scaled"));
+        // A scale flag wins over the template.
+        c.scale_given = true;
+        let plan = template::plan(c.clone(), &baseline(), template(&src)).unwrap();
+        assert_eq!(plan.synthetic, 4);
+        // A target the baseline already reaches is refused, naming the key.
+        let low = format!("metadata:\n  scale_target: {before}\n{TEMPLATE}");
+        c.scale_given = false;
+        let e = template::plan(c, &baseline(), template(&low))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("metadata.scale_target"), "{e}");
+    }
+
+    #[test]
     fn template_table() {
         // (scale, disks, vms): counts are apportioned exactly, ties to the earlier entry.
         let cases = [
@@ -618,7 +667,15 @@ mod tests {
             let plan = from_template(scale, TEMPLATE).unwrap_or_else(|e| panic!("{scale:?}: {e}"));
             let n = disks + vms;
             assert_eq!(plan.synthetic, n, "{scale:?}");
-            let mut types = vec![(DISK, disks)];
+            // One new resource group, the tag, and the regions not in the baseline: all
+            // nodes of the operation, each of the kind of its label.
+            let regions = 1 + u64::from(vms > 0);
+            let mut types = vec![
+                (DISK, disks),
+                ("ResourceGroup", 1),
+                ("Region", regions),
+                ("Tag", 1),
+            ];
             if vms > 0 {
                 types.push((VM, vms));
             }
@@ -627,11 +684,10 @@ mod tests {
                 by_type(&types),
                 "{scale:?}"
             );
-            // One new resource group, the tag, and the regions not in the baseline.
-            let regions = 1 + u64::from(vms > 0);
             assert_eq!(
-                plan.expected.operation_nodes, n,
-                "{scale:?}: hierarchy nodes are not the operation's resources"
+                plan.expected.operation_nodes,
+                n + 1 + regions + 1,
+                "{scale:?}: the hierarchy nodes are the operation's too"
             );
             assert_eq!(plan.expected.nodes, 4 + n + 1 + regions + 1, "{scale:?}");
             let attached = if vms > 0 { disks / 2 } else { 0 };

@@ -99,6 +99,7 @@ pub(super) fn plan(
     let expected = expected::replicate(baseline, &nodes, &edges, &copies);
     let estimated_bytes = expected::replicate_bytes(baseline, &copies, &edges);
     Ok(Plan {
+        notes: Vec::new(),
         config,
         op,
         base_count: b,

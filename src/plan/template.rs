@@ -17,6 +17,7 @@ use super::{
 use crate::baseline::Baseline;
 use crate::config::{GenerateConfig, OperationInfo, Scale};
 use crate::format::header::{Column, ColumnKind, Header, ValueType};
+use crate::report::thousands;
 use crate::template::{self, Template};
 
 /// Resources per generated resource group.
@@ -186,6 +187,8 @@ pub(super) fn plan(
     }
     let compiled = t.compile()?;
     let abstracted_before = baseline.counts.abstracted;
+    let mut config = config;
+    let notes = scale_to_target(&mut config, &t, abstracted_before)?;
     let counts = scaled_counts(&config, &t, abstracted_before)?;
     let mut prefix = vec![0u64];
     for c in &counts {
@@ -254,6 +257,7 @@ pub(super) fn plan(
     let expected = expected::template(baseline, &t, &tp, &nodes, &edges);
     let estimated_bytes = expected::template_bytes(&nodes, &edges);
     Ok(Plan {
+        notes,
         config,
         op,
         base_count: baseline.counts.real_abstracted,
@@ -266,6 +270,60 @@ pub(super) fn plan(
         source: Source::Template(Box::new(tp)),
         estimated_bytes,
     })
+}
+
+/// Lets the template's `metadata.scale_target` (an abstracted total, as `--target-total`)
+/// decide the scale when no scale flag is given, so that a template asking for 40,000 gets
+/// 40,000; returns the plan's notes on it and on a `metadata.baseline_count` that is not the
+/// baseline's (the baseline's real count is used: it is what the graph being added to holds).
+fn scale_to_target(
+    config: &mut GenerateConfig,
+    t: &Template,
+    abstracted_before: u64,
+) -> Result<Vec<String>, PlanError> {
+    let mut notes = Vec::new();
+    if let Some(count) = t.metadata.baseline_count {
+        if count != abstracted_before {
+            notes.push(format!(
+                "metadata.baseline_count {} differs from the baseline's {} abstracted resources; the plan counts from the baseline's {}, the graph it adds to",
+                thousands(count),
+                thousands(abstracted_before),
+                thousands(abstracted_before)
+            ));
+        }
+    }
+    let Some(target) = t.metadata.scale_target else {
+        return Ok(notes);
+    };
+    if config.scale_given {
+        return Ok(notes);
+    }
+    if target <= abstracted_before {
+        return Err(PlanError::Other {
+            message: format!(
+                "{}: metadata.scale_target {} is not above the baseline's {} abstracted resources; raise it, or pass --scale-factor 1 to keep the counts as written",
+                t.path.display(),
+                thousands(target),
+                thousands(abstracted_before)
+            ),
+        });
+    }
+    let written: u64 = t.resources.iter().map(|r| r.count).sum();
+    config.scale = Scale::TargetTotal(target);
+    notes.push(if written == target - abstracted_before {
+        format!(
+            "template counts {} reach metadata.scale_target {} as written",
+            thousands(written),
+            thousands(target)
+        )
+    } else {
+        format!(
+            "template counts {} scaled to reach metadata.scale_target {}; pass --scale-factor 1 to keep the counts as written",
+            thousands(written),
+            thousands(target)
+        )
+    });
+    Ok(notes)
 }
 
 /// Rows per entry: the template's counts times the factor, or enough to reach the target,

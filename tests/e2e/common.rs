@@ -99,3 +99,103 @@ pub fn import_and_start(dir: &Path, instance_dir: &Path) -> Loaded {
         manifest: done.manifest,
     }
 }
+
+/// Every node (its sorted labels and properties) and every relationship (its type, properties
+/// and the full text of both ends), sorted: two graphs with equal digests hold the same nodes
+/// and relationships whatever their internal ids.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GraphDigest {
+    pub nodes: Vec<String>,
+    pub relationships: Vec<String>,
+}
+
+/// The Cypher text of the properties of `var`, keys sorted, lists element by element.
+const PROPS_TEXT: &str = "reduce(s = '', k IN ks | s + k + '=' + \
+     CASE WHEN valueType(x[k]) STARTS WITH 'LIST' \
+          THEN '[' + reduce(t = '', e IN x[k] | t + toString(e) + ';') + ']' \
+          ELSE valueType(x[k]) + ':' + toString(x[k]) END + '|')";
+
+pub fn graph_digest(c: &Client) -> GraphDigest {
+    let node_rows = c
+        .rows(
+            &format!(
+                "MATCH (x) CALL (x) {{ UNWIND keys(x) AS k WITH k ORDER BY k RETURN collect(k) AS ks }} \
+                 CALL (x) {{ UNWIND labels(x) AS l WITH l ORDER BY l RETURN collect(l) AS ls }} \
+                 RETURN elementId(x) AS e, reduce(s = '', l IN ls | s + ':' + l) + ' ' + {PROPS_TEXT} AS t"
+            ),
+            &[],
+        )
+        .expect("node digest query");
+    let mut by_element = std::collections::HashMap::new();
+    for r in &node_rows {
+        by_element.insert(r.get::<String>("e").unwrap(), r.get::<String>("t").unwrap());
+    }
+    let rel_rows = c
+        .rows(
+            &format!(
+                "MATCH (a)-[x]->(b) CALL (x) {{ UNWIND keys(x) AS k WITH k ORDER BY k RETURN collect(k) AS ks }} \
+                 RETURN elementId(a) AS a, elementId(b) AS b, type(x) + ' ' + {PROPS_TEXT} AS t"
+            ),
+            &[],
+        )
+        .expect("relationship digest query");
+    let mut relationships: Vec<String> = rel_rows
+        .iter()
+        .map(|r| {
+            format!(
+                "({})-[{}]->({})",
+                by_element[&r.get::<String>("a").unwrap()],
+                r.get::<String>("t").unwrap(),
+                by_element[&r.get::<String>("b").unwrap()]
+            )
+        })
+        .collect();
+    let mut nodes: Vec<String> = by_element.into_values().collect();
+    nodes.sort();
+    relationships.sort();
+    GraphDigest {
+        nodes,
+        relationships,
+    }
+}
+
+impl GraphDigest {
+    /// Empty when equal, else how they differ (counts and a few examples each way).
+    pub fn diff(&self, other: &GraphDigest) -> String {
+        fn side(what: &str, a: &[String], b: &[String]) -> String {
+            let (sa, sb): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+                (a.iter().collect(), b.iter().collect());
+            let only_a: Vec<_> = sa.difference(&sb).take(3).collect();
+            let only_b: Vec<_> = sb.difference(&sa).take(3).collect();
+            if a == b {
+                String::new()
+            } else {
+                format!(
+                    "{what}: {} vs {}; only before {only_a:?}; only after {only_b:?}\n",
+                    a.len(),
+                    b.len()
+                )
+            }
+        }
+        side("nodes", &self.nodes, &other.nodes)
+            + &side("relationships", &self.relationships, &other.relationships)
+    }
+}
+
+/// `tenantgen run --json` sized for a test machine where several servers run at once.
+pub fn small_run() -> assert_cmd::Command {
+    let mut cmd = tenantgen();
+    cmd.args([
+        "run",
+        "--json",
+        "--server-heap",
+        "768m",
+        "--pagecache",
+        "256m",
+        "--max-off-heap",
+        "1G",
+        "--import-heap",
+        "1g",
+    ]);
+    cmd
+}

@@ -271,3 +271,62 @@ fn tricky_values_survive_into_copies_byte_exact() {
         "the seed's trailing-backslash value was not copied"
     );
 }
+
+/// The `--dry-run --json` plan of `generate` with `flags` on the seed tenant.
+fn dry_plan(flags: &[&str]) -> serde_json::Value {
+    let out = tenantgen()
+        .args(["generate", "--dry-run", "--json", "--quiet"])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "generate {flags:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn template_alone_selects_the_template_strategy_and_reaches_scale_target() {
+    // The shipped extreme template says 40,000 and its counts add up to it on the seed.
+    let p = dry_plan(&["--template", "test-data/extreme-scale-template.yaml"]);
+    assert_eq!(p["strategy"], "template", "{p}");
+    assert_eq!(p["abstracted_before"], 4_092, "{p}");
+    assert_eq!(p["synthetic_nodes"], 40_000 - 4_092, "{p}");
+    assert_eq!(
+        p["notes"][0], "template counts 35,908 reach metadata.scale_target 40,000 as written",
+        "{p}"
+    );
+    // A target the counts do not add up to is reached exactly; --scale-factor 1 keeps them.
+    let tmp = tempfile::tempdir().unwrap();
+    let small = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/templates/small-network.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "  version: \"1\"\n",
+        "  version: \"1\"\n  scale_target: 4333\n",
+    );
+    let t = tmp.path().join("target.yaml");
+    std::fs::write(&t, small).unwrap();
+    let t = t.to_str().unwrap();
+    let p = dry_plan(&["--template", t]);
+    assert_eq!(p["synthetic_nodes"], 4_333 - 4_092, "{p}");
+    assert_eq!(
+        p["notes"][0],
+        "template counts 140 scaled to reach metadata.scale_target 4,333; pass --scale-factor 1 to keep the counts as written",
+        "{p}"
+    );
+    let p = dry_plan(&["--template", t, "--scale-factor", "1"]);
+    assert_eq!(p["synthetic_nodes"], 140, "{p}");
+    assert!(p.get("notes").is_none(), "{p}");
+    // --strategy replicate with a replicate section keeps replicating.
+    let p = dry_plan(&[
+        "--strategy",
+        "replicate",
+        "--template",
+        "test-data/templates/replicate-rules.yaml",
+    ]);
+    assert_eq!(p["strategy"], "replicate", "{p}");
+}

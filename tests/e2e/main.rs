@@ -8,6 +8,7 @@ mod errors;
 mod export;
 mod generate;
 mod load;
+mod matrix;
 mod neo4j_smoke;
 mod roundtrip;
 mod run;

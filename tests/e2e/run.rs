@@ -1,24 +1,6 @@
 //! `tenantgen run`: the whole job on the seed tenant, against the real importer and server.
 
-use crate::common::tenantgen;
-
-/// `tenantgen run --json` sized for a test machine where several servers run at once.
-fn small_run() -> assert_cmd::Command {
-    let mut cmd = tenantgen();
-    cmd.args([
-        "run",
-        "--json",
-        "--server-heap",
-        "768m",
-        "--pagecache",
-        "256m",
-        "--max-off-heap",
-        "1G",
-        "--import-heap",
-        "1g",
-    ]);
-    cmd
-}
+use crate::common::small_run;
 
 #[test]
 fn run_on_the_seed_tenant_verifies_and_reports_stages() {
