@@ -24,6 +24,8 @@ pub enum CleanError {
     Neo4j(#[from] Neo4jError),
     #[error("invalid operation id {0:?}: give the `scale_operation_id` of the operation (e.g. scale-20251115T211700-41f18b94; `tenantgen stats` lists them)")]
     InvalidId(String),
+    #[error("no node or relationship carries scale_operation_id {0:?}, so there is nothing to clean: check the id (`tenantgen stats` lists the operations in the graph)")]
+    NoSuchOperation(String),
     #[error("after clean, {nodes} node(s) and {relationships} relationship(s) of operation {id} are still in the graph; run clean again and check the server log")]
     Leftover {
         id: String,
@@ -99,6 +101,10 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
 /// Deletes operation `id` (or only counts it when `dry_run`).
 pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, CleanError> {
     let before = counts(client, id)?;
+    // An id that names nothing is almost always a typo: saying "deleted 0" would read as success.
+    if before.operation_nodes == 0 && before.operation_relationships == 0 {
+        return Err(CleanError::NoSuchOperation(id.into()));
+    }
     if dry_run {
         return Ok(CleanReport {
             operation_id: id.into(),

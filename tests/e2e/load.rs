@@ -240,6 +240,18 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
     let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", &uri]));
     assert_eq!(s["by_operation"].as_array().unwrap().len(), 1, "{s}");
     assert_eq!(s["by_operation"][0]["nodes"], 2046, "{s}");
+
+    // A second clean (or a typo in the id) names nothing: an error, not "deleted 0".
+    let again = tenantgen()
+        .args(["clean", "--operation-id", &op, "--uri", &uri])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("scale_operation_id {op:?}")) && err.contains("tenantgen stats"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -248,6 +248,13 @@ fn destructive_commands_replace_only_tenantgens_own_output() {
         live_nodes,
         "clean of an absent operation deleted nodes"
     );
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() != Some(2) || !err.contains("nothing to clean") {
+        failures.push(format!(
+            "clean of an absent operation: exit {:?}, stderr {err}",
+            o.status.code()
+        ));
+    }
     eprintln!("{table}");
     assert!(failures.is_empty(), "{}\n{}", table, failures.join("\n"));
 }
