@@ -476,7 +476,45 @@ impl Checker<'_> {
 
     fn check(self, raw: RawTemplate) -> Result<Template, TemplateError> {
         let key = |k: &str| Seg::Key(k.to_owned());
-        let metadata = match raw.metadata {
+        let metadata = self.check_metadata(raw.metadata)?;
+        let raw_resources = raw.resources.unwrap_or_default();
+        if raw_resources.is_empty() && raw.replicate.is_none() {
+            return Err(self.err(
+                &[key("resources")],
+                "the template lists no resources: add at least one entry under `resources:` (or a `replicate:` section)".into(),
+            ));
+        }
+        let mut resources = Vec::with_capacity(raw_resources.len());
+        for (i, r) in raw_resources.into_iter().enumerate() {
+            let spec = self.check_resource(i, r, &resources)?;
+            resources.push(spec);
+        }
+        let config = self.check_config(raw.config)?;
+        let replicate = match raw.replicate {
+            None => None,
+            Some(r) => Some(self.check_replicate(r)?),
+        };
+        let relationships = raw
+            .relationships
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| self.check_relationship(i, r, &resources))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Template {
+            path: self.path.to_owned(),
+            metadata,
+            resources,
+            config,
+            relationships,
+            replicate,
+            source: self.src.to_owned(),
+        })
+    }
+
+    fn check_metadata(&self, raw: Option<yaml::RawMetadata>) -> Result<Metadata, TemplateError> {
+        let key = |k: &str| Seg::Key(k.to_owned());
+        Ok(match raw {
             None => Metadata::default(),
             Some(m) => Metadata {
                 name: m.name.map(|s| s.0),
@@ -493,101 +531,103 @@ impl Checker<'_> {
                     0,
                 )?,
             },
-        };
+        })
+    }
 
-        let raw_resources = raw.resources.unwrap_or_default();
-        if raw_resources.is_empty() && raw.replicate.is_none() {
+    /// Entry `i` of `resources`; `resources` are the entries before it (for the repeat check).
+    fn check_resource(
+        &self,
+        i: usize,
+        r: yaml::RawResource,
+        resources: &[ResourceSpec],
+    ) -> Result<ResourceSpec, TemplateError> {
+        let key = |k: &str| Seg::Key(k.to_owned());
+        let base = [key("resources"), Seg::Index(i)];
+        let at_type = [base.clone().as_slice(), &[key("type")]].concat();
+        if let Err(why) = check_type_name(&r.type_name) {
             return Err(self.err(
-                &[key("resources")],
-                "the template lists no resources: add at least one entry under `resources:` (or a `replicate:` section)".into(),
+                &at_type,
+                format!(
+                    "{}.type `{}` {why}: write the full Azure type with its provider namespace, e.g. `Microsoft.Compute/virtualMachines`",
+                    path_string(&base), r.type_name
+                ),
             ));
         }
-        let mut resources = Vec::with_capacity(raw_resources.len());
-        for (i, r) in raw_resources.into_iter().enumerate() {
-            let base = [key("resources"), Seg::Index(i)];
-            let at_type = [base.clone().as_slice(), &[key("type")]].concat();
-            if let Err(why) = check_type_name(&r.type_name) {
+        if let Some(j) = resources
+            .iter()
+            .position(|p: &ResourceSpec| p.type_name.eq_ignore_ascii_case(&r.type_name))
+        {
+            return Err(self.err(
+                &at_type,
+                format!(
+                    "{}.type `{}` repeats resources[{j}].type `{}` (Azure types ignore case): merge the two entries",
+                    path_string(&base), r.type_name, resources[j].type_name
+                ),
+            ));
+        }
+        let at_count = [base.as_slice(), &[key("count")]].concat();
+        let count = match whole(&r.count) {
+            Some(n) if (1..=MAX_COUNT).contains(&n) => n,
+            _ => {
                 return Err(self.err(
-                    &at_type,
+                    &at_count,
                     format!(
-                        "{}.type `{}` {why}: write the full Azure type with its provider namespace, e.g. `Microsoft.Compute/virtualMachines`",
-                        path_string(&base), r.type_name
+                        "{} must be a whole number from 1 to {MAX_COUNT}, got {}",
+                        path_string(&at_count),
+                        show_yaml(&r.count)
                     ),
-                ));
+                ))
             }
-            if let Some(j) = resources
-                .iter()
-                .position(|p: &ResourceSpec| p.type_name.eq_ignore_ascii_case(&r.type_name))
-            {
-                return Err(self.err(
-                    &at_type,
-                    format!(
-                        "{}.type `{}` repeats resources[{j}].type `{}` (Azure types ignore case): merge the two entries",
-                        path_string(&base), r.type_name, resources[j].type_name
-                    ),
-                ));
-            }
-            let at_count = [base.as_slice(), &[key("count")]].concat();
-            let count = match whole(&r.count) {
-                Some(n) if (1..=MAX_COUNT).contains(&n) => n,
-                _ => {
-                    return Err(self.err(
-                        &at_count,
-                        format!(
-                            "{} must be a whole number from 1 to {MAX_COUNT}, got {}",
-                            path_string(&at_count),
-                            show_yaml(&r.count)
-                        ),
-                    ))
-                }
-            };
-            let tbase = [base.as_slice(), &[key("template")]].concat();
-            let t = r.template;
-            let properties = match t.properties {
-                None | Some(YamlValue::Null) => serde_json::Map::new(),
-                Some(v) => {
-                    let segs = [tbase.as_slice(), &[key("properties")]].concat();
-                    match self.to_json(&v, &segs)? {
-                        JsonValue::Object(m) => m,
-                        _ => {
-                            return Err(self.err(
-                                &segs,
-                                format!(
-                                    "{} must be a mapping of property names to values",
-                                    path_string(&segs)
-                                ),
-                            ))
-                        }
+        };
+        let tbase = [base.as_slice(), &[key("template")]].concat();
+        let t = r.template;
+        let properties = match t.properties {
+            None | Some(YamlValue::Null) => serde_json::Map::new(),
+            Some(v) => {
+                let segs = [tbase.as_slice(), &[key("properties")]].concat();
+                match self.to_json(&v, &segs)? {
+                    JsonValue::Object(m) => m,
+                    _ => {
+                        return Err(self.err(
+                            &segs,
+                            format!(
+                                "{} must be a mapping of property names to values",
+                                path_string(&segs)
+                            ),
+                        ))
                     }
                 }
-            };
-            let sku = match t.sku {
-                None => None,
-                Some(v) => Some(self.to_json(&v, &[tbase.as_slice(), &[key("sku")]].concat())?),
-            };
-            let plan = match t.plan {
-                None => None,
-                Some(v) => Some(self.to_json(&v, &[tbase.as_slice(), &[key("plan")]].concat())?),
-            };
-            resources.push(ResourceSpec {
-                type_name: r.type_name,
-                count,
-                template: ResourceTemplate {
-                    name_pattern: t.name_pattern,
-                    location: t.location,
-                    properties,
-                    sku,
-                    kind: t.kind.map(|s| s.0),
-                    plan,
-                    tags: t
-                        .tags
-                        .map(|m| m.into_iter().map(|(k, v)| (k, v.0)).collect()),
-                },
-            });
-        }
+            }
+        };
+        let sku = match t.sku {
+            None => None,
+            Some(v) => Some(self.to_json(&v, &[tbase.as_slice(), &[key("sku")]].concat())?),
+        };
+        let plan = match t.plan {
+            None => None,
+            Some(v) => Some(self.to_json(&v, &[tbase.as_slice(), &[key("plan")]].concat())?),
+        };
+        Ok(ResourceSpec {
+            type_name: r.type_name,
+            count,
+            template: ResourceTemplate {
+                name_pattern: t.name_pattern,
+                location: t.location,
+                properties,
+                sku,
+                kind: t.kind.map(|s| s.0),
+                plan,
+                tags: t
+                    .tags
+                    .map(|m| m.into_iter().map(|(k, v)| (k, v.0)).collect()),
+            },
+        })
+    }
 
+    fn check_config(&self, raw: Option<yaml::RawConfig>) -> Result<TemplateConfig, TemplateError> {
+        let key = |k: &str| Seg::Key(k.to_owned());
         let mut config = TemplateConfig::default();
-        if let Some(c) = raw.config {
+        if let Some(c) = raw {
             if let Some(locs) = c.random_locations {
                 if locs.is_empty() {
                     return Err(self.err(
@@ -617,90 +657,77 @@ impl Checker<'_> {
                 }
             }
         }
+        Ok(config)
+    }
 
-        let replicate = match raw.replicate {
-            None => None,
-            Some(r) => Some(self.check_replicate(r)?),
-        };
-
-        let mut relationships = Vec::new();
-        for (i, r) in raw
-            .relationships
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let base = [key("relationships"), Seg::Index(i)];
-            let at = |k: &str| [base.as_slice(), &[key(k)]].concat();
-            if !is_rel_type(&r.relationship_type) {
-                return Err(self.err(
-                    &at("relationship_type"),
-                    format!(
-                        "{} `{}` is not a relationship type: use upper case letters, digits and `_`, starting with a letter, e.g. USES_SUBNET",
-                        path_string(&at("relationship_type")), r.relationship_type
-                    ),
-                ));
-            }
-            for (field, ty) in [
-                ("source_type", &r.source_type),
-                ("target_type", &r.target_type),
-            ] {
-                let segs = at(field);
-                if resources.is_empty() {
-                    if let Err(why) = check_type_name(ty) {
-                        return Err(self.err(&segs, format!("{} `{ty}` {why}: write the full Azure type, e.g. `Microsoft.Network/networkInterfaces`", path_string(&segs))));
-                    }
-                    continue;
+    /// Entry `i` of `relationships`, checked against the template's `resources`.
+    fn check_relationship(
+        &self,
+        i: usize,
+        r: yaml::RawRelationship,
+        resources: &[ResourceSpec],
+    ) -> Result<RelationshipRule, TemplateError> {
+        let key = |k: &str| Seg::Key(k.to_owned());
+        let base = [key("relationships"), Seg::Index(i)];
+        let at = |k: &str| [base.as_slice(), &[key(k)]].concat();
+        if !is_rel_type(&r.relationship_type) {
+            return Err(self.err(
+                &at("relationship_type"),
+                format!(
+                    "{} `{}` is not a relationship type: use upper case letters, digits and `_`, starting with a letter, e.g. USES_SUBNET",
+                    path_string(&at("relationship_type")), r.relationship_type
+                ),
+            ));
+        }
+        for (field, ty) in [
+            ("source_type", &r.source_type),
+            ("target_type", &r.target_type),
+        ] {
+            let segs = at(field);
+            if resources.is_empty() {
+                if let Err(why) = check_type_name(ty) {
+                    return Err(self.err(&segs, format!("{} `{ty}` {why}: write the full Azure type, e.g. `Microsoft.Network/networkInterfaces`", path_string(&segs))));
                 }
-                if !resources.iter().any(|s| s.type_name == *ty) {
-                    let hint = match resources
-                        .iter()
-                        .find(|s| s.type_name.eq_ignore_ascii_case(ty))
-                    {
-                        Some(s) => format!("did you mean `{}`?", s.type_name),
-                        None => "add a `resources` entry for it or fix the spelling".to_owned(),
-                    };
-                    return Err(self.err(
-                        &segs,
-                        format!(
-                            "{} `{ty}` is not a type listed in `resources`: {hint}",
-                            path_string(&segs)
-                        ),
-                    ));
-                }
+                continue;
             }
-            let ratio = r.ratio.unwrap_or(1.0);
-            if !(ratio.is_finite() && (0.0..=1000.0).contains(&ratio)) {
-                let segs = at("ratio");
-                let segs = if locate(self.src, &segs).is_some() {
-                    segs
-                } else {
-                    at("connection_ratio")
+            if !resources.iter().any(|s| s.type_name == *ty) {
+                let hint = match resources
+                    .iter()
+                    .find(|s| s.type_name.eq_ignore_ascii_case(ty))
+                {
+                    Some(s) => format!("did you mean `{}`?", s.type_name),
+                    None => "add a `resources` entry for it or fix the spelling".to_owned(),
                 };
                 return Err(self.err(
                     &segs,
                     format!(
-                        "{} must be a number from 0 to 1000, got {ratio}",
-                        path_string(&at("ratio"))
+                        "{} `{ty}` is not a type listed in `resources`: {hint}",
+                        path_string(&segs)
                     ),
                 ));
             }
-            relationships.push(RelationshipRule {
-                source_type: r.source_type,
-                target_type: r.target_type,
-                relationship_type: r.relationship_type,
-                ratio,
-            });
         }
-
-        Ok(Template {
-            path: self.path.to_owned(),
-            metadata,
-            resources,
-            config,
-            relationships,
-            replicate,
-            source: self.src.to_owned(),
+        let ratio = r.ratio.unwrap_or(1.0);
+        if !(ratio.is_finite() && (0.0..=1000.0).contains(&ratio)) {
+            let segs = at("ratio");
+            let segs = if locate(self.src, &segs).is_some() {
+                segs
+            } else {
+                at("connection_ratio")
+            };
+            return Err(self.err(
+                &segs,
+                format!(
+                    "{} must be a number from 0 to 1000, got {ratio}",
+                    path_string(&at("ratio"))
+                ),
+            ));
+        }
+        Ok(RelationshipRule {
+            source_type: r.source_type,
+            target_type: r.target_type,
+            relationship_type: r.relationship_type,
+            ratio,
         })
     }
 

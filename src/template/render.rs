@@ -969,9 +969,6 @@ pub(super) fn compile_template(t: &Template) -> Result<CompiledTemplate, Templat
     let pat = |src: &str, at: String, scope: Scope| {
         parse_pattern(src, &at, scope).map_err(|m| t.expression_error(&at, m))
     };
-    let json = |v: &JsonValue, at: String, scope: Scope| {
-        JNode::compile(v, &at, scope).map_err(|(at, m)| t.expression_error(&at, m))
-    };
     let loc0 = t
         .config
         .random_locations
@@ -982,14 +979,7 @@ pub(super) fn compile_template(t: &Template) -> Result<CompiledTemplate, Templat
         t.config.subscription_id.as_deref().unwrap_or(""),
         t.config.tenant_id.as_deref().unwrap_or(""),
     );
-    let check = |r: Result<(), TemplateError>| -> Result<(), TemplateError> {
-        r.map_err(|e| match e {
-            TemplateError::Render { at, message, .. } => {
-                t.expression_error(&at, format!("fails on row 0: {message}"))
-            }
-            other => other,
-        })
-    };
+    let check = |r| on_row0(t, r);
 
     let resource_group = match &t.config.resource_group_pattern {
         None => None,
@@ -1024,75 +1014,103 @@ pub(super) fn compile_template(t: &Template) -> Result<CompiledTemplate, Templat
 
     let mut resources = Vec::with_capacity(t.resources.len());
     for (i, r) in t.resources.iter().enumerate() {
-        let base = format!("resources[{i}].template");
-        let rt = &r.template;
-        let c = CompiledResource {
-            type_name: r.type_name.clone(),
-            count: r.count,
-            name: pat(&rt.name_pattern, format!("{base}.name_pattern"), NAME_SCOPE)?,
-            location: pat(
-                rt.location.as_deref().unwrap_or(DEFAULT_LOCATION_PATTERN),
-                format!("{base}.location"),
-                LOCATION_SCOPE,
-            )?,
-            properties: JNodeBox(json(
-                &JsonValue::Object(rt.properties.clone()),
-                format!("{base}.properties"),
-                VALUE_SCOPE,
-            )?),
-            sku: match &rt.sku {
-                None => None,
-                Some(v) => Some(JNodeBox(json(v, format!("{base}.sku"), VALUE_SCOPE)?)),
-            },
-            plan: match &rt.plan {
-                None => None,
-                Some(v) => Some(JNodeBox(json(v, format!("{base}.plan"), VALUE_SCOPE)?)),
-            },
-            kind: match &rt.kind {
-                None => None,
-                Some(k) => Some(pat(k, format!("{base}.kind"), VALUE_SCOPE)?),
-            },
-            tags: match &rt.tags {
-                None => None,
-                Some(tags) => {
-                    let mut v = Vec::with_capacity(tags.len());
-                    for (k, src) in tags {
-                        let mut key = String::new();
-                        push_json_str(&mut key, k);
-                        key.push(':');
-                        v.push((
-                            key.into_boxed_str(),
-                            pat(src, format!("{base}.tags.{k}"), VALUE_SCOPE)?,
-                        ));
-                    }
-                    Some(v)
-                }
-            },
-        };
-        // Test-render every field on row 0 so runtime errors surface at load time.
-        let mut buf = String::new();
-        check(c.render_location(&sample, &mut buf))?;
-        check(c.render_name(&sample, &mut buf))?;
-        check(c.render_properties_json(&sample, "sample-name", &mut buf))?;
-        check(
-            c.render_tags_json(&sample, "sample-name", &mut buf)
-                .map(|_| ()),
-        )?;
-        check(
-            c.render_sku_json(&sample, "sample-name", &mut buf)
-                .map(|_| ()),
-        )?;
-        check(
-            c.render_plan_json(&sample, "sample-name", &mut buf)
-                .map(|_| ()),
-        )?;
-        check(c.render_kind(&sample, "sample-name", &mut buf).map(|_| ()))?;
-        debug_assert!(c.patterns().iter().all(|p| p.vars().count() < usize::MAX));
-        resources.push(c);
+        resources.push(compile_resource(t, i, r, &sample)?);
     }
     Ok(CompiledTemplate {
         resources,
         resource_group,
         replicate_name,
     })
+}
+
+/// A test render's failure, reported as the template expression that fails on row 0.
+fn on_row0(t: &Template, r: Result<(), TemplateError>) -> Result<(), TemplateError> {
+    r.map_err(|e| match e {
+        TemplateError::Render { at, message, .. } => {
+            t.expression_error(&at, format!("fails on row 0: {message}"))
+        }
+        other => other,
+    })
+}
+
+/// Compiles `resources[i]` and test-renders every field on row 0, so runtime errors surface
+/// when the template is loaded.
+fn compile_resource(
+    t: &Template,
+    i: usize,
+    r: &super::ResourceSpec,
+    sample: &RowVars<'_>,
+) -> Result<CompiledResource, TemplateError> {
+    let pat = |src: &str, at: String, scope: Scope| {
+        parse_pattern(src, &at, scope).map_err(|m| t.expression_error(&at, m))
+    };
+    let json = |v: &JsonValue, at: String, scope: Scope| {
+        JNode::compile(v, &at, scope).map_err(|(at, m)| t.expression_error(&at, m))
+    };
+    let check = |r| on_row0(t, r);
+    let base = format!("resources[{i}].template");
+    let rt = &r.template;
+    let c = CompiledResource {
+        type_name: r.type_name.clone(),
+        count: r.count,
+        name: pat(&rt.name_pattern, format!("{base}.name_pattern"), NAME_SCOPE)?,
+        location: pat(
+            rt.location.as_deref().unwrap_or(DEFAULT_LOCATION_PATTERN),
+            format!("{base}.location"),
+            LOCATION_SCOPE,
+        )?,
+        properties: JNodeBox(json(
+            &JsonValue::Object(rt.properties.clone()),
+            format!("{base}.properties"),
+            VALUE_SCOPE,
+        )?),
+        sku: match &rt.sku {
+            None => None,
+            Some(v) => Some(JNodeBox(json(v, format!("{base}.sku"), VALUE_SCOPE)?)),
+        },
+        plan: match &rt.plan {
+            None => None,
+            Some(v) => Some(JNodeBox(json(v, format!("{base}.plan"), VALUE_SCOPE)?)),
+        },
+        kind: match &rt.kind {
+            None => None,
+            Some(k) => Some(pat(k, format!("{base}.kind"), VALUE_SCOPE)?),
+        },
+        tags: match &rt.tags {
+            None => None,
+            Some(tags) => {
+                let mut v = Vec::with_capacity(tags.len());
+                for (k, src) in tags {
+                    let mut key = String::new();
+                    push_json_str(&mut key, k);
+                    key.push(':');
+                    v.push((
+                        key.into_boxed_str(),
+                        pat(src, format!("{base}.tags.{k}"), VALUE_SCOPE)?,
+                    ));
+                }
+                Some(v)
+            }
+        },
+    };
+    // Test-render every field on row 0 so runtime errors surface at load time.
+    let mut buf = String::new();
+    check(c.render_location(sample, &mut buf))?;
+    check(c.render_name(sample, &mut buf))?;
+    check(c.render_properties_json(sample, "sample-name", &mut buf))?;
+    check(
+        c.render_tags_json(sample, "sample-name", &mut buf)
+            .map(|_| ()),
+    )?;
+    check(
+        c.render_sku_json(sample, "sample-name", &mut buf)
+            .map(|_| ()),
+    )?;
+    check(
+        c.render_plan_json(sample, "sample-name", &mut buf)
+            .map(|_| ()),
+    )?;
+    check(c.render_kind(sample, "sample-name", &mut buf).map(|_| ()))?;
+    debug_assert!(c.patterns().iter().all(|p| p.vars().count() < usize::MAX));
+    Ok(c)
 }
