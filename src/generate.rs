@@ -272,18 +272,8 @@ impl<'a> Generator<'a> {
                 r += 1;
             }
             let res = tp.compiled.resource(r);
-            let rg = &tp.rg_names[(i / tp.rows_per_group) as usize];
-            let random_location = tp.random_location(seed, i);
-            let mut vars = RowVars {
-                index: i - tp.prefix[r],
-                copy: 0,
-                random_location,
-                location: "",
-                subscription_id: &tp.subscription_id,
-                resource_group: rg,
-                tenant_id: &tp.tenant_id,
-                original_name: "",
-            };
+            let mut vars = tp.row_vars(seed, r, i);
+            let rg = vars.resource_group;
             loc.clear();
             res.render_location(&vars, &mut loc).map_err(render_err)?;
             vars.location = &loc;

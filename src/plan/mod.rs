@@ -737,6 +737,42 @@ mod tests {
     }
 
     #[test]
+    fn a_later_row_that_fails_is_refused_when_planning() {
+        // Row 0 and 1 render; row 2 divides by zero. Only the plan's rows are evaluated.
+        let src = "resources:\n  - type: Microsoft.Compute/virtualMachines\n    count: 5\n    template:\n      name_pattern: \"vm-{{ 10 // (2 - index) }}\"\n";
+        let e = from_template(Scale::Factor(1.0), src)
+            .err()
+            .expect("refused");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "template t.yaml:5:21: resources[0].template.name_pattern: fails on row 2: "
+            ),
+            "{msg}"
+        );
+        from_template(Scale::Factor(0.4), src).expect("rows 0 and 1 only");
+        // A property reading the row's name and location is checked with them.
+        let src = "resources:\n  - type: Microsoft.Compute/disks\n    count: 4\n    template:\n      name_pattern: \"d{index}\"\n      location: westus\n      properties:\n        n: \"{{ 1 // (name != 'd3') ~ location }}\"\n";
+        let e = from_template(Scale::Factor(1.0), src)
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string().contains("properties.n: fails on row 3: "),
+            "{e}"
+        );
+        // Resource group patterns are checked over every group index.
+        let src = "config:\n  resource_group_pattern: \"rg-{{ 1 // (1 - index) }}\"\nresources:\n  - { type: Microsoft.Compute/disks, count: 150, template: { name_pattern: \"d{index}\" } }\n";
+        let e = from_template(Scale::Factor(1.0), src)
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string()
+                .contains("config.resource_group_pattern: fails on row 1: "),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_template_strategy_needs_a_template() {
         let c = config(Strategy::Template, Scale::Factor(1.0), EdgeMode::Aligned);
         let e = Plan::new(c, &baseline()).err().expect("refused");

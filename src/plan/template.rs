@@ -165,6 +165,22 @@ impl TemplatePlan {
         self.prefix[t] + h % self.counts[t]
     }
 
+    /// The variables of global row `i` of entry `r`, as the generator renders it;
+    /// `location` is empty (the row's location pattern renders it).
+    #[inline]
+    pub fn row_vars(&self, seed: u64, r: usize, i: u64) -> template::RowVars<'_> {
+        template::RowVars {
+            index: i - self.prefix[r],
+            copy: 0,
+            random_location: self.random_location(seed, i),
+            location: "",
+            subscription_id: &self.subscription_id,
+            resource_group: &self.rg_names[(i / self.rows_per_group) as usize],
+            tenant_id: &self.tenant_id,
+            original_name: "",
+        }
+    }
+
     /// Total rows (N).
     pub fn rows(&self) -> u64 {
         self.prefix.last().copied().unwrap_or(0)
@@ -245,6 +261,7 @@ pub(super) fn plan(
             .unwrap_or_default(),
     };
     name_resource_groups(&mut tp, baseline, &t)?;
+    check_rows(&tp, &t, config.seed)?;
     place_regions(&mut tp, baseline, config.seed);
     if let Some(prefix_tag) = &t.config.tag_prefix {
         let id = format!("{prefix_tag}:{}", op.id);
@@ -373,7 +390,11 @@ fn name_resource_groups(
             location: &t.config.random_locations[0],
             ..Default::default()
         };
-        if !tp.compiled.render_resource_group(&vars, &mut name)? {
+        let named = tp
+            .compiled
+            .render_resource_group(&vars, &mut name)
+            .map_err(|e| t.row_error(e))?;
+        if !named {
             name = format!("rg-tenantgen-{g:05}");
         }
         let id = format!(
@@ -387,6 +408,25 @@ fn name_resource_groups(
         }
         tp.rg_names.push(name.clone());
         tp.rg_ids.push(id);
+    }
+    Ok(())
+}
+
+/// Evaluates every field that can fail ([`template::CompiledPattern::is_total`] is false) on
+/// every row the run will write, so a template that fails on row 2 fails here, before anything
+/// is written (and under `--dry-run`), naming the row. Total resources cost nothing; the rest
+/// cost one evaluation per row, streamed with reused buffers.
+fn check_rows(tp: &TemplatePlan, t: &Template, seed: u64) -> Result<(), PlanError> {
+    for (r, res) in tp.compiled.resources().iter().enumerate() {
+        if res.is_total() {
+            continue;
+        }
+        let mut check = res.row_check();
+        for i in tp.prefix[r]..tp.prefix[r + 1] {
+            check
+                .row(&tp.row_vars(seed, r, i))
+                .map_err(|e| t.row_error(e))?;
+        }
     }
     Ok(())
 }

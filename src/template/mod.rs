@@ -26,7 +26,7 @@ use yaml::{locate, path_string, RawTemplate, Seg, YamlFailure, YamlMapping, Yaml
 
 pub use render::{
     compile_pattern, render_name_pattern, CompiledPattern, CompiledResource, CompiledTemplate,
-    RowVars,
+    RowCheck, RowVars,
 };
 
 /// Largest `count` a resource entry may ask for.
@@ -300,6 +300,19 @@ impl Template {
             column,
             at: at.to_owned(),
             message,
+        }
+    }
+}
+
+impl Template {
+    /// A render failure, reported as the template expression (file:line:column) that fails on
+    /// the row it names; other errors pass through.
+    pub fn row_error(&self, e: TemplateError) -> TemplateError {
+        match e {
+            TemplateError::Render { at, index, message } => {
+                self.expression_error(&at, format!("fails on row {index}: {message}"))
+            }
+            other => other,
         }
     }
 }

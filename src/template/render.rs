@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::sync::OnceLock;
 
+use minijinja::value::ValueKind;
 use minijinja::{Environment, Expression, UndefinedBehavior, Value};
 use serde_json::Value as JsonValue;
 
@@ -271,6 +272,15 @@ impl CompiledPattern {
         self.pieces.iter().all(|p| !matches!(p, Piece::Expr(_)))
     }
 
+    /// True when no row can make this pattern fail, so it need not be evaluated per row: its
+    /// pieces are literal text, placeholders, and expressions of only names, literals and `~`.
+    pub fn is_total(&self) -> bool {
+        self.pieces.iter().all(|p| match p {
+            Piece::Lit(_) | Piece::Var(_) | Piece::Padded { .. } => true,
+            Piece::Expr(e) => is_total_expr(&e.source),
+        })
+    }
+
     fn render(&self, row: &Row<'_>, out: &mut String) -> Result<(), TemplateError> {
         for piece in &self.pieces {
             match piece {
@@ -300,6 +310,22 @@ impl CompiledPattern {
                             message: format!("`{{{{ {} }}}}` is undefined", e.source),
                         });
                     }
+                    // `1/0` is a float infinity in minijinja; written out it would be `inf`,
+                    // which no consumer reads as a number.
+                    if value.kind() == ValueKind::Number {
+                        if let Some(f) =
+                            f64::try_from(value.clone()).ok().filter(|f| !f.is_finite())
+                        {
+                            return Err(TemplateError::Render {
+                                at: self.at.clone(),
+                                index: row.vars.index,
+                                message: format!(
+                                    "`{{{{ {} }}}}` is {f}, not a finite number: guard the divisor or the operands",
+                                    e.source
+                                ),
+                            });
+                        }
+                    }
                     let _ = write!(out, "{value}");
                 }
             }
@@ -314,6 +340,42 @@ impl CompiledPattern {
             Piece::Expr(e) => e.vars.clone(),
         })
     }
+}
+
+/// Conservative: outside string literals only names, digits, spaces and `~` (which
+/// stringifies, so cannot fail), and none of `in`, `is`, `if` (a bare `if` can yield undefined,
+/// `in`/`is` can reject an operand). Operators, subscripts, attributes, filters and calls are
+/// all "may fail"; the compiler already refused names that are not variables or globals.
+fn is_total_expr(src: &str) -> bool {
+    let mut chars = src.chars();
+    let mut word = String::new();
+    let bad_word = |w: &str| matches!(w, "in" | "is" | "if");
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if bad_word(&word) {
+            return false;
+        }
+        word.clear();
+        match c {
+            '~' => {}
+            c if c.is_whitespace() => {}
+            '"' | '\'' => loop {
+                match chars.next() {
+                    None => return false,
+                    Some('\\') => {
+                        chars.next();
+                    }
+                    Some(q) if q == c => break,
+                    Some(_) => {}
+                }
+            },
+            _ => return false,
+        }
+    }
+    !bad_word(&word)
 }
 
 fn jinja_message(err: &minijinja::Error, source: &str) -> String {
@@ -872,6 +934,28 @@ impl CompiledResource {
         self.patterns().iter().all(|p| p.is_fast())
     }
 
+    /// True when no field can fail on any row ([`CompiledPattern::is_total`]): such a resource
+    /// needs no per-row check.
+    pub fn is_total(&self) -> bool {
+        self.patterns().iter().all(|p| p.is_total())
+    }
+
+    /// A per-row evaluator of the fields that are not total, with buffers reused across rows.
+    pub fn row_check(&self) -> RowCheck<'_> {
+        RowCheck {
+            res: self,
+            rest: self
+                .patterns()
+                .into_iter()
+                .skip(2)
+                .filter(|p| !p.is_total())
+                .collect(),
+            loc: String::new(),
+            name: String::new(),
+            scratch: String::new(),
+        }
+    }
+
     fn patterns(&self) -> Vec<&CompiledPattern> {
         let mut acc = vec![&self.name, &self.location];
         self.properties.0.patterns(&mut acc);
@@ -883,6 +967,36 @@ impl CompiledResource {
             acc.extend(t.iter().map(|(_, p)| p));
         }
         acc
+    }
+}
+
+/// Evaluates one resource's fallible fields row by row without keeping the output: the
+/// location and name always (later fields read them), the rest only when not total.
+pub struct RowCheck<'a> {
+    res: &'a CompiledResource,
+    rest: Vec<&'a CompiledPattern>,
+    loc: String,
+    name: String,
+    scratch: String,
+}
+
+impl RowCheck<'_> {
+    /// Evaluate the row `vars` describes (`vars.location` is not read).
+    pub fn row(&mut self, vars: &RowVars<'_>) -> Result<(), TemplateError> {
+        self.loc.clear();
+        self.res.render_location(vars, &mut self.loc)?;
+        let vars = RowVars {
+            location: &self.loc,
+            ..*vars
+        };
+        self.name.clear();
+        self.res.render_name(&vars, &mut self.name)?;
+        let row = self.res.row(&vars, &self.name);
+        for p in &self.rest {
+            self.scratch.clear();
+            p.render(&row, &mut self.scratch)?;
+        }
+        Ok(())
     }
 }
 
@@ -1025,12 +1139,7 @@ pub(super) fn compile_template(t: &Template) -> Result<CompiledTemplate, Templat
 
 /// A test render's failure, reported as the template expression that fails on row 0.
 fn on_row0(t: &Template, r: Result<(), TemplateError>) -> Result<(), TemplateError> {
-    r.map_err(|e| match e {
-        TemplateError::Render { at, message, .. } => {
-            t.expression_error(&at, format!("fails on row 0: {message}"))
-        }
-        other => other,
-    })
+    r.map_err(|e| t.row_error(e))
 }
 
 /// Compiles `resources[i]` and test-renders every field on row 0, so runtime errors surface

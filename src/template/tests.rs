@@ -615,3 +615,76 @@ fn cli_patterns() {
     assert!(e.to_string().starts_with("pattern --name-pattern:"), "{e}");
     compile_pattern("{original_name}-s{copy}", "--name-pattern").unwrap();
 }
+
+#[test]
+fn non_finite_numbers_are_errors() {
+    for (expr, shown) in [("1/0", "inf"), ("-1/0", "-inf"), ("(1/0) - (1/0)", "NaN")] {
+        let e = err(&one(&format!("        a: \"{{{{ {expr} }}}}\"\n")));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("properties.a: fails on row 0: ")
+                && msg.contains(&format!("is {shown}, not a finite number")),
+            "{msg}"
+        );
+    }
+    // A finite float still renders.
+    assert_eq!(
+        props_json(&one("        a: \"{{ 3/2 }}\"\n"), 0),
+        r#"{"a":1.5}"#
+    );
+}
+
+#[test]
+fn totality_is_conservative() {
+    let total = [
+        "vm-{index:05d}",
+        "literal",
+        "{{ random_location }}",
+        "{{ resource_group ~ '-' ~ index }}",
+        "{{ 'a \\' / % ' ~ original_name }}",
+        "{{ index and original_name or 'x' }}",
+    ];
+    let partial = [
+        "{{ 10 // (1 - index) }}",
+        "{{ index / 2 }}",
+        "{{ index % 3 }}",
+        "{{ original_name[0] }}",
+        "{{ original_name | upper }}",
+        "{{ range(3) }}",
+        "{{ index + 1 }}",
+        "{{ index * 2 }}",
+        "{{ 'x' if tenant_id }}",
+        "{{ 'a' in original_name }}",
+        "{{ index is even }}",
+    ];
+    for (src, want) in total
+        .iter()
+        .map(|s| (s, true))
+        .chain(partial.iter().map(|s| (s, false)))
+    {
+        let p = compile_pattern(src, "p").unwrap();
+        assert_eq!(p.is_total(), want, "{src}");
+    }
+    // A resource of total fields needs no per-row check; one fallible field makes it need one.
+    let t = parse(&one("        a: \"{{ name ~ index }}\"\n")).unwrap();
+    assert!(t.compile().unwrap().resource(0).is_total());
+    let t = parse(&one("        a: \"{{ index % 2 }}\"\n")).unwrap();
+    assert!(!t.compile().unwrap().resource(0).is_total());
+}
+
+#[test]
+fn row_check_evaluates_the_fallible_fields() {
+    let t = parse(&one("        a: \"{{ 6 // (4 - index) }}\"\n")).unwrap();
+    let c = t.compile().unwrap();
+    let mut check = c.resource(0).row_check();
+    for i in 0..4 {
+        check.row(&vars(i)).unwrap();
+    }
+    let e = t.row_error(check.row(&vars(4)).unwrap_err());
+    assert!(
+        e.to_string().starts_with(
+            "template t.yaml:7:12: resources[0].template.properties.a: fails on row 4: "
+        ),
+        "{e}"
+    );
+}
