@@ -205,8 +205,8 @@ impl Plan {
             (Strategy::Template, None) => Err(ConfigError::TemplateStrategyNeedsTemplate.into()),
             (Strategy::Replicate, t) => replicate::plan(config, baseline, t.as_ref()),
         }?;
-        // The template's warnings go out on the plan's one channel of notes, first.
-        plan.notes.splice(0..0, warnings);
+        // The template's warnings go out on the plan's one channel of notes.
+        plan.notes.extend(warnings);
         Ok(plan)
     }
 
