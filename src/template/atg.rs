@@ -312,10 +312,7 @@ impl Notes<'_> {
     }
 
     fn err(&self, segs: &[Seg], message: String) -> TemplateError {
-        let (line, column) = match locate(self.src, segs) {
-            Some((l, c)) => (Some(l), Some(c)),
-            None => (None, None),
-        };
+        let (line, column) = super::split_loc(locate(self.src, segs));
         TemplateError::Invalid {
             path: self.path.to_owned(),
             line,
