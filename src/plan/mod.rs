@@ -194,13 +194,20 @@ impl Plan {
                 t.replicate.is_some(),
             )?;
         }
-        match (config.strategy, template) {
+        let warnings = template
+            .as_ref()
+            .map(|t| t.warnings.clone())
+            .unwrap_or_default();
+        let mut plan = match (config.strategy, template) {
             (Strategy::Template, Some(t)) => template::plan(config, baseline, t),
             // `config` refuses this combination; a caller that built the config by hand gets
             // the same error.
             (Strategy::Template, None) => Err(ConfigError::TemplateStrategyNeedsTemplate.into()),
             (Strategy::Replicate, t) => replicate::plan(config, baseline, t.as_ref()),
-        }
+        }?;
+        // The template's warnings go out on the plan's one channel of notes.
+        plan.notes.extend(warnings);
+        Ok(plan)
     }
 
     /// Writes the id of row `i` of a type with id prefix `prefix`.

@@ -45,6 +45,18 @@ pub(super) fn plan(
     template: Option<&Template>,
 ) -> Result<Plan, PlanError> {
     baseline.require_bases()?;
+    let mut config = config;
+    let mut notes = Vec::new();
+    if let Some(f) = template
+        .and_then(|t| t.replicate.as_ref())
+        .and_then(|r| r.scale_factor)
+        .filter(|_| !config.scale_given)
+    {
+        config.scale = Scale::for_strategy(config.strategy, Some(Scale::Factor(f)))?;
+        notes.push(format!(
+            "the template's scale_factor {f} is the scale factor (pass --scale-factor or --target-total to override it)"
+        ));
+    }
     let bases = select_bases(baseline, template);
     if bases.is_empty() {
         return Err(PlanError::Other {
@@ -99,7 +111,7 @@ pub(super) fn plan(
     let expected = expected::replicate(baseline, &nodes, &edges, &copies);
     let estimated_bytes = expected::replicate_bytes(baseline, &copies, &edges);
     Ok(Plan {
-        notes: Vec::new(),
+        notes,
         config,
         op,
         base_count: b,

@@ -11,6 +11,7 @@
 //!
 //! serde_yaml stays inside this module (in `yaml`): it is deprecated upstream and may be swapped.
 
+mod atg;
 mod render;
 mod yaml;
 
@@ -24,6 +25,7 @@ use serde_json::Value as JsonValue;
 
 use yaml::{locate, path_string, RawTemplate, Seg, YamlFailure, YamlMapping, YamlValue};
 
+pub use atg::FRIENDLY_TYPES;
 pub use render::{
     compile_pattern, render_name_pattern, CompiledPattern, CompiledResource, CompiledTemplate,
     RowCheck, RowVars,
@@ -235,6 +237,8 @@ pub struct ReplicateSpec {
     pub per_type: Vec<(String, CopyBounds)>,
     /// `naming.name_pattern`, e.g. `{original_name}-s{copy}`.
     pub name_pattern: Option<String>,
+    /// The scale factor when no flag gives one (ATG's patterns format has `scale_factor`).
+    pub scale_factor: Option<f64>,
 }
 
 impl ReplicateSpec {
@@ -275,6 +279,9 @@ pub struct Template {
     pub config: TemplateConfig,
     pub relationships: Vec<RelationshipRule>,
     pub replicate: Option<ReplicateSpec>,
+    /// One line each, `warning: FILE:LINE: `key` ...`: a key that was accepted but whose
+    /// meaning tenantgen does not implement, and what it does instead. The plan prints them.
+    pub warnings: Vec<String>,
     /// The source text, kept to find line and column for errors found at compile time.
     source: String,
 }
@@ -407,8 +414,35 @@ pub fn parse_template_str(src: &str, path: &Path) -> Result<Template, TemplateEr
         }
         yaml::Shape::Present => {}
     }
-    let raw = yaml::parse_raw(src).map_err(yaml_err)?;
-    Checker { path, src }.check(raw)
+    let doc = yaml::parse_value(src).map_err(yaml_err)?;
+    let mut notes = atg::Notes {
+        path,
+        src,
+        warnings: Vec::new(),
+    };
+    let (raw, scale_factor) = match atg::detect(&doc) {
+        atg::Format::Own => (yaml::parse_raw(src).map_err(yaml_err)?, None),
+        atg::Format::Patterns => {
+            let c = atg::convert_patterns(yaml::parse_as(src).map_err(yaml_err)?, &mut notes)?;
+            (c.raw, c.scale_factor)
+        }
+        atg::Format::Friendly => {
+            let c = atg::convert_friendly(yaml::parse_as(src).map_err(yaml_err)?, &mut notes)?;
+            (c.raw, c.scale_factor)
+        }
+    };
+    let mut t = Checker { path, src }.check(raw)?;
+    for k in &t.config.ignored_keys {
+        notes.warn(
+            &[Seg::Key("config".into()), Seg::Key((*k).into())],
+            "is ignored: tenantgen writes import CSV in parts (--part-rows) and loads in Bolt batches (load --batch-size)",
+        );
+    }
+    if let (Some(f), Some(r)) = (scale_factor, t.replicate.as_mut()) {
+        r.scale_factor = Some(f);
+    }
+    t.warnings = notes.warnings;
+    Ok(t)
 }
 
 /// The digits of an integer literal serde_yaml could only read as a 128-bit number
@@ -521,6 +555,7 @@ impl Checker<'_> {
             config,
             relationships,
             replicate,
+            warnings: Vec::new(),
             source: self.src.to_owned(),
         })
     }

@@ -688,3 +688,190 @@ fn row_check_evaluates_the_fallible_fields() {
         "{e}"
     );
 }
+
+fn atg_file(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/templates/atg-formats")
+        .join(name)
+}
+
+#[test]
+fn atg_per_type_counts_format_loads_with_a_warning_per_ignored_key() {
+    let p = atg_file("per-type-counts.yaml");
+    let t = load_template(&p).unwrap();
+    t.compile().unwrap();
+    assert_eq!(t.total_count(), 69);
+    assert_eq!(t.metadata.scale_target, Some(4161));
+    let f = p.display();
+    assert_eq!(
+        t.warnings,
+        [("batch_size", 39), ("max_parallel", 40), ("rate_limit_delay_ms", 41)]
+            .map(|(k, l)| format!("warning: {f}:{l}: `config.{k}` is ignored: tenantgen writes import CSV in parts (--part-rows) and loads in Bolt batches (load --batch-size)"))
+    );
+}
+
+#[test]
+fn atg_patterns_format_becomes_a_replicate_section() {
+    let p = atg_file("patterns.yaml");
+    let t = load_template(&p).unwrap();
+    t.compile().unwrap();
+    assert!(t.resources.is_empty());
+    assert_eq!(t.metadata.name.as_deref(), Some("atg-patterns"));
+    let r = t.replicate.as_ref().unwrap();
+    assert_eq!(r.scale_factor, Some(2.0));
+    assert_eq!(
+        r.types,
+        [
+            "Microsoft.Compute/virtualMachines",
+            "Microsoft.Network/virtualNetworks",
+            "Microsoft.Network/subnets",
+            "Microsoft.Network/networkInterfaces"
+        ]
+    );
+    let b = |min, max| CopyBounds { min, max };
+    assert_eq!(
+        r.per_type,
+        [
+            (
+                "Microsoft.Compute/virtualMachines".to_string(),
+                b(Some(1), Some(50))
+            ),
+            (
+                "Microsoft.Network/virtualNetworks".to_string(),
+                b(Some(1), Some(20))
+            ),
+        ]
+    );
+    assert_eq!(
+        r.name_pattern.as_deref(),
+        Some("scaled-{original_name}-{copy:03d}")
+    );
+    let f = p.display();
+    assert_eq!(
+        t.warnings,
+        [
+            format!("warning: {f}:17: `resource_patterns[3].clone_relationships` is false: tenantgen copies every relationship of a copied resource regardless"),
+            format!("warning: {f}:25: `relationship_handling.update_references` is not implemented: tenantgen gives each copy a new id and name but leaves resource ids inside its properties as the base has them"),
+        ]
+    );
+}
+
+#[test]
+fn atg_patterns_naming_and_relationship_flags_we_do_not_implement_warn() {
+    let src = "scale_factor: 3\nresource_patterns:\n  - type: Microsoft.Compute/disks\nnaming_strategy:\n  prefix: x-\n  suffix_pattern: \"_{n}\"\n  preserve_location: false\nrelationship_handling:\n  clone_internal: false\n  clone_external: false\nextra_key: 1\n";
+    let t = parse(src).unwrap();
+    let r = t.replicate.unwrap();
+    assert_eq!(r.name_pattern.as_deref(), Some("x-{original_name}-s{copy}"));
+    let w = t.warnings.join("\n");
+    for (line, key) in [
+        (11, "`extra_key` is not a key of the ATG template format"),
+        (7, "`naming_strategy.preserve_location` is false"),
+        (
+            6,
+            "`naming_strategy.suffix_pattern` `_{n}` is not a pattern",
+        ),
+        (9, "`relationship_handling.clone_internal` is false"),
+        (10, "`relationship_handling.clone_external` is false"),
+    ] {
+        assert!(
+            w.contains(&format!("t.yaml:{line}: {key}")),
+            "{key} at {line} in:\n{w}"
+        );
+    }
+    assert_eq!(t.warnings.len(), 5);
+}
+
+#[test]
+fn atg_friendly_format_maps_names_prefixes_and_ratios() {
+    let p = atg_file("friendly.yaml");
+    let t = load_template(&p).unwrap();
+    t.compile().unwrap();
+    let types: Vec<(&str, u64, &str)> = t
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                r.type_name.as_str(),
+                r.count,
+                r.template.name_pattern.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("Microsoft.Network/virtualNetworks", 2, "demo-vnet-{index}"),
+            ("Microsoft.Network/subnets", 6, "demo-snet-{index}"),
+            ("Microsoft.Compute/virtualMachines", 20, "demo-vm-{index}"),
+        ]
+    );
+    assert_eq!(
+        t.resources[2].template.properties["vmSize"],
+        serde_json::json!("Standard_B2s")
+    );
+    let rules: Vec<(&str, &str, &str, f64)> = t
+        .relationships
+        .iter()
+        .map(|r| {
+            (
+                r.source_type.as_str(),
+                r.relationship_type.as_str(),
+                r.target_type.as_str(),
+                r.ratio,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (
+                "Microsoft.Network/subnets",
+                "PART_OF",
+                "Microsoft.Network/virtualNetworks",
+                1.0
+            ),
+            (
+                "Microsoft.Compute/virtualMachines",
+                "USES_SUBNET",
+                "Microsoft.Network/subnets",
+                0.9
+            ),
+        ]
+    );
+    let f = p.display();
+    assert_eq!(
+        t.warnings,
+        [
+            format!("warning: {f}:8: `metadata.author` is informational: tenantgen does not record it in the output"),
+            format!("warning: {f}:24: `resources[2].labels` asks for Compute: tenantgen labels every generated resource :Resource:Synthetic only"),
+            format!("warning: {f}:40: `scaling.batch_size` is ignored: tenantgen writes import CSV in parts (--part-rows), and `load --batch-size` sets Bolt batches"),
+            format!("warning: {f}:43: `validation` (check_duplicates, check_relationships, check_labels, check_properties) is not read: `tenantgen verify` (and `run`) checks node, label, type and relationship counts against the manifest"),
+        ]
+    );
+}
+
+#[test]
+fn atg_friendly_format_errors_name_the_file_and_line() {
+    let e = err("resources:\n  - type: Gizmo\n    count: 2\n    name_prefix: g\n");
+    let s = e.to_string();
+    assert!(s.starts_with("template t.yaml:2:"), "{s}");
+    assert!(s.contains("`Gizmo` is not a friendly type name"), "{s}");
+    let e = err("resources:\n  - type: VirtualMachine\n    count: 0\n    name_prefix: vm\n");
+    assert!(
+        e.to_string()
+            .contains("resources[0].count must be a whole number"),
+        "{e}"
+    );
+    // Without a prefix the name is the type's id prefix; no warnings for what we do.
+    let t = parse("metadata: { author: a }\nresources:\n  - { type: virtualmachine, count: 1, labels: [Resource] }\nscaling: { strategy: proportional, maintain_relationships: true }\n").unwrap();
+    assert_eq!(t.resources[0].template.name_pattern, "vm-{index}");
+    assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+}
+
+#[test]
+fn own_format_typos_still_fail() {
+    let e = err("resources:\n  - type: Microsoft.Compute/disks\n    count: 1\n    template: { name_pattern: d, nmae: x }\n");
+    assert!(e.to_string().contains("unknown field `nmae`"), "{e}");
+    let e = err("metdata: {}\nresources: []\n");
+    assert!(e.to_string().contains("unknown field `metdata`"), "{e}");
+}

@@ -554,3 +554,14 @@ pub(crate) fn check_nesting(src: &str) -> Result<(), YamlFailure> {
     }
     Ok(())
 }
+
+/// The whole document as a YAML value, for telling the template formats apart by their keys
+/// (after [`check_shape`] passed).
+pub(crate) fn parse_value(src: &str) -> Result<YamlValue, YamlFailure> {
+    serde_yaml::from_str(src).map_err(|e| YamlFailure::from_error(&e))
+}
+
+/// Deserialize one of the ATG formats' raw models (after [`check_shape`] passed).
+pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, YamlFailure> {
+    serde_yaml::from_str(src).map_err(|e| YamlFailure::from_error(&e))
+}

@@ -330,3 +330,93 @@ fn template_alone_selects_the_template_strategy_and_reaches_scale_target() {
     ]);
     assert_eq!(p["strategy"], "replicate", "{p}");
 }
+
+/// `notes` of a plan that start with `warning: FILE:LINE: `key``.
+fn warnings_for(p: &serde_json::Value, file: &str) -> Vec<String> {
+    p["notes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str())
+                .filter(|n| n.starts_with(&format!("warning: {file}:")))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_atg_template_format_plans() {
+    let dir = "test-data/templates/atg-formats";
+    // A: absolute per-type counts; its scale_target is what its counts add up to on the seed.
+    let f = format!("{dir}/per-type-counts.yaml");
+    let p = dry_plan(&["--template", &f]);
+    assert_eq!(p["strategy"], "template", "{p}");
+    assert_eq!(p["synthetic_nodes"], 69, "{p}");
+    let by_type = &p["expected"]["operation_by_type"];
+    assert_eq!(by_type["Microsoft.Compute/disks"], 40, "{p}");
+    assert_eq!(by_type["Microsoft.Storage/storageAccounts"], 25, "{p}");
+    assert_eq!(by_type["Microsoft.Network/virtualNetworks"], 4, "{p}");
+    let w = warnings_for(&p, &f);
+    assert_eq!(w.len(), 3, "{p}");
+    assert!(w[0].starts_with(&format!("warning: {f}:39: `config.batch_size` is ignored")));
+
+    // C: friendly type names, name prefixes and connection ratios.
+    let f = format!("{dir}/friendly.yaml");
+    let p = dry_plan(&["--template", &f]);
+    assert_eq!(p["strategy"], "template", "{p}");
+    assert_eq!(p["synthetic_nodes"], 28, "{p}");
+    let by_type = &p["expected"]["operation_by_type"];
+    assert_eq!(by_type["Microsoft.Compute/virtualMachines"], 20, "{p}");
+    assert_eq!(by_type["Microsoft.Network/subnets"], 6, "{p}");
+    assert_eq!(by_type["Microsoft.Network/virtualNetworks"], 2, "{p}");
+    let rels = &p["expected"]["by_rel_type"];
+    // connection_ratio 0.9 of 20 VMs; 1.0 of 6 subnets.
+    assert_eq!(rels["USES_SUBNET"].as_u64().unwrap(), 18, "{p}");
+    assert_eq!(rels["PART_OF"].as_u64().unwrap(), 6, "{p}");
+    let w = warnings_for(&p, &f);
+    assert_eq!(w.len(), 4, "{p}");
+    assert!(w[0].starts_with(&format!("warning: {f}:8: `metadata.author`")));
+
+    // B: copy existing, with rules; its scale_factor 2 gives each selected base one copy,
+    // within the per-type bounds.
+    let f = format!("{dir}/patterns.yaml");
+    let p = dry_plan(&["--strategy", "replicate", "--template", &f]);
+    assert_eq!(p["strategy"], "replicate", "{p}");
+    let by_type = &p["expected"]["operation_by_type"];
+    assert_eq!(by_type["Microsoft.Compute/virtualMachines"], 50, "{p}");
+    assert_eq!(by_type["Microsoft.Network/virtualNetworks"], 20, "{p}");
+    // Unbounded types get what plain replication at factor 2 gives them.
+    let seed_nics = dry_plan(&["--scale-factor", "2"])["expected"]["operation_by_type"]
+        ["Microsoft.Network/networkInterfaces"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        by_type["Microsoft.Network/networkInterfaces"].as_u64(),
+        Some(seed_nics),
+        "{p}"
+    );
+    assert_eq!(by_type.as_object().unwrap().len(), 4, "{p}");
+    assert!(
+        p["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the template's scale_factor 2 is the scale factor"),
+        "{p}"
+    );
+    assert_eq!(warnings_for(&p, &f).len(), 2, "{p}");
+    // A flag overrides scale_factor.
+    let p = dry_plan(&[
+        "--strategy",
+        "replicate",
+        "--template",
+        &f,
+        "--scale-factor",
+        "3",
+    ]);
+    assert_eq!(
+        p["expected"]["operation_by_type"]["Microsoft.Network/networkInterfaces"].as_u64(),
+        Some(2 * seed_nics),
+        "{p}"
+    );
+}

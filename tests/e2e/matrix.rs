@@ -59,6 +59,29 @@ const STRATEGIES: &[Strategy] = &[
             "4400",
         ],
     },
+    Strategy {
+        name: "template (atg-formats/per-type-counts.yaml)",
+        flags: &[
+            "--template",
+            "test-data/templates/atg-formats/per-type-counts.yaml",
+        ],
+    },
+    Strategy {
+        name: "template (atg-formats/friendly.yaml)",
+        flags: &[
+            "--template",
+            "test-data/templates/atg-formats/friendly.yaml",
+        ],
+    },
+    Strategy {
+        name: "replicate (atg-formats/patterns.yaml)",
+        flags: &[
+            "--strategy",
+            "replicate",
+            "--template",
+            "test-data/templates/atg-formats/patterns.yaml",
+        ],
+    },
 ];
 
 const CONSUMERS: [&str; 5] = [
