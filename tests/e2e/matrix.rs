@@ -60,21 +60,21 @@ const STRATEGIES: &[Strategy] = &[
         ],
     },
     Strategy {
-        name: "template (atg-formats/per-type-counts.yaml)",
+        name: "template (atg per-type-counts.yaml)",
         flags: &[
             "--template",
             "test-data/templates/atg-formats/per-type-counts.yaml",
         ],
     },
     Strategy {
-        name: "template (atg-formats/friendly.yaml)",
+        name: "template (atg friendly.yaml)",
         flags: &[
             "--template",
             "test-data/templates/atg-formats/friendly.yaml",
         ],
     },
     Strategy {
-        name: "replicate (atg-formats/patterns.yaml)",
+        name: "replicate (atg patterns.yaml)",
         flags: &[
             "--strategy",
             "replicate",
