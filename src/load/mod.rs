@@ -106,7 +106,7 @@ pub enum LoadError {
         space: String,
         why: String,
     },
-    #[error("{path}: batch {batch}: {count} node id(s) already belong to nodes that are not of operation {operation}; the generated ids collide with the live graph: generate with another --seed or --operation-id, or `tenantgen clean` the other operation")]
+    #[error("{path}: batch {batch}: {count} node id(s) already belong to nodes that are not of operation {operation}; the generated ids collide with the live graph: generate with another --seed or --operation-id (a template's resource group and tag ids come from their names: change config.resource_group_pattern or config.tag_prefix), or `tenantgen clean` the other operation; what this load wrote so far goes with `tenantgen clean --operation-id {operation}`")]
     Foreign {
         path: String,
         batch: u64,
