@@ -503,6 +503,12 @@ fn yaml_error(path: &Path, f: YamlFailure) -> TemplateError {
     }
 }
 
+/// A mapping key of a template path (`resources[2].template` is `[key("resources"),
+/// Index(2), key("template")]`).
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_owned())
+}
+
 /// The semantic pass over the raw model.
 struct Checker<'a> {
     path: &'a Path,
@@ -522,7 +528,6 @@ impl Checker<'_> {
     }
 
     fn check(self, raw: RawTemplate) -> Result<Template, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         let metadata = self.check_metadata(raw.metadata)?;
         let raw_resources = raw.resources.unwrap_or_default();
         if raw_resources.is_empty() && raw.replicate.is_none() {
@@ -561,7 +566,6 @@ impl Checker<'_> {
     }
 
     fn check_metadata(&self, raw: Option<yaml::RawMetadata>) -> Result<Metadata, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         Ok(match raw {
             None => Metadata::default(),
             Some(m) => Metadata {
@@ -589,7 +593,6 @@ impl Checker<'_> {
         r: yaml::RawResource,
         resources: &[ResourceSpec],
     ) -> Result<ResourceSpec, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         let base = [key("resources"), Seg::Index(i)];
         let at_type = [base.clone().as_slice(), &[key("type")]].concat();
         if let Err(why) = check_type_name(&r.type_name) {
@@ -673,7 +676,6 @@ impl Checker<'_> {
     }
 
     fn check_config(&self, raw: Option<yaml::RawConfig>) -> Result<TemplateConfig, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         let mut config = TemplateConfig::default();
         if let Some(c) = raw {
             if let Some(locs) = c.random_locations {
@@ -715,7 +717,6 @@ impl Checker<'_> {
         r: yaml::RawRelationship,
         resources: &[ResourceSpec],
     ) -> Result<RelationshipRule, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         let base = [key("relationships"), Seg::Index(i)];
         let at = |k: &str| [base.as_slice(), &[key(k)]].concat();
         if !is_rel_type(&r.relationship_type) {
@@ -780,7 +781,6 @@ impl Checker<'_> {
     }
 
     fn check_replicate(&self, r: yaml::RawReplicate) -> Result<ReplicateSpec, TemplateError> {
-        let key = |k: &str| Seg::Key(k.to_owned());
         let mut spec = ReplicateSpec::default();
         for (i, p) in r.types.unwrap_or_default().into_iter().enumerate() {
             let segs = [key("replicate"), key("types"), Seg::Index(i)];
