@@ -184,6 +184,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         database: cfg.database.clone(),
         jvm_flags: jvm_flags.clone(),
     };
+    let _remove_staging = crate::interrupt::remove_on_interrupt(&staging);
     let staged = Instance::create(&staging, opts.clone())?;
     outdir::mark(staged.dir(), Made::Instance).map_err(|error| ImportError::Io {
         what: "write",
@@ -229,8 +230,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         });
     }
     // The server could have been started while neo4j-admin ran.
-    check_target(cfg)?;
-    install(&staging, &cfg.instance_dir)?;
+    crate::interrupt::critical(|| {
+        check_target(cfg)?;
+        install(&staging, &cfg.instance_dir)
+    })?;
     let instance = Instance::create(&cfg.instance_dir, opts)?;
     Ok(ImportOutcome {
         instance,

@@ -19,6 +19,7 @@ pub mod export;
 pub mod format;
 pub mod generate;
 pub mod import;
+pub mod interrupt;
 pub mod load;
 pub mod manifest;
 pub mod neo4j;

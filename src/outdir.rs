@@ -422,6 +422,7 @@ impl Target {
         }
         let staged = Staged {
             target: self.clone(),
+            _interrupt: crate::interrupt::remove_on_interrupt(&path),
             path,
             committed: false,
         };
@@ -440,6 +441,7 @@ pub struct Staged {
     target: Target,
     path: PathBuf,
     committed: bool,
+    _interrupt: crate::interrupt::Guard,
 }
 
 impl Drop for Staged {
@@ -489,6 +491,10 @@ impl Staged {
 
     /// Renames the directory into place, replacing a previous output last; see the module docs.
     pub fn commit(mut self) -> Result<(), OutDirError> {
+        crate::interrupt::critical(|| self.install())
+    }
+
+    fn install(&mut self) -> Result<(), OutDirError> {
         let out = self.target.out.clone();
         if out.exists() {
             let old = self.target.sibling("old", std::process::id());
@@ -589,6 +595,9 @@ impl PartWriter {
 
     /// Appends `bytes`, which hold `rows` complete rows.
     pub fn write_rows(&mut self, bytes: &[u8], rows: u64) -> io::Result<()> {
+        if crate::interrupt::requested() {
+            return Err(crate::interrupt::error());
+        }
         match &mut self.out {
             Encoded::Plain(w) => w.write_all(bytes)?,
             Encoded::Gzip(w) => w.write_all(bytes)?,

@@ -31,6 +31,13 @@ pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
         return Err(clean::CleanError::InvalidId(args.operation_id).into());
     }
     let client = Client::connect(&args.connect.settings()?)?;
+    let _resume = (!args.dry_run).then(|| {
+        crate::interrupt::note(format!(
+            "the clean of operation {op} stopped part-way: part of its nodes and relationships are deleted; run `tenantgen clean --operation-id {op} --uri {uri}` again to finish",
+            op = args.operation_id,
+            uri = args.connect.uri
+        ))
+    });
     let report = clean::clean(&client, &args.operation_id, args.dry_run)
         .with_context(|| format!("clean of operation {}", args.operation_id))?;
     if args.json {

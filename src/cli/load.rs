@@ -29,6 +29,20 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
+    /// The command that resumes this load (credentials stay in the environment).
+    fn resume_command(&self) -> String {
+        let mut c = format!(
+            "tenantgen load {} --uri {}",
+            self.dir.display(),
+            self.connect.uri
+        );
+        if let Some(db) = &self.connect.database {
+            c.push_str(&format!(" --database {db}"));
+        }
+        c.push_str(&format!(" --batch-size {}", self.batch_size));
+        c
+    }
+
     fn config(&self, global: Global) -> anyhow::Result<LoadConfig> {
         let mut cfg = LoadConfig::new(self.dir.clone(), self.connect.settings()?);
         cfg.batch_size = self.batch_size;
@@ -40,6 +54,12 @@ impl LoadArgs {
 
 pub fn run(args: LoadArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.config(global)?;
+    let _resume = crate::interrupt::note(format!(
+        "the load into {} stopped part-way: the operation of {} is incomplete in the graph; run `{}` again to resume (batches already in the graph are not duplicated)",
+        args.connect.uri,
+        args.dir.display(),
+        args.resume_command()
+    ));
     let report = load::load(&cfg).with_context(|| format!("load of {}", args.dir.display()))?;
     if args.json {
         out(&(serde_json::to_string_pretty(&report)? + "\n"))?;

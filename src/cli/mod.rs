@@ -4,7 +4,8 @@
 //! context chain.
 //!
 //! Exit codes: 0 done (and verified), 1 ran to the end but verification found a mismatch,
-//! 2 error (bad input, missing Neo4j, failed import, ...).
+//! 2 error (bad input, missing Neo4j, failed import, ...), 130/143/129 interrupted by
+//! SIGINT/SIGTERM/SIGHUP ([`crate::interrupt`]).
 
 mod clean;
 mod export;
@@ -32,7 +33,7 @@ pub const EXIT_MISMATCH: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 done (verified), 1 verification mismatch, 2 error.
+Exit codes: 0 done (verified), 1 verification mismatch, 2 error, 130/143/129 interrupted.
 Connection settings also come from NEO4J_URI, NEO4J_USERNAME (or NEO4J_USER) and NEO4J_PASSWORD.";
 
 /// Big, realistic, reproducible Azure tenant graphs for Neo4j.
@@ -121,6 +122,12 @@ pub fn main() -> ExitCode {
         }
     };
     let global = Global { quiet: cli.quiet };
+    if let Err(e) = crate::interrupt::install() {
+        info(
+            global,
+            &format!("note: cannot handle signals ({e}); an interrupt may leave temporary files"),
+        );
+    }
     let result = match cli.command {
         Command::Generate(a) => generate::run(a, global),
         Command::Import(a) => import::run(a, global),
@@ -131,6 +138,9 @@ pub fn main() -> ExitCode {
         Command::Clean(a) => clean::run(a, global),
         Command::Stats(a) => stats::run(a, global),
     };
+    // An error the interrupt caused (a stopped child, a removed directory) is the handler's to
+    // report: it exits with 128 + the signal.
+    crate::interrupt::wait_if_requested();
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -93,6 +93,9 @@ impl Loader<'_> {
                 });
             }
             let mut send = |w: Work| -> Result<()> {
+                if crate::interrupt::requested() {
+                    return Err(LoadError::Invalid("interrupted".into()));
+                }
                 if failed.load(Ordering::Relaxed) {
                     return Err(LoadError::Invalid("a worker failed".into()));
                 }

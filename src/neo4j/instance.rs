@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -255,14 +256,22 @@ impl Instance {
             &log_path,
         )?;
         let started = Instant::now();
-        let status = admin
+        let mut child = admin
             .args(import_args(self, req))
             .current_dir(&req.workdir)
-            .status()
+            // Its own process group: a terminal's Ctrl-C reaches tenantgen alone, which stops
+            // the importer and then removes its staging directory.
+            .process_group(0)
+            .spawn()
             .map_err(|error| Neo4jError::Spawn {
                 program: home.admin(),
                 error,
             })?;
+        let _stop = crate::interrupt::stop_on_interrupt(child.id(), "neo4j-admin");
+        let status = child.wait().map_err(|error| Neo4jError::Spawn {
+            program: home.admin(),
+            error,
+        })?;
         let elapsed = started.elapsed();
         let output = read_lossy(&log_path)?;
 

@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,26 +32,41 @@ impl Instance {
             return Err(Neo4jError::PortInUse { port: self.port });
         }
         let log_path = self.logs_dir().join("console.log");
-        let child = self
-            .command(
-                home,
-                home.server(),
-                &self.opts.heap,
-                self.opts.jvm_flags.as_deref(),
-                &log_path,
-            )?
-            .arg("console")
-            .current_dir(&self.dir)
-            .spawn()
-            .map_err(|error| Neo4jError::Spawn {
-                program: home.server(),
-                error,
-            })?;
+        let mut command = self.command(
+            home,
+            home.server(),
+            &self.opts.heap,
+            self.opts.jvm_flags.as_deref(),
+            &log_path,
+        )?;
+        command.arg("console").current_dir(&self.dir);
+        // SAFETY: setsid is async-signal-safe and touches no memory of this process. A session
+        // of its own: no controlling terminal, so a kept server outlives the terminal that
+        // started it, and a terminal's Ctrl-C reaches tenantgen alone, which stops the server.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|error| Neo4jError::Spawn {
+            program: home.server(),
+            error,
+        })?;
+        let pid_file = self.dir.join("run/neo4j.pid");
+        let _ = fs::write(&pid_file, format!("{}\n", child.id()));
         let mut server = Server {
+            interrupt: Some(crate::interrupt::stop_on_interrupt(
+                child.id(),
+                "the Neo4j server",
+            )),
             child: Some(child),
             port: self.port,
             dir: self.dir.clone(),
             log: log_path,
+            pid_file,
         };
         server.wait_ready(timeout)?;
         Ok(server)
@@ -83,6 +99,10 @@ pub struct Server {
     port: u16,
     dir: PathBuf,
     log: PathBuf,
+    /// `run/neo4j.pid`, which [`super::store_holder`] and `tenantgen stop` read.
+    pid_file: PathBuf,
+    /// Stops the server on an interrupt, until [`Server::keep`].
+    interrupt: Option<crate::interrupt::Guard>,
 }
 
 impl Server {
@@ -110,8 +130,10 @@ impl Server {
         self.shutdown()
     }
 
-    /// Leaves the server running after this value is gone; returns its URI.
+    /// Leaves the server running after this value is gone (and after tenantgen exits: it runs
+    /// in a session of its own); returns its URI.
     pub fn keep(mut self) -> String {
+        self.interrupt = None;
         self.child = None; // dropping a Child neither kills nor waits for it
         self.uri()
     }
@@ -158,6 +180,13 @@ impl Server {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
+        let stopped = self.kill(&mut child);
+        let _ = fs::remove_file(&self.pid_file);
+        self.interrupt = None;
+        stopped
+    }
+
+    fn kill(&self, child: &mut Child) -> Result<()> {
         let pid = child.id();
         if let Ok(Some(_)) = child.try_wait() {
             return Ok(());
