@@ -215,7 +215,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let report = match staged.import(&home, &req) {
         Ok(r) => r,
         Err(mut e) => {
-            keep_log(&mut e, &cfg.instance_dir);
+            // Stopped by an interrupt: the handler removes the staging directory, log and all.
+            if !crate::interrupt::requested() {
+                keep_log(&mut e, &cfg.instance_dir);
+            }
             let _ = fs::remove_dir_all(&staging);
             return Err(e.into());
         }

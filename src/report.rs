@@ -132,11 +132,14 @@ pub fn run_summary(r: &RunSummary<'_>) -> String {
         Server::Running { uri, pid } => {
             let _ = writeln!(
                 s,
-                "Neo4j keeps running at {uri} (instance {instance}); stop it with: kill {pid}"
+                "Neo4j keeps running at {uri} (pid {pid}, instance {instance}); stop it with: tenantgen stop {instance}"
             );
         }
         Server::Stopped => {
-            let _ = writeln!(s, "server stopped; instance kept in {instance}");
+            let _ = writeln!(
+                s,
+                "server stopped; instance kept in {instance}; start it again with: tenantgen start {instance}"
+            );
         }
     }
     s
@@ -232,7 +235,7 @@ mod tests {
         };
         assert_eq!(
             run_summary(&r),
-            "operation op-1\n  graph: 25,755 nodes (22,506 abstracted, 18,414 synthetic, 0 original), 10,632 relationships\n  this operation: +18,414 nodes, +3,807 relationships\n  stages: generate 0.04 s, import 1.50 s, total 1.54 s\nverification: PASSED\nserver stopped; instance kept in /x/generated.neo4j\n"
+            "operation op-1\n  graph: 25,755 nodes (22,506 abstracted, 18,414 synthetic, 0 original), 10,632 relationships\n  this operation: +18,414 nodes, +3,807 relationships\n  stages: generate 0.04 s, import 1.50 s, total 1.54 s\nverification: PASSED\nserver stopped; instance kept in /x/generated.neo4j; start it again with: tenantgen start /x/generated.neo4j\n"
         );
         r.passed = false;
         r.verify_table = Some("TABLE\n".into());
@@ -241,7 +244,7 @@ mod tests {
             pid: 12,
         };
         assert!(run_summary(&r).ends_with(
-            "TABLE\nverification: FAILED\nNeo4j keeps running at bolt://127.0.0.1:7999 (instance /x/generated.neo4j); stop it with: kill 12\n"
+            "TABLE\nverification: FAILED\nNeo4j keeps running at bolt://127.0.0.1:7999 (pid 12, instance /x/generated.neo4j); stop it with: tenantgen stop /x/generated.neo4j\n"
         ));
     }
 }

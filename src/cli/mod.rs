@@ -13,6 +13,7 @@ mod generate;
 mod import;
 mod load;
 mod run;
+mod start;
 mod stats;
 mod verify;
 
@@ -65,6 +66,10 @@ pub enum Command {
     Clean(clean::CleanArgs),
     /// Totals of the live graph: real, synthetic, original, by type and by operation.
     Stats(stats::StatsArgs),
+    /// Start Neo4j on an instance directory tenantgen made, detached; print its bolt:// URI.
+    Start(start::StartArgs),
+    /// Stop the server running on an instance directory tenantgen made.
+    Stop(start::StopArgs),
 }
 
 /// Bolt connection flags shared by the commands that talk to a running server.
@@ -137,6 +142,8 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a, global),
         Command::Clean(a) => clean::run(a, global),
         Command::Stats(a) => stats::run(a, global),
+        Command::Start(a) => start::start(a, global),
+        Command::Stop(a) => start::stop(a, global),
     };
     // An error the interrupt caused (a stopped child, a removed directory) is the handler's to
     // report: it exits with 128 + the signal.

@@ -25,7 +25,8 @@ pub struct RunArgs {
     /// NEO4J_PASSWORD).
     #[arg(long, value_name = "URI", conflicts_with = "baseline")]
     pub from_uri: Option<String>,
-    /// Leave the server running and print its bolt:// URI.
+    /// Leave the server running (detached: it outlives the terminal) and print its bolt:// URI;
+    /// `tenantgen stop DIR` stops it.
     #[arg(long)]
     pub keep_running: bool,
     /// Copies whose properties verify compares with their base.
@@ -85,9 +86,20 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
 
     let t = Instant::now();
     let cfg = args.neo4j.config(&report.out, true)?;
+    let generated = crate::interrupt::note(format!(
+        "{out} is generated and complete; {inst} is as it was: import it with `tenantgen import {out} --data-dir {inst} --overwrite`",
+        out = report.out.display(),
+        inst = cfg.instance_dir.display()
+    ));
     let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
     timed("import", t);
+    drop(generated);
+    let _imported = crate::interrupt::note(format!(
+        "{out} is imported into {inst} (complete, not verified; the server was stopped): start it with `tenantgen start {inst}` and check it with `tenantgen verify {out} --uri URI`",
+        out = report.out.display(),
+        inst = done.instance.dir().display()
+    ));
 
     let t = Instant::now();
     let server = done

@@ -15,6 +15,9 @@ use crate::verify::{verify, VerifyOptions, DEFAULT_SAMPLE};
 /// Flags of `verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
+    /// The generated directory (as `load DIR` and `import DIR` take it); same as --manifest.
+    #[arg(value_name = "DIR", conflicts_with = "manifest")]
+    pub dir: Option<PathBuf>,
     /// The generated directory's manifest (a directory holding manifest.json also works).
     #[arg(
         long,
@@ -33,7 +36,10 @@ pub struct VerifyArgs {
     pub sample: usize,
 }
 
-pub fn run(args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = args.dir.take() {
+        args.manifest = dir;
+    }
     let manifest = Manifest::read(&args.manifest)
         .with_context(|| format!("cannot verify against {}", args.manifest.display()))?;
     let settings = args.connect.settings()?;

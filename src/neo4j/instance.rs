@@ -161,6 +161,36 @@ impl Instance {
         Ok(Instance { dir, port, opts })
     }
 
+    /// The instance already laid out under `dir`: its port, database, heap and page cache are
+    /// read back from `conf/neo4j.conf`, which is left as it is.
+    pub fn open(dir: &Path) -> Result<Instance> {
+        let dir = dir
+            .canonicalize()
+            .map_err(io_err("cannot resolve instance directory", dir))?;
+        let conf = dir.join("conf/neo4j.conf");
+        let text = fs::read_to_string(&conf).map_err(io_err("cannot read Neo4j config", &conf))?;
+        let setting = |key: &str| {
+            // The last occurrence wins, as in Neo4j.
+            text.lines()
+                .rev()
+                .filter_map(|l| l.trim().split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let port = setting("server.bolt.listen_address")
+            .and_then(|a| a.rsplit(':').next().and_then(|p| p.parse().ok()))
+            .ok_or_else(|| Neo4jError::NoBoltPort { conf: conf.clone() })?;
+        let defaults = InstanceOptions::default();
+        let opts = InstanceOptions {
+            port: Some(port),
+            heap: setting("server.memory.heap.max_size").unwrap_or(defaults.heap),
+            pagecache: setting("server.memory.pagecache.size").unwrap_or(defaults.pagecache),
+            database: setting("initial.dbms.default_database").unwrap_or(defaults.database),
+            jvm_flags: None,
+        };
+        Ok(Instance { dir, port, opts })
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

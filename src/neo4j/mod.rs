@@ -18,7 +18,7 @@ pub use instance::{
     free_port, parse_import_summary, render_conf, store_holder, Holder, ImportReport,
     ImportRequest, Instance, InstanceOptions,
 };
-pub use server::{Server, START_TIMEOUT, STOP_TIMEOUT};
+pub use server::{stop_process, Server, START_TIMEOUT, STOP_TIMEOUT};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,8 @@ pub enum Neo4jError {
         path: PathBuf,
         error: io::Error,
     },
+    #[error("{conf} sets no Bolt port (`server.bolt.listen_address=127.0.0.1:PORT`): is this a Neo4j instance directory? (`tenantgen import` or `run` make one)")]
+    NoBoltPort { conf: PathBuf },
     #[error("could not find a free TCP port on 127.0.0.1: {0}; pass an explicit port")]
     NoFreePort(io::Error),
     #[error("Bolt port 127.0.0.1:{port} is already in use (another Neo4j or process?): stop it or choose another port")]

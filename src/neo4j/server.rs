@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -188,33 +188,10 @@ impl Server {
 
     fn kill(&self, child: &mut Child) -> Result<()> {
         let pid = child.id();
-        if let Ok(Some(_)) = child.try_wait() {
-            return Ok(());
-        }
-        let term = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if term.is_ok() {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                match child.try_wait() {
-                    Ok(Some(_)) => return Ok(()),
-                    Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-                    Err(e) => {
-                        return Err(Neo4jError::Stop {
-                            pid,
-                            detail: e.to_string(),
-                        })
-                    }
-                }
-            }
-        }
-        child.kill().map_err(|e| Neo4jError::Stop {
-            pid,
-            detail: format!("SIGKILL after {} s failed: {e}", STOP_TIMEOUT.as_secs()),
+        terminate(pid, || match child.try_wait() {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e.to_string()),
         })?;
         child.wait().map_err(|e| Neo4jError::Stop {
             pid,
@@ -222,6 +199,58 @@ impl Server {
         })?;
         Ok(())
     }
+}
+
+/// Stops a server that is not this process's child (one a kept `run` or `tenantgen start`
+/// left running): SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns once it is gone.
+pub fn stop_process(pid: u32) -> Result<()> {
+    terminate(pid, || Ok(!alive(pid)))
+}
+
+/// Whether `pid` runs (a zombie waiting for its parent does not).
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// SIGTERM, wait for `gone`, SIGKILL after [`STOP_TIMEOUT`].
+fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, String>) -> Result<()> {
+    let stop_err = |detail: String| Neo4jError::Stop { pid, detail };
+    let signal = |sig| {
+        // SAFETY: kill takes plain integers; a process that is gone only makes it fail.
+        unsafe { libc::kill(pid as libc::pid_t, sig) }
+    };
+    if gone().map_err(stop_err)? {
+        return Ok(());
+    }
+    signal(libc::SIGTERM);
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while Instant::now() < deadline {
+        if gone().map_err(stop_err)? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if signal(libc::SIGKILL) != 0 && !gone().map_err(stop_err)? {
+        return Err(stop_err(format!(
+            "SIGKILL after {} s failed: {}",
+            STOP_TIMEOUT.as_secs(),
+            std::io::Error::last_os_error()
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone().map_err(stop_err)? {
+        if Instant::now() >= deadline {
+            return Err(stop_err("still running 5 s after SIGKILL".into()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 impl Drop for Server {

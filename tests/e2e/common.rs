@@ -2,7 +2,8 @@
 
 #![allow(dead_code)] // not every test module uses every helper
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use tenantgen::neo4j::{Client, ConnectionSettings, NeoHome};
 
@@ -198,4 +199,30 @@ pub fn small_run() -> assert_cmd::Command {
         "1g",
     ]);
     cmd
+}
+
+/// Every file under `dir` (but `skip`ped top-level entries) with its checksum; directories as
+/// `/`.
+pub fn tree(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut BTreeMap<PathBuf, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            if dir == root && skip.iter().any(|s| rel == Path::new(s)) {
+                continue;
+            }
+            if p.is_dir() {
+                out.insert(rel, "/".into());
+                walk(root, &p, skip, out);
+            } else {
+                out.insert(rel, tenantgen::outdir::file_xxh3(&p).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, skip, &mut out);
+    out
 }

@@ -13,4 +13,5 @@ mod neo4j_smoke;
 mod roundtrip;
 mod run;
 mod safety;
+mod signals;
 mod verify;

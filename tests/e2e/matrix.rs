@@ -10,7 +10,6 @@
 //! fails, so one broken cell does not hide the others.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tenantgen::manifest::Manifest;
@@ -256,19 +255,23 @@ fn through_run(dir: &Path, s: &Strategy, seed: &GraphDigest) -> [Result<(), Stri
     let nodes = doc["expected"]["operation_nodes"].as_u64().unwrap_or(0);
     let stats = stats_shows(&uri, &op, nodes);
     let clean = clean_restores(&uri, &op, &local_client(&uri), seed);
-    if let Some(pid) = pid {
-        stop(pid);
-    }
-    [ran, clean, stats]
+    let stopped = stop(doc["instance"].as_str().unwrap_or_default(), pid);
+    [ran.and(stopped), clean, stats]
 }
 
-/// Stops the server `run --keep-running` left (a process this test started) and waits for it.
-fn stop(pid: u64) {
-    let _ = Command::new("kill").arg(pid.to_string()).status();
+/// Stops the server `run --keep-running` left, as a user does: `tenantgen stop INSTANCE`.
+fn stop(instance: &str, pid: Option<u64>) -> Result<(), String> {
+    output(tenantgen().args(["stop", instance]))?;
+    let Some(pid) = pid else { return Ok(()) };
+    // Gone once its new parent has reaped it.
     let t0 = Instant::now();
-    while Path::new(&format!("/proc/{pid}")).exists() && t0.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(200));
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err(format!("stop: pid {pid} still there"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
+    Ok(())
 }
 
 #[test]

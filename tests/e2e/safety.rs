@@ -8,37 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{import_and_start, tenantgen, write_file};
-use tenantgen::outdir::{file_xxh3, Made, MARKER};
+use crate::common::{import_and_start, tenantgen, tree, write_file};
+use tenantgen::outdir::{Made, MARKER};
 
 fn mini_baseline() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mini-baseline")
-}
-
-/// Every file under `dir` (but `skip`ped top-level entries) with its checksum; directories as
-/// `/`.
-fn tree(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, String> {
-    fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut BTreeMap<PathBuf, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            if dir == root && skip.iter().any(|s| rel == Path::new(s)) {
-                continue;
-            }
-            if p.is_dir() {
-                out.insert(rel, "/".into());
-                walk(root, &p, skip, out);
-            } else {
-                out.insert(rel, file_xxh3(&p).unwrap_or_default());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, skip, &mut out);
-    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
