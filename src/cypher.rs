@@ -1,6 +1,6 @@
 //! `cypher`: the graph's domain rules written as Cypher, in one place for every module that
-//! emits Cypher (`load`, `stats`, `clean`, `verify`; `write`'s `load.cypher` and `export` are to
-//! follow). It owns identifier quoting, the predicates that say what a node *is*, the label
+//! emits Cypher (`load`, `stats`, `clean`, `verify`, `write`'s `load.cypher`; `export` is to
+//! follow). It owns identifier quoting, the schema an in-place load creates, the predicates that say what a node *is*, the label
 //! relationship ends are matched on, and the conversion of CSV fields into Cypher parameters.
 //! It does not run queries (that is [`crate::neo4j`]) nor decide what a stage asks.
 //!
@@ -32,6 +32,31 @@ use crate::manifest::NodeGroup;
 pub const RESOURCE: &str = "Resource";
 /// The label of an original (scanned) resource.
 pub const ORIGINAL: &str = "Original";
+
+/// The schema an in-place load needs, first: resource ids unique (so a `MERGE`/`MATCH` by id
+/// is an index seek), [`ID_INDEX`] where duplicates prevent it.
+pub const ID_CONSTRAINT: &str =
+    "CREATE CONSTRAINT IF NOT EXISTS FOR (r:Resource) REQUIRE r.id IS UNIQUE";
+/// The fallback of [`ID_CONSTRAINT`] for a graph that already holds duplicate ids.
+pub const ID_INDEX: &str = "CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.id)";
+/// Waits for the indexes just created, so the batches after it seek instead of scan.
+pub const AWAIT_INDEXES: &str = "CALL db.awaitIndexes(300)";
+
+/// The indexes after [`ID_CONSTRAINT`]: the operation keys `clean` and resuming match on, and
+/// `id` on every other label relationship ends are matched by ([`end_label`]).
+pub fn load_indexes<'a>(end_labels: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = ["scale_operation_id", "synthetic", "template_source_id"]
+        .iter()
+        .map(|key| format!("CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.{key})"))
+        .collect();
+    for label in end_labels.into_iter().filter(|l| *l != RESOURCE) {
+        v.push(format!(
+            "CREATE INDEX IF NOT EXISTS FOR (n:{}) ON (n.id)",
+            quote(label)
+        ));
+    }
+    v
+}
 
 /// A label, relationship type or property key in backticks, inner backticks doubled: the
 /// quoted name matches exactly `name`, whatever it holds (labels and types are validated

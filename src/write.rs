@@ -455,13 +455,47 @@ fn full_file_lists(m: &Manifest, plan: &Plan, tasks: &[Task]) -> Manifest {
 }
 
 /// A LOAD CSV script for the synthetic groups, for users of cypher-shell on a running server
-/// (copy the directory under the server's import directory first).
+/// that holds the baseline. Its header says which files go where; it creates the schema it
+/// matches on first, then one `CALL (row) { … } IN TRANSACTIONS` statement per data part.
 pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> String {
-    let mut s = String::from(
-        "// Load this operation's synthetic nodes and relationships into a running Neo4j.\n\
-         // Copy this directory under the server's import directory (server.directories.import)\n\
-         // and run: cypher-shell -f load.cypher\n\
-         CREATE CONSTRAINT tenantgen_resource_id IF NOT EXISTS FOR (r:Resource) REQUIRE r.id IS UNIQUE;\n\n",
+    let op = m.operation.as_ref().map_or("", |o| o.id.as_str());
+    let mut s = format!(
+        "// Loads operation {op}'s synthetic nodes and relationships into a running Neo4j that\n\
+         // holds its baseline (`tenantgen load DIR --uri ...` does the same over Bolt, with no\n\
+         // copying, and resumes after an interruption).\n\
+         // 1. Copy the `data` folder of this directory INTO the server's import directory\n\
+         //    (server.directories.import, default <NEO4J_HOME>/import), so that the files below\n\
+         //    resolve as <import>/data/<part>, e.g.: cp -r data \"$NEO4J_HOME/import/\"\n\
+         //    (copy the folder, not the directory holding it: the paths start with data/).\n\
+         // 2. Run the statements in order, each on its own (auto-commit), e.g.:\n\
+         //    cypher-shell -a bolt://127.0.0.1:7687 -f load.cypher\n\n",
+    );
+    let mut end_labels = std::collections::BTreeSet::new();
+    for g in m
+        .relationship_groups
+        .iter()
+        .filter(|g| g.origin == Origin::Synthetic)
+    {
+        end_labels.insert(end_label(m, &g.start_space));
+        end_labels.insert(end_label(m, &g.end_space));
+    }
+    s.push_str(cypher::ID_CONSTRAINT);
+    s.push_str(
+        ";
+",
+    );
+    for statement in cypher::load_indexes(end_labels.iter().map(String::as_str)) {
+        s.push_str(&statement);
+        s.push_str(
+            ";
+",
+        );
+    }
+    s.push_str(cypher::AWAIT_INDEXES);
+    s.push_str(
+        ";
+
+",
     );
     for g in m
         .node_groups
@@ -474,7 +508,7 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         let labels: String = g.labels.iter().map(|l| format!(":{}", quote(l))).collect();
         for f in &g.files {
             s.push_str(&format!(
-                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  CREATE (n{labels})\n  SET n += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
+                "LOAD CSV FROM 'file:///{}' AS row\nCALL (row) {{\n  CREATE (n{labels})\n  SET n += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
                 f.path,
                 cypher_props(&header, true)
             ));
@@ -502,7 +536,7 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         );
         for f in &g.files {
             s.push_str(&format!(
-                "LOAD CSV FROM 'file:///{}' AS row\nCALL {{ WITH row\n  MATCH (a:{sl} {{id: row[{si}]}})\n  MATCH (b:{el} {{id: row[{ei}]}})\n  CREATE (a)-[r:{}]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
+                "LOAD CSV FROM 'file:///{}' AS row\nCALL (row) {{\n  MATCH (a:{sl} {{id: row[{si}]}})\n  MATCH (b:{el} {{id: row[{ei}]}})\n  CREATE (a)-[r:{}]->(b)\n  SET r += {{{}}}\n}} IN TRANSACTIONS OF 10000 ROWS;\n\n",
                 f.path,
                 quote(&g.rel_type),
                 cypher_props(&header, false)
@@ -686,7 +720,7 @@ mod tests {
         assert!(args.starts_with("--nodes="), "{args}");
 
         let cypher = fs::read_to_string(out.join("load.cypher")).unwrap();
-        assert!(cypher.starts_with("// Load this operation's synthetic nodes"));
+        assert!(cypher.starts_with("// Loads operation "), "{cypher}");
         let synthetic_files = manifest
             .node_groups
             .iter()
@@ -785,15 +819,15 @@ mod tests {
             shard: None,
         };
         let text = load_cypher(&m, &headers);
-        let body = text.split_once(";\n\n").unwrap().1;
+        let body = text.split_once("CALL db.awaitIndexes(300);\n\n").unwrap().1;
         assert_eq!(
             body,
             "LOAD CSV FROM 'file:///data/vm.part-0000.csv' AS row\n\
-             CALL { WITH row\n  CREATE (n:`Resource`:`Odd``Label`)\n  \
+             CALL (row) {\n  CREATE (n:`Resource`:`Odd``Label`)\n  \
              SET n += {`id`: row[0], `n`: toInteger(row[1]), `zones`: [x IN split(row[2], ';') | x], `ok`: toBoolean(row[3])}\n\
              } IN TRANSACTIONS OF 10000 ROWS;\n\n\
              LOAD CSV FROM 'file:///data/rel.part-0000.csv' AS row\n\
-             CALL { WITH row\n  MATCH (a:`Resource` {id: row[0]})\n  MATCH (b:`Resource` {id: row[1]})\n  \
+             CALL (row) {\n  MATCH (a:`Resource` {id: row[0]})\n  MATCH (b:`Resource` {id: row[1]})\n  \
              CREATE (a)-[r:`CONTAINS`]->(b)\n  SET r += {`w`: toFloat(row[2])}\n\
              } IN TRANSACTIONS OF 10000 ROWS;\n\n"
         );

@@ -51,7 +51,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cypher::{self, quote};
+use crate::cypher;
 use crate::format::csv as csvfmt;
 use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
@@ -570,33 +570,18 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
 /// batches and `clean` use; returns `constraint` or `index`.
 fn ensure_schema(client: &Client, plan: &LoadPlan, notes: &mut Vec<String>) -> Result<String> {
     let mut kind = "constraint".to_string();
-    if let Err(e) = client.run(
-        "CREATE CONSTRAINT IF NOT EXISTS FOR (r:Resource) REQUIRE r.id IS UNIQUE",
-        &[],
-    ) {
+    if let Err(e) = client.run(cypher::ID_CONSTRAINT, &[]) {
         kind = "index".into();
         notes.push(format!(
             "could not create the unique constraint on :Resource(id) ({}); using an index instead — check the graph for duplicate ids",
             first_line(&e.to_string())
         ));
-        client.run("CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.id)", &[])?;
+        client.run(cypher::ID_INDEX, &[])?;
     }
-    for key in ["scale_operation_id", "synthetic", "template_source_id"] {
-        client.run(
-            &format!("CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.{key})"),
-            &[],
-        )?;
+    for statement in cypher::load_indexes(plan.end_labels.iter().map(String::as_str)) {
+        client.run(&statement, &[])?;
     }
-    for label in plan.end_labels.iter().filter(|l| *l != "Resource") {
-        client.run(
-            &format!(
-                "CREATE INDEX IF NOT EXISTS FOR (n:{}) ON (n.id)",
-                quote(label)
-            ),
-            &[],
-        )?;
-    }
-    client.run("CALL db.awaitIndexes(300)", &[])?;
+    client.run(cypher::AWAIT_INDEXES, &[])?;
     Ok(kind)
 }
 

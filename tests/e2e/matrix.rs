@@ -1,7 +1,8 @@
 //! The strategy × consumer matrix: every generation strategy (replicate, replicate
 //! `--atg-compat`, replicate with a template's rules, each shipped template) through every
 //! consumer — `run` (generate, import, verify), `load` into a running server holding the seed
-//! then `verify`, `clean` (the graph then equals the one before, node for node and relationship
+//! then `verify`, the generated `load.cypher` (LOAD CSV) run as its header says then `verify`,
+//! `clean` (the graph then equals the one before, node for node and relationship
 //! for relationship) and `stats` (the operation shown, then no trace of it). A new strategy
 //! joins by adding a row to [`STRATEGIES`].
 //!
@@ -83,10 +84,12 @@ const STRATEGIES: &[Strategy] = &[
     },
 ];
 
-const CONSUMERS: [&str; 5] = [
+const CONSUMERS: [&str; 7] = [
     "run",
     "load+verify",
     "clean after load",
+    "load.cypher+verify",
+    "clean after cypher",
     "clean after run",
     "stats",
 ];
@@ -235,6 +238,49 @@ fn through_load(
     [loaded, clean, stats]
 }
 
+/// `load.cypher` as its header says: the `data` folder copied into the server's import
+/// directory, every statement run on its own (auto-commit, as cypher-shell does), then `verify`
+/// and `clean`; outcomes for load.cypher+verify and clean. The graph holds only the seed before.
+fn through_load_csv(
+    dir: &Path,
+    import_dir: &Path,
+    uri: &str,
+    c: &Client,
+    seed: &GraphDigest,
+) -> [Result<(), String>; 2] {
+    let Ok(m) = Manifest::read(dir) else {
+        return [Err("no manifest".into()), Err("-".into())];
+    };
+    let (op, _) = operation(&m);
+    let _ = std::fs::remove_dir_all(import_dir.join("data"));
+    copy_dir(&dir.join("data"), &import_dir.join("data"));
+    let script = std::fs::read_to_string(dir.join("load.cypher")).unwrap_or_default();
+    let body: String = script
+        .lines()
+        .filter(|l| !l.starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let loaded = body
+        .split(";\n")
+        .map(str::trim)
+        .filter(|st| !st.is_empty())
+        .try_for_each(|st| c.run(st, &[]).map_err(|e| format!("load.cypher: {e}")))
+        .and_then(|_| {
+            output(tenantgen().arg("verify").arg(dir).args(["--uri", uri]))
+                .map(|_| ())
+                .map_err(|e| format!("verify: {e}"))
+        });
+    let clean = clean_restores(uri, &op, c, seed);
+    [loaded, clean]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 /// `run --keep-running` → stats → clean, then the server is stopped; outcomes for run, clean,
 /// stats.
 fn through_run(dir: &Path, s: &Strategy, seed: &GraphDigest) -> [Result<(), String>; 3] {
@@ -290,6 +336,13 @@ fn every_strategy_through_every_consumer() {
             &seed_server.client,
             &seed,
         );
+        let [load_csv, clean_csv] = through_load_csv(
+            &tmp.path().join(format!("load-{k}")),
+            &seed_server.instance.dir().join("import"),
+            &uri,
+            &seed_server.client,
+            &seed,
+        );
         let loaded_in = t0.elapsed();
         let [run, clean_run, stats_run] =
             through_run(&tmp.path().join(format!("run-{k}")), s, &seed);
@@ -300,7 +353,10 @@ fn every_strategy_through_every_consumer() {
             loaded_in,
             t0.elapsed() - loaded_in
         );
-        rows.push((s.name, [run, load, clean_load, clean_run, stats]));
+        rows.push((
+            s.name,
+            [run, load, clean_load, load_csv, clean_csv, clean_run, stats],
+        ));
     }
     let mut table = format!("{:<40}", "strategy");
     for c in CONSUMERS {
