@@ -3,37 +3,14 @@
 //! database is the new one; `--reset-instance` gives a fresh instance instead. On the real
 //! neo4j-admin and a real server with auth enabled.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::common::{neo_home, tenantgen};
+use crate::common::{generate_mini, neo_home, tenantgen, SIZES};
 use tenantgen::neo4j::{Client, ConnectionSettings, Instance, Neo4jError, Secret};
-
-fn mini_baseline() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mini-baseline")
-}
-
-const SIZES: [&str; 8] = [
-    "--server-heap",
-    "512m",
-    "--pagecache",
-    "128m",
-    "--max-off-heap",
-    "512M",
-    "--import-heap",
-    "512m",
-];
 
 /// Generates the mini baseline scaled by `factor` into `out`; returns the expected node count.
 fn generate(out: &Path, factor: &str) -> i64 {
-    let o = tenantgen()
-        .args(["generate", "--quiet", "--scale-factor", factor])
-        .args(["--timestamp", "2025-11-15T21:17:00Z", "--baseline"])
-        .arg(mini_baseline())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    generate_mini(out, factor);
     let m = tenantgen::manifest::Manifest::read(out).unwrap();
     m.expected
         .expect("generated manifest has expected counts")
