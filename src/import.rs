@@ -3,12 +3,19 @@
 //! against the manifest.
 //!
 //! Safety: data files are checked against the manifest's checksums first; the import runs into
-//! a staging instance directory and replaces the target only when it succeeded and its counts
-//! match, so a failed import leaves any earlier database as it was. An existing database is
-//! replaced only with `overwrite`, and only in an instance directory tenantgen made
+//! a staging instance directory and is installed only when it succeeded and its counts match, so
+//! a failed import leaves any earlier database as it was. An existing database is replaced only
+//! with `overwrite`, and only in an instance directory tenantgen made
 //! ([`outdir::check_replace`]) that no live process holds ([`store_holder`]); leftovers of an
-//! interrupted import (`.NAME.staging-PID`) are removed at the next start. Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a
-//! directory without one comes from its manifest ([`Manifest::import_args`]).
+//! interrupted import (`.NAME.staging-PID`) are removed at the next start.
+//!
+//! Installing into an existing instance swaps only the imported database's store and
+//! transaction directories ([`swap_database`]) and keeps the instance's config, system database
+//! (users, roles), other databases and port; explicit `--port`, `--server-heap` and
+//! `--pagecache` change those lines of its config. `reset_instance` replaces the whole instance
+//! directory with a fresh one (new config: auth off, a new port, a new system database).
+//! Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a directory without one comes from
+//! its manifest ([`Manifest::import_args`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::manifest::{Manifest, ManifestError};
 use crate::neo4j::{
-    store_holder, ImportReport, ImportRequest, Instance, InstanceOptions, Neo4jError, NeoHome,
-    QUICK_JVM, QUICK_JVM_ENTITIES,
+    fixed_default_database, port_answers, store_holder, ImportReport, ImportRequest, Instance,
+    InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
 };
 use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
 
@@ -44,6 +51,14 @@ pub enum ImportError {
         path: PathBuf,
         pid: u32,
         file: PathBuf,
+    },
+    #[error("--port {port}: 127.0.0.1:{port} is already in use (another Neo4j or process listens there): stop it, pass another --port, or leave --port out to pick a free one")]
+    PortTaken { port: u16 },
+    #[error("instance {path} serves database '{existing}', fixed in its system database at its first start (Neo4j Community serves one user database), not '{wanted}': pass --database {existing} to replace that one, or --reset-instance to start the instance afresh (a new config and system database: its users, roles and settings are lost)")]
+    OtherDefaultDatabase {
+        path: PathBuf,
+        existing: String,
+        wanted: String,
     },
     #[error("instance {path} already holds database '{database}'; pass --overwrite to replace it, or choose another --data-dir")]
     Exists { path: PathBuf, database: String },
@@ -73,6 +88,9 @@ pub struct ImportConfig {
     pub instance_dir: PathBuf,
     pub database: String,
     pub overwrite: bool,
+    /// Replace the whole instance directory (a fresh config and system database) instead of
+    /// only the database's store in it.
+    pub reset_instance: bool,
     pub threads: usize,
     pub max_off_heap: String,
     pub heap: String,
@@ -91,6 +109,7 @@ impl ImportConfig {
             instance_dir,
             database: "neo4j".into(),
             overwrite: false,
+            reset_instance: false,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_off_heap: "4G".into(),
             heap: "2g".into(),
@@ -111,12 +130,23 @@ pub struct ImportOutcome {
     pub check_time: Duration,
     /// Leftovers of earlier, interrupted imports that were removed.
     pub cleaned: Vec<PathBuf>,
+    /// Whether an existing instance's config and system database were kept.
+    pub kept_instance: bool,
+    /// Advice for the user (e.g. a kept heap smaller than this graph's default).
+    pub notes: Vec<String>,
 }
 
-/// Refuses an instance directory that tenantgen did not make, that a live process holds, or
-/// that already holds the database without `overwrite`. Nothing is changed; `run` calls it
-/// before generating so that a refusal costs nothing.
+/// Refuses an instance directory that tenantgen did not make, that a live process holds, that
+/// already holds the database without `overwrite`, or whose system database serves another
+/// database; refuses an explicit `--port` that something listens on. Nothing is changed; `run`
+/// calls it before generating so that a refusal costs nothing.
 pub fn check_target(cfg: &ImportConfig) -> Result<(), ImportError> {
+    target(cfg).map(|_| ())
+}
+
+/// [`check_target`], and whether the import keeps the existing instance (swaps only its
+/// database).
+fn target(cfg: &ImportConfig) -> Result<bool, ImportError> {
     let dir = &cfg.instance_dir;
     if let Some(h) = store_holder(dir) {
         return Err(ImportError::InUse {
@@ -135,6 +165,9 @@ pub fn check_target(cfg: &ImportConfig) -> Result<(), ImportError> {
         inputs: &inputs,
     };
     let existing = outdir::check_replace(dir, &rule)?;
+    if let Some(port) = cfg.port.filter(|p| port_answers(*p)) {
+        return Err(ImportError::PortTaken { port });
+    }
     let target_db = dir.join("data/databases").join(&cfg.database);
     if existing == Existing::Ours && target_db.exists() && !cfg.overwrite {
         return Err(ImportError::Exists {
@@ -142,7 +175,16 @@ pub fn check_target(cfg: &ImportConfig) -> Result<(), ImportError> {
             database: cfg.database.clone(),
         });
     }
-    Ok(())
+    let keep =
+        existing == Existing::Ours && !cfg.reset_instance && dir.join("conf/neo4j.conf").is_file();
+    if let Some(existing) = fixed_default_database(dir).filter(|d| keep && *d != cfg.database) {
+        return Err(ImportError::OtherDefaultDatabase {
+            path: dir.clone(),
+            existing,
+            wanted: cfg.database.clone(),
+        });
+    }
+    Ok(keep)
 }
 
 /// Runs the import. See the module docs.
@@ -159,7 +201,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     check_files(&dir, &manifest)?;
     let check_time = started.elapsed();
 
-    check_target(cfg)?;
+    target(cfg)?;
     let cleaned = Target::new(&cfg.instance_dir, "instance").clean_stale();
     let staging = sibling(&cfg.instance_dir, "staging");
     if staging.exists() {
@@ -233,11 +275,27 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         });
     }
     // The server could have been started while neo4j-admin ran.
-    crate::interrupt::critical(|| {
-        check_target(cfg)?;
-        install(&staging, &cfg.instance_dir)
+    let (instance, kept_instance) = crate::interrupt::critical(|| {
+        if target(cfg)? {
+            swap_database(&staging, &cfg.instance_dir, &cfg.database)?;
+            let _ = fs::remove_dir_all(&staging);
+            Ok((keep_settings(cfg, opts.jvm_flags.clone())?, true))
+        } else {
+            install(&staging, &cfg.instance_dir)?;
+            Ok::<_, ImportError>((Instance::create(&cfg.instance_dir, opts)?, false))
+        }
     })?;
-    let instance = Instance::create(&cfg.instance_dir, opts)?;
+    let mut notes = Vec::new();
+    if kept_instance && cfg.server_heap == "auto" && size_bytes(instance.heap()) < size_bytes(&auto)
+    {
+        notes.push(format!(
+            "{} keeps its server heap of {}; tenantgen would give a graph of {} entities {}: pass --server-heap {auto} (and --pagecache {auto}) to change it",
+            instance.dir().display(),
+            instance.heap(),
+            crate::report::thousands(want_nodes + want_rels),
+            auto,
+        ));
+    }
     Ok(ImportOutcome {
         instance,
         home,
@@ -245,7 +303,52 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         manifest,
         check_time,
         cleaned,
+        kept_instance,
+        notes,
     })
+}
+
+/// Opens the kept instance and writes the settings the user gave explicitly (an "auto" size or
+/// a missing `--port` changes nothing). The default database is set only while no system
+/// database has fixed it ([`target`] refused a different one).
+fn keep_settings(cfg: &ImportConfig, jvm_flags: Option<String>) -> Result<Instance, ImportError> {
+    let mut instance = Instance::open(&cfg.instance_dir, jvm_flags)?;
+    let mut changes: Vec<(&str, String)> = Vec::new();
+    if let Some(port) = cfg.port {
+        let address = format!("127.0.0.1:{port}");
+        changes.push(("server.bolt.listen_address", address.clone()));
+        changes.push(("server.bolt.advertised_address", address));
+    }
+    if cfg.server_heap != "auto" {
+        changes.push(("server.memory.heap.initial_size", cfg.server_heap.clone()));
+        changes.push(("server.memory.heap.max_size", cfg.server_heap.clone()));
+    }
+    if cfg.pagecache != "auto" {
+        changes.push(("server.memory.pagecache.size", cfg.pagecache.clone()));
+    }
+    if instance.database() != cfg.database {
+        changes.push(("initial.dbms.default_database", cfg.database.clone()));
+    }
+    if !changes.is_empty() {
+        instance.set_conf(&changes)?;
+    }
+    Ok(instance)
+}
+
+/// Bytes in a Neo4j memory setting (`768m`, `1g`, `1024k`, `2G`); 0 when unreadable.
+fn size_bytes(s: &str) -> u64 {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits.parse().unwrap_or(0);
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return 0,
+    };
+    n << shift
 }
 
 /// Heap (and page cache) for a server holding `entities` nodes and relationships: 1 GiB, plus
@@ -341,6 +444,51 @@ fn sibling(dir: &Path, what: &str) -> PathBuf {
     dir.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
 }
 
+/// Moves the staged database (`data/databases/<db>`, `data/transactions/<db>`) into the
+/// instance directory `target`, whose other contents are kept: the old store and transaction
+/// logs are moved aside first (to `.NAME.old-PID`), moved back if a rename fails, and removed
+/// only after the swap. The caller holds off interrupts.
+fn swap_database(staging: &Path, target: &Path, database: &str) -> Result<(), ImportError> {
+    let io = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |error| ImportError::Io { what, path, error }
+    };
+    let aside = sibling(target, "old");
+    if aside.exists() {
+        fs::remove_dir_all(&aside).map_err(io("remove", &aside))?;
+    }
+    fs::create_dir_all(&aside).map_err(io("create", &aside))?;
+    // (from, to) renames done so far, undone in reverse on a failure.
+    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut step = || -> Result<(), ImportError> {
+        for sub in ["databases", "transactions"] {
+            let old = target.join("data").join(sub).join(database);
+            let new = staging.join("data").join(sub).join(database);
+            if old.exists() {
+                let moved = aside.join(sub);
+                fs::rename(&old, &moved).map_err(io("move aside", &old))?;
+                done.push((old.clone(), moved));
+            }
+            if new.exists() {
+                let parent = target.join("data").join(sub);
+                fs::create_dir_all(&parent).map_err(io("create", &parent))?;
+                fs::rename(&new, &old).map_err(io("install", &old))?;
+                done.push((new, old));
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = step() {
+        for (from, to) in done.iter().rev() {
+            let _ = fs::rename(to, from);
+        }
+        let _ = fs::remove_dir_all(&aside);
+        return Err(e);
+    }
+    fs::remove_dir_all(&aside).map_err(io("remove", &aside))?;
+    Ok(())
+}
+
 /// Moves the staged instance into place; the old one is removed only after the swap.
 fn install(staging: &Path, target: &Path) -> Result<(), ImportError> {
     let io = |what, path: &Path| {
@@ -363,7 +511,16 @@ fn install(staging: &Path, target: &Path) -> Result<(), ImportError> {
 
 #[cfg(test)]
 mod tests {
-    use super::auto_memory;
+    use super::{auto_memory, size_bytes};
+
+    #[test]
+    fn memory_settings_compare_in_bytes() {
+        assert_eq!(size_bytes("1g"), 1 << 30);
+        assert_eq!(size_bytes("768m"), 768 << 20);
+        assert_eq!(size_bytes("2G"), 2 << 30);
+        assert!(size_bytes("768m") < size_bytes(&auto_memory(36_000)));
+        assert_eq!(size_bytes("lots"), 0);
+    }
 
     #[test]
     fn server_memory_grows_with_the_graph() {

@@ -51,9 +51,14 @@ pub struct Neo4jArgs {
     /// Server page cache (`auto`: sized like the heap).
     #[arg(long, default_value = "auto")]
     pub pagecache: String,
-    /// Bolt port of the instance (default: a free one).
+    /// Bolt port of the instance (default: a free one for a new instance, the kept one for an
+    /// existing instance).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Replace the whole instance directory instead of only its database: a fresh config (auth
+    /// off, a new port) and a new system database (its users and roles are lost).
+    #[arg(long)]
+    pub reset_instance: bool,
 }
 
 impl Neo4jArgs {
@@ -73,6 +78,7 @@ impl Neo4jArgs {
         cfg.neo4j_home = self.neo4j_home.clone();
         cfg.database = DatabaseName::for_import(&self.database)?.into_string();
         cfg.overwrite = overwrite;
+        cfg.reset_instance = self.reset_instance;
         if let Some(t) = self.import_threads {
             if t == 0 {
                 anyhow::bail!("--import-threads must be at least 1");
@@ -92,6 +98,7 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
     let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
     super::note_cleaned(global, &done.cleaned);
+    super::note_kept(global, &done);
     out(&format!(
         "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: NEO4J_CONF={} {}/bin/neo4j console\n",
         thousands(done.report.nodes),

@@ -187,6 +187,25 @@ pub fn note_cleaned(global: Global, cleaned: &[std::path::PathBuf]) {
     }
 }
 
+/// Says that an import kept the instance's config (and why its settings may not be the
+/// defaults), and its notes.
+pub fn note_kept(global: Global, done: &crate::import::ImportOutcome) {
+    if done.kept_instance {
+        info(
+            global,
+            &format!(
+                "kept the config, system database (users, roles) and port {} of {}; only database '{}' was replaced (--reset-instance for a fresh instance)",
+                done.instance.port(),
+                done.instance.dir().display(),
+                done.instance.database(),
+            ),
+        );
+    }
+    for note in &done.notes {
+        info(global, &format!("note: {note}"));
+    }
+}
+
 /// Writes to stdout; a closed pipe ends the program quietly (exit 0) at the edge.
 pub fn out(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();

@@ -59,14 +59,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     if let Some(uri) = &args.from_uri {
         let t = Instant::now();
         let dir = args.generate.out.with_extension("baseline");
-        let settings = ConnectionSettings {
-            uri: uri.clone(),
-            user: std::env::var("NEO4J_USERNAME")
-                .or_else(|_| std::env::var("NEO4J_USER"))
-                .unwrap_or_else(|_| "neo4j".into()),
-            password: Secret::new(std::env::var("NEO4J_PASSWORD").unwrap_or_default()),
-            database: None,
-        };
+        let settings = env_settings(uri);
         let client = Client::connect(&settings).with_context(|| format!("connecting to {uri}"))?;
         let cfg = crate::export::ExportConfig {
             out: dir.clone(),
@@ -93,6 +86,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     ));
     let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
+    super::note_kept(quiet, &done);
     timed("import", t);
     drop(generated);
     let _imported = crate::interrupt::note(format!(
@@ -109,8 +103,14 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     timed("server start", t);
 
     let t = Instant::now();
-    let client = Client::connect(&ConnectionSettings::local(server.uri()))
-        .with_context(|| format!("connecting to {}", server.uri()))?;
+    // A kept instance may ask for a password (its users survive `--overwrite`).
+    let settings = if done.instance.auth_enabled() {
+        env_settings(&server.uri())
+    } else {
+        ConnectionSettings::local(server.uri())
+    };
+    let client =
+        Client::connect(&settings).with_context(|| format!("connecting to {}", server.uri()))?;
     let opts = VerifyOptions {
         sample: args.sample,
     };
@@ -167,4 +167,16 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_MISMATCH)
     })
+}
+
+/// Settings for `uri` with the credentials of NEO4J_USERNAME (or NEO4J_USER) and NEO4J_PASSWORD.
+fn env_settings(uri: &str) -> ConnectionSettings {
+    ConnectionSettings {
+        uri: uri.to_string(),
+        user: std::env::var("NEO4J_USERNAME")
+            .or_else(|_| std::env::var("NEO4J_USER"))
+            .unwrap_or_else(|_| "neo4j".into()),
+        password: Secret::new(std::env::var("NEO4J_PASSWORD").unwrap_or_default()),
+        database: None,
+    }
 }

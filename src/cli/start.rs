@@ -56,7 +56,7 @@ pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
             args.dir.display()
         );
     }
-    let instance = Instance::open(&args.dir)?;
+    let instance = Instance::open(&args.dir, None)?;
     let home = NeoHome::locate(args.neo4j_home.as_deref())?;
     let server = instance
         .start(&home)

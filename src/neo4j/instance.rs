@@ -85,6 +85,91 @@ pub fn render_conf(dir: &Path, port: u16, opts: &InstanceOptions) -> String {
     )
 }
 
+/// The keys of `neo4j.conf` that place an instance's directories.
+const LAYOUT_KEYS: [&str; 4] = [
+    "server.directories.data",
+    "server.directories.logs",
+    "server.directories.run",
+    "server.directories.import",
+];
+
+/// A `neo4j.conf` as lines: read, looked up and changed one `key=value` line at a time, so that
+/// comments, order and settings tenantgen does not know are kept.
+#[derive(Debug, Clone)]
+struct Conf {
+    path: PathBuf,
+    lines: Vec<String>,
+}
+
+impl Conf {
+    fn read(path: &Path) -> Result<Conf> {
+        let text = fs::read_to_string(path).map_err(io_err("cannot read Neo4j config", path))?;
+        Ok(Conf {
+            path: path.to_path_buf(),
+            lines: text.lines().map(str::to_string).collect(),
+        })
+    }
+
+    fn key_of(line: &str) -> Option<&str> {
+        let t = line.trim_start();
+        if t.starts_with('#') {
+            return None;
+        }
+        Some(t.split_once('=')?.0.trim())
+    }
+
+    /// The value of the last `key=` line (Neo4j, too, lets a later line win).
+    fn get(&self, key: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| Conf::key_of(l) == Some(key))
+            .and_then(|l| l.split_once('='))
+            .map(|(_, v)| v.trim())
+    }
+
+    /// Replaces the first `key=` line and drops later ones, or appends the line.
+    fn set(&mut self, key: &str, value: &str) {
+        let line = format!("{key}={value}");
+        let mut seen = false;
+        self.lines.retain_mut(|l| {
+            if Conf::key_of(l) != Some(key) {
+                return true;
+            }
+            if seen {
+                return false;
+            }
+            seen = true;
+            *l = line.clone();
+            true
+        });
+        if !seen {
+            self.lines.push(line);
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut t = self.lines.join("\n");
+        t.push('\n');
+        t
+    }
+}
+
+/// The default database an instance's system database was created with, if the server has
+/// started on `dir` once (`data/databases/system` exists). Neo4j Community serves one user
+/// database, fixed at that first start from `initial.dbms.default_database` (later edits of the
+/// key are ignored; tenantgen never edits it once the system database exists).
+pub fn fixed_default_database(dir: &Path) -> Option<String> {
+    if !dir.join("data/databases/system").is_dir() {
+        return None;
+    }
+    let conf = Conf::read(&dir.join("conf/neo4j.conf")).ok();
+    Some(
+        conf.and_then(|c| c.get("initial.dbms.default_database").map(str::to_string))
+            .unwrap_or_else(|| InstanceOptions::default().database),
+    )
+}
+
 /// A live process that holds an instance directory's store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -161,34 +246,86 @@ impl Instance {
         Ok(Instance { dir, port, opts })
     }
 
-    /// The instance already laid out under `dir`: its port, database, heap and page cache are
-    /// read back from `conf/neo4j.conf`, which is left as it is.
-    pub fn open(dir: &Path) -> Result<Instance> {
+    /// Opens an existing instance directory as its `conf/neo4j.conf` describes it: the Bolt
+    /// port, the default database, heap and page cache are read back, not rewritten, so that a
+    /// user's edits (auth, other settings) survive. The `server.directories.*` keys are pointed
+    /// at `dir` if they name another place (the directory was moved or copied): the store tenantgen
+    /// installs is the one under `dir`.
+    pub fn open(dir: &Path, jvm_flags: Option<String>) -> Result<Instance> {
         let dir = dir
             .canonicalize()
             .map_err(io_err("cannot resolve instance directory", dir))?;
-        let conf = dir.join("conf/neo4j.conf");
-        let text = fs::read_to_string(&conf).map_err(io_err("cannot read Neo4j config", &conf))?;
-        let setting = |key: &str| {
-            // The last occurrence wins, as in Neo4j.
-            text.lines()
-                .rev()
-                .filter_map(|l| l.trim().split_once('='))
-                .find(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().to_string())
+        let conf_path = dir.join("conf").join("neo4j.conf");
+        let conf = Conf::read(&conf_path)?;
+        let layout: Vec<(&str, String)> = LAYOUT_KEYS
+            .into_iter()
+            .filter_map(|key| {
+                let sub = key.rsplit('.').next()?;
+                let want = dir.join(sub).display().to_string();
+                (conf.get(key) != Some(want.as_str())).then_some((key, want))
+            })
+            .collect();
+        let mut inst = Instance::from_conf(&dir, &conf, jvm_flags)?;
+        if !layout.is_empty() {
+            inst.set_conf(&layout)?;
+        }
+        Ok(inst)
+    }
+
+    fn from_conf(dir: &Path, conf: &Conf, jvm_flags: Option<String>) -> Result<Instance> {
+        let bad = |problem: String| Neo4jError::ConfUnreadable {
+            path: conf.path.clone(),
+            problem,
         };
-        let port = setting("server.bolt.listen_address")
-            .and_then(|a| a.rsplit(':').next().and_then(|p| p.parse().ok()))
-            .ok_or_else(|| Neo4jError::NoBoltPort { conf: conf.clone() })?;
+        let listen = conf
+            .get("server.bolt.listen_address")
+            .ok_or_else(|| bad("no server.bolt.listen_address line".into()))?;
+        let port = listen
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad(format!("server.bolt.listen_address={listen} has no port")))?;
         let defaults = InstanceOptions::default();
+        let value = |key: &str, default: String| conf.get(key).map_or(default, str::to_string);
         let opts = InstanceOptions {
             port: Some(port),
-            heap: setting("server.memory.heap.max_size").unwrap_or(defaults.heap),
-            pagecache: setting("server.memory.pagecache.size").unwrap_or(defaults.pagecache),
-            database: setting("initial.dbms.default_database").unwrap_or(defaults.database),
-            jvm_flags: None,
+            heap: value("server.memory.heap.max_size", defaults.heap),
+            pagecache: value("server.memory.pagecache.size", defaults.pagecache),
+            database: value("initial.dbms.default_database", defaults.database),
+            jvm_flags,
         };
-        Ok(Instance { dir, port, opts })
+        Ok(Instance {
+            dir: dir.to_path_buf(),
+            port,
+            opts,
+        })
+    }
+
+    /// Sets `key=value` lines in this instance's `neo4j.conf` in place (every other line is
+    /// kept as it is) and reads the instance's settings back.
+    pub fn set_conf(&mut self, changes: &[(&str, String)]) -> Result<()> {
+        let path = self.conf_dir().join("neo4j.conf");
+        let mut conf = Conf::read(&path)?;
+        for (key, value) in changes {
+            conf.set(key, value);
+        }
+        fs::write(&path, conf.text()).map_err(io_err("cannot write Neo4j config", &path))?;
+        *self = Instance::from_conf(&self.dir, &conf, self.opts.jvm_flags.take())?;
+        Ok(())
+    }
+
+    /// Whether the server asks for a user and password (`dbms.security.auth_enabled`, on unless
+    /// the config turns it off, as in Neo4j).
+    pub fn auth_enabled(&self) -> bool {
+        Conf::read(&self.conf_dir().join("neo4j.conf"))
+            .map(|c| c.get("dbms.security.auth_enabled") != Some("false"))
+            .unwrap_or(true)
+    }
+
+    /// The server heap (`server.memory.heap.max_size`).
+    pub fn heap(&self) -> &str {
+        &self.opts.heap
     }
 
     pub fn dir(&self) -> &Path {
@@ -681,6 +818,81 @@ Caused by: org.neo4j.internal.batchimport.input.InputException: t1 (Thing)-[OWNS
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn conf_lines_change_one_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("neo4j.conf");
+        fs::write(
+            &path,
+            "# mine\na=1\n#a=commented\nb = 2\na=3\nuser.edit=yes\n",
+        )
+        .unwrap();
+        let mut conf = Conf::read(&path).unwrap();
+        assert_eq!(conf.get("a"), Some("3"));
+        assert_eq!(conf.get("b"), Some("2"));
+        conf.set("a", "9");
+        conf.set("c", "new");
+        assert_eq!(
+            conf.text(),
+            "# mine\na=9\n#a=commented\nb = 2\nuser.edit=yes\nc=new\n"
+        );
+    }
+
+    #[test]
+    fn open_reads_the_settings_back_and_follows_a_moved_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = InstanceOptions {
+            port: Some(17687),
+            heap: "768m".into(),
+            pagecache: "256m".into(),
+            database: "tenant".into(),
+            jvm_flags: None,
+        };
+        let made = Instance::create(&tmp.path().join("a"), opts).unwrap();
+        let conf = made.conf_dir().join("neo4j.conf");
+        let edited = fs::read_to_string(&conf).unwrap() + "dbms.security.auth_enabled=true\n";
+        fs::write(&conf, edited).unwrap();
+        fs::rename(made.dir(), tmp.path().join("b")).unwrap();
+        let mut inst = Instance::open(&tmp.path().join("b"), None).unwrap();
+        assert_eq!(
+            (inst.port(), inst.database(), inst.heap()),
+            (17687, "tenant", "768m")
+        );
+        assert!(inst.auth_enabled());
+        let text = fs::read_to_string(inst.conf_dir().join("neo4j.conf")).unwrap();
+        let b = inst.dir().display().to_string();
+        assert!(
+            text.contains(&format!("server.directories.data={b}/data\n")),
+            "{text}"
+        );
+        assert!(!text.contains("/a/"), "{text}");
+        inst.set_conf(&[("server.memory.heap.max_size", "2g".into())])
+            .unwrap();
+        assert_eq!(inst.heap(), "2g");
+        assert!(fixed_default_database(inst.dir()).is_none());
+        fs::create_dir_all(inst.data_dir().join("databases/system")).unwrap();
+        assert_eq!(
+            fixed_default_database(inst.dir()).as_deref(),
+            Some("tenant")
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_config_without_a_port() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inst = Instance::create(tmp.path(), InstanceOptions::default()).unwrap();
+        fs::write(
+            inst.conf_dir().join("neo4j.conf"),
+            "server.bolt.listen_address=:x\n",
+        )
+        .unwrap();
+        let e = Instance::open(tmp.path(), None).unwrap_err().to_string();
+        assert!(
+            e.contains("has no port") && e.contains("--reset-instance"),
+            "{e}"
+        );
     }
 
     #[test]

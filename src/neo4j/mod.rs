@@ -15,10 +15,10 @@ mod server;
 pub use client::{Client, ConnectionSettings, Params, Retry, RetryError, Secret};
 pub use home::{default_home, neo4j_version, NeoHome};
 pub use instance::{
-    free_port, parse_import_summary, render_conf, store_holder, Holder, ImportReport,
-    ImportRequest, Instance, InstanceOptions,
+    fixed_default_database, free_port, parse_import_summary, render_conf, store_holder, Holder,
+    ImportReport, ImportRequest, Instance, InstanceOptions,
 };
-pub use server::{stop_process, Server, START_TIMEOUT, STOP_TIMEOUT};
+pub use server::{port_answers, stop_process, Server, START_TIMEOUT, STOP_TIMEOUT};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -54,8 +54,8 @@ pub enum Neo4jError {
         path: PathBuf,
         error: io::Error,
     },
-    #[error("{conf} sets no Bolt port (`server.bolt.listen_address=127.0.0.1:PORT`): is this a Neo4j instance directory? (`tenantgen import` or `run` make one)")]
-    NoBoltPort { conf: PathBuf },
+    #[error("cannot use the Neo4j config {path}: {problem}; fix that line, or pass --reset-instance to write a fresh config")]
+    ConfUnreadable { path: PathBuf, problem: String },
     #[error("could not find a free TCP port on 127.0.0.1: {0}; pass an explicit port")]
     NoFreePort(io::Error),
     #[error("Bolt port 127.0.0.1:{port} is already in use (another Neo4j or process?): stop it or choose another port")]

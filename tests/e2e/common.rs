@@ -42,6 +42,38 @@ pub fn tenantgen() -> assert_cmd::Command {
     cmd
 }
 
+/// `tests/golden/mini-baseline`, the valid 3-resource baseline.
+pub fn mini_baseline() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mini-baseline")
+}
+
+/// Runs `tenantgen generate` on [`mini_baseline`] scaled by `factor` into `out` with a pinned
+/// timestamp; panics with its stderr on failure.
+pub fn generate_mini(out: &Path, factor: &str) {
+    let o = tenantgen()
+        .args(["generate", "--quiet", "--scale-factor", factor])
+        .args(["--timestamp", "2025-11-15T21:17:00Z", "--baseline"])
+        .arg(mini_baseline())
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Import and server sizes for the small graphs of the safety tests, where several servers and
+/// importers run at once.
+pub const SIZES: [&str; 8] = [
+    "--server-heap",
+    "512m",
+    "--pagecache",
+    "128m",
+    "--max-off-heap",
+    "512M",
+    "--import-heap",
+    "512m",
+];
+
 /// The shipped seed tenant.
 pub fn seed_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seed-tenant")

@@ -3,11 +3,12 @@
 //! **Golden corpus.** Every directory `tests/golden/errors/<case>/` holds
 //!
 //! - `cmd`: one line, the `tenantgen` arguments separated by spaces; `{dir}` stands for the case
-//!   directory and `{tmp}` for a fresh, empty temporary directory;
+//!   directory, `{tmp}` for a fresh, empty temporary directory and `{port}` for a port on
+//!   127.0.0.1 that the harness listens on during the run (a taken port);
 //! - optionally `env`: `KEY=VALUE` lines set for the run (`KEY=` removes the variable);
 //! - the inputs the command reads (templates, small baseline directories, ...);
-//! - `stderr.txt`: the exact expected stderr, with the case directory written `{dir}` and the
-//!   temporary directory `{tmp}`.
+//! - `stderr.txt`: the exact expected stderr, with the case directory written `{dir}`, the
+//!   temporary directory `{tmp}` and the taken port `{port}`.
 //!
 //! [`golden_error_corpus`] runs every case with the built binary and checks: exit code 2, no
 //! panic or backtrace, stderr equal to `stderr.txt`, nothing left in `{tmp}` (no output, no
@@ -102,9 +103,19 @@ fn golden_error_corpus() {
         let tmp = tempfile::tempdir().unwrap();
         let (dir_s, tmp_s) = (case.display().to_string(), tmp.path().display().to_string());
         let line = std::fs::read_to_string(case.join("cmd")).unwrap();
+        let taken = line
+            .contains("{port}")
+            .then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+        let port_s = taken
+            .as_ref()
+            .map(|l| l.local_addr().unwrap().port().to_string());
         let args: Vec<String> = line
             .split_whitespace()
             .map(|a| a.replace("{dir}", &dir_s).replace("{tmp}", &tmp_s))
+            .map(|a| match &port_s {
+                Some(p) => a.replace("{port}", p),
+                None => a,
+            })
             .collect();
         let before = listing(case);
         let mut cmd = tenantgen();
@@ -120,9 +131,13 @@ fn golden_error_corpus() {
             }
         }
         let output = cmd.output().expect("tenantgen runs");
-        let stderr = String::from_utf8_lossy(&output.stderr)
+        drop(taken);
+        let mut stderr = String::from_utf8_lossy(&output.stderr)
             .replace(&dir_s, "{dir}")
             .replace(&tmp_s, "{tmp}");
+        if let Some(p) = &port_s {
+            stderr = stderr.replace(p, "{port}");
+        }
         let lower = stderr.to_lowercase();
         if output.status.code() != Some(2) {
             failures.push(format!(

@@ -7,6 +7,7 @@ mod environment;
 mod errors;
 mod export;
 mod generate;
+mod instance;
 mod load;
 mod matrix;
 mod neo4j_smoke;

@@ -8,12 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{import_and_start, tenantgen, tree, write_file};
+use crate::common::{generate_mini, import_and_start, mini_baseline, tenantgen, tree, write_file, SIZES};
 use tenantgen::outdir::{Made, MARKER};
-
-fn mini_baseline() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mini-baseline")
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -33,27 +29,8 @@ const SMALL: [&str; 6] = [
     "--baseline",
 ];
 
-const SIZES: [&str; 8] = [
-    "--server-heap",
-    "512m",
-    "--pagecache",
-    "128m",
-    "--max-off-heap",
-    "512M",
-    "--import-heap",
-    "512m",
-];
-
 fn generate(out: &Path) {
-    let o = tenantgen()
-        .arg("generate")
-        .args(SMALL)
-        .arg(mini_baseline())
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    generate_mini(out, "2");
 }
 
 fn import(gen: &Path, data_dir: &Path, overwrite: bool) -> std::process::Output {

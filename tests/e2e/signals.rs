@@ -11,18 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{import_and_start, local_client, seed_dir, tenantgen, tree};
-
-const SIZES: [&str; 8] = [
-    "--server-heap",
-    "512m",
-    "--pagecache",
-    "128m",
-    "--max-off-heap",
-    "512M",
-    "--import-heap",
-    "512m",
-];
+use crate::common::{import_and_start, local_client, seed_dir, tenantgen, tree, SIZES};
 
 /// What an interrupted command left.
 struct Interrupted {
