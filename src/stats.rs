@@ -60,6 +60,22 @@ pub struct OperationRow {
 const COMPLETE: &str = "complete";
 const INCOMPLETE: &str = "incomplete";
 
+impl OperationRow {
+    /// A complete operation's row ([`collect`] marks the incomplete ones).
+    fn new(operation_id: String, nodes: i64, strategy: String, timestamp: String) -> OperationRow {
+        OperationRow {
+            operation_id,
+            nodes,
+            strategy,
+            timestamp,
+            complete: true,
+            status: COMPLETE,
+            nodes_expected: None,
+            resume: None,
+        }
+    }
+}
+
 /// Everything `stats` reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GraphStats {
@@ -131,19 +147,17 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
             &[],
         )?
         .iter()
-        .map(|r| OperationRow {
-            operation_id: field(r, "op").unwrap_or_default(),
-            nodes: field(r, "nodes").unwrap_or_default(),
-            strategy: field::<Vec<String>>(r, "strategies")
-                .unwrap_or_default()
-                .join(","),
-            timestamp: field::<Option<String>>(r, "ts")
-                .flatten()
-                .unwrap_or_default(),
-            complete: true,
-            status: COMPLETE,
-            nodes_expected: None,
-            resume: None,
+        .map(|r| {
+            OperationRow::new(
+                field(r, "op").unwrap_or_default(),
+                field(r, "nodes").unwrap_or_default(),
+                field::<Vec<String>>(r, "strategies")
+                    .unwrap_or_default()
+                    .join(","),
+                field::<Option<String>>(r, "ts")
+                    .flatten()
+                    .unwrap_or_default(),
+            )
         })
         .collect();
     for m in marker::read(client, None)? {
@@ -152,19 +166,9 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
             .get(at)
             .is_none_or(|r| r.operation_id != m.operation_id)
         {
-            by_operation.insert(
-                at,
-                OperationRow {
-                    operation_id: m.operation_id.clone(),
-                    nodes: 0,
-                    strategy: String::new(),
-                    timestamp: String::new(),
-                    complete: true,
-                    status: COMPLETE,
-                    nodes_expected: None,
-                    resume: None,
-                },
-            );
+            // A load stopped before its first node: the marker is all there is.
+            let row = OperationRow::new(m.operation_id.clone(), 0, String::new(), String::new());
+            by_operation.insert(at, row);
         }
         let row = &mut by_operation[at];
         row.complete = false;

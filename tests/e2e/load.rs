@@ -47,6 +47,16 @@ fn markers(c: &Client) -> i64 {
     count(c, "MATCH (m:TenantgenLoad) RETURN count(m) AS c")
 }
 
+/// `tenantgen verify` of the generated directory `gen` against `uri`.
+fn verify(gen: &Path, uri: &str) -> std::process::Output {
+    tenantgen()
+        .args(["verify", "--manifest"])
+        .arg(gen)
+        .args(["--uri", uri])
+        .output()
+        .unwrap()
+}
+
 /// The `stats --format json` row of operation `op`.
 fn stats_row(uri: &str, op: &str) -> serde_json::Value {
     let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", uri]));
@@ -231,12 +241,7 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         )),
         "{table}"
     );
-    let v = tenantgen()
-        .args(["verify", "--manifest"])
-        .arg(&gen)
-        .args(["--uri", &uri])
-        .output()
-        .unwrap();
+    let v = verify(&gen, &uri);
     let vt = String::from_utf8_lossy(&v.stdout);
     assert_eq!(v.status.code(), Some(1), "{vt}");
     let first = vt.lines().nth(1).unwrap_or_default();
@@ -244,7 +249,6 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         first.starts_with("FAIL  load.complete") && first.contains(&resume),
         "{vt}"
     );
-
     eprintln!(
         "load e2e: incomplete operation checked in {:.1?}",
         t_incomplete.elapsed()
@@ -266,12 +270,7 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
     assert_loaded(c, &m);
 
     // verify agrees (it is the bulk path's check).
-    let v = tenantgen()
-        .args(["verify", "--manifest"])
-        .arg(&gen)
-        .args(["--uri", &uri])
-        .output()
-        .unwrap();
+    let v = verify(&gen, &uri);
     assert!(
         v.status.success(),
         "verify after load failed:\n{}\n{}",
