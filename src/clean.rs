@@ -2,12 +2,15 @@
 //! `synthetic = true` and `scale_operation_id = $id`, never `:Original`; copies, template rows
 //! and the resource groups, regions and tag a template made) with their relationships, and every
 //! relationship carrying that `scale_operation_id` — in bounded transactions, then check that
-//! nothing of it is left. The baseline and other operations are never touched. What
-//! "synthetic" and "abstracted" mean is [`crate::cypher`]'s.
+//! nothing of it is left, and last the operation's load marker ([`crate::load::marker`]) if a
+//! load of it stopped part-way (an operation that has only a marker can be cleaned too). The
+//! baseline and other operations are never touched. What "synthetic" and "abstracted" mean is
+//! [`crate::cypher`]'s; the graph totals leave load markers out, as `stats` does.
 
 use serde::Serialize;
 
-use crate::cypher::operation_node;
+use crate::cypher::{count_nodes, operation_node};
+use crate::load::marker;
 use crate::neo4j::{Client, Neo4jError};
 
 /// Nodes (and their relationships) deleted per transaction.
@@ -26,11 +29,12 @@ pub enum CleanError {
     InvalidId(String),
     #[error("no node or relationship carries scale_operation_id {0:?}, so there is nothing to clean: check the id (`tenantgen stats` lists the operations in the graph)")]
     NoSuchOperation(String),
-    #[error("after clean, {nodes} node(s) and {relationships} relationship(s) of operation {id} are still in the graph; run clean again and check the server log")]
+    #[error("after clean, {nodes} node(s), {relationships} relationship(s) and {markers} load marker(s) of operation {id} are still in the graph; run clean again and check the server log")]
     Leftover {
         id: String,
         nodes: i64,
         relationships: i64,
+        markers: i64,
     },
 }
 
@@ -41,6 +45,8 @@ pub struct CleanCounts {
     pub relationships: i64,
     pub operation_nodes: i64,
     pub operation_relationships: i64,
+    /// 1 while the operation's load marker is in the graph (its load stopped part-way).
+    pub operation_markers: i64,
 }
 
 /// What `clean` found and did.
@@ -52,22 +58,32 @@ pub struct CleanReport {
     pub after: Option<CleanCounts>,
     pub deleted_nodes: i64,
     pub deleted_relationships: i64,
+    /// The operation's load marker deleted with it (0 or 1).
+    pub deleted_markers: i64,
 }
 
 impl CleanReport {
     /// The human summary.
     pub fn summary(&self) -> String {
         let b = &self.before;
+        let marker = |verb: &str| {
+            if b.operation_markers > 0 {
+                format!(" (and the marker of its incomplete load {verb})")
+            } else {
+                String::new()
+            }
+        };
         match &self.after {
             None => format!(
-                "operation {}: {} nodes and {} relationships would be deleted (graph: {} nodes, {} relationships); dry run, nothing deleted",
-                self.operation_id, b.operation_nodes, b.operation_relationships, b.nodes, b.relationships
+                "operation {}: {} nodes and {} relationships would be deleted{} (graph: {} nodes, {} relationships); dry run, nothing deleted",
+                self.operation_id, b.operation_nodes, b.operation_relationships, marker("would be"), b.nodes, b.relationships
             ),
             Some(a) => format!(
-                "operation {}: deleted {} nodes and {} relationships; graph {} → {} nodes, {} → {} relationships; {} nodes and {} relationships of the operation left",
+                "operation {}: deleted {} nodes and {} relationships{}; graph {} → {} nodes, {} → {} relationships; {} nodes and {} relationships of the operation left",
                 self.operation_id,
                 self.deleted_nodes,
                 self.deleted_relationships,
+                marker("too"),
                 b.nodes,
                 a.nodes,
                 b.relationships,
@@ -83,7 +99,7 @@ impl CleanReport {
 pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
     let p = [("id", id.into())];
     Ok(CleanCounts {
-        nodes: client.scalar_i64("MATCH (n) RETURN count(n) AS c", &[])?,
+        nodes: client.scalar_i64(&count_nodes(), &[])?,
         relationships: client.scalar_i64("MATCH ()-[r]->() RETURN count(r) AS c", &[])?,
         operation_nodes: client.scalar_i64(&format!("{} RETURN count(n) AS c", op_nodes()), &p)?,
         operation_relationships: client.scalar_i64(
@@ -95,6 +111,7 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
             ),
             &p,
         )?,
+        operation_markers: marker::read(client, Some(id))?.len() as i64,
     })
 }
 
@@ -102,7 +119,10 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
 pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, CleanError> {
     let before = counts(client, id)?;
     // An id that names nothing is almost always a typo: saying "deleted 0" would read as success.
-    if before.operation_nodes == 0 && before.operation_relationships == 0 {
+    if before.operation_nodes == 0
+        && before.operation_relationships == 0
+        && before.operation_markers == 0
+    {
         return Err(CleanError::NoSuchOperation(id.into()));
     }
     if dry_run {
@@ -113,6 +133,7 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
             after: None,
             deleted_nodes: 0,
             deleted_relationships: 0,
+            deleted_markers: 0,
         });
     }
     let p = [("id", id.into()), ("limit", CLEAN_BATCH.into())];
@@ -139,12 +160,16 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
             break;
         }
     }
+    // The marker goes last: a clean stopped part-way leaves the operation marked incomplete.
+    let deleted_markers = marker::delete(client, id)?;
     let after = counts(client, id)?;
-    if after.operation_nodes > 0 || after.operation_relationships > 0 {
+    if after.operation_nodes > 0 || after.operation_relationships > 0 || after.operation_markers > 0
+    {
         return Err(CleanError::Leftover {
             id: id.into(),
             nodes: after.operation_nodes,
             relationships: after.operation_relationships,
+            markers: after.operation_markers,
         });
     }
     Ok(CleanReport {
@@ -154,5 +179,6 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
         after: Some(after),
         deleted_nodes: before.nodes - after.nodes,
         deleted_relationships: before.relationships - after.relationships,
+        deleted_markers,
     })
 }

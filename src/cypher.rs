@@ -20,7 +20,12 @@
 //!   a template operation makes ([`operation_node`]);
 //! - *template reference*: the `template_source_id` of a template row,
 //!   `template:<file>#resources[<entry>]` ([`template_source`]): it names the template entry the
-//!   row was made from, never a node, so nothing looks it up as an `id`.
+//!   row was made from, never a node, so nothing looks it up as an `id`;
+//! - *load marker*: a `:TenantgenLoad` node ([`LOAD_MARKER`]) that exists exactly while a `load`
+//!   of its operation is incomplete (written before the first batch, deleted once the last one
+//!   is in). It is bookkeeping, not a resource: it has no `scale_operation_id` (its operation is
+//!   in [`MARKER_OPERATION_ID`]) and every whole-graph node count leaves it out
+//!   ([`count_nodes`]).
 
 use neo4rs::{BoltList, BoltType};
 
@@ -56,6 +61,34 @@ pub fn load_indexes<'a>(end_labels: impl IntoIterator<Item = &'a str>) -> Vec<St
         ));
     }
     v
+}
+
+/// The label of a load marker (see the module header).
+pub const LOAD_MARKER: &str = "TenantgenLoad";
+/// A load marker's operation id (not `scale_operation_id`, so that no query over an
+/// operation's nodes finds the marker).
+pub const MARKER_OPERATION_ID: &str = "operation_id";
+/// When the first run of the load began (a datetime).
+pub const MARKER_STARTED_AT: &str = "started_at";
+/// The generated directory the load reads, as an absolute path.
+pub const MARKER_DIR: &str = "dir";
+/// The database the load writes to, absent for the server's default.
+pub const MARKER_DATABASE: &str = "database";
+/// The load's batch size (a re-run with the same one skips the batches already recorded).
+pub const MARKER_BATCH_SIZE: &str = "batch_size";
+/// The node rows the load sends.
+pub const MARKER_NODES_EXPECTED: &str = "nodes_expected";
+/// The relationship rows the load sends.
+pub const MARKER_RELATIONSHIPS_EXPECTED: &str = "relationships_expected";
+
+/// The query that counts the graph's nodes without the load markers (both counts come from
+/// the counts store, so it stays as cheap as `count(n)`), as column `c`.
+pub fn count_nodes() -> String {
+    format!(
+        "CALL {{ MATCH (n) RETURN count(n) AS nodes }} \
+         CALL {{ MATCH (m:{LOAD_MARKER}) RETURN count(m) AS markers }} \
+         RETURN nodes - markers AS c"
+    )
 }
 
 /// A label, relationship type or property key in backticks, inner backticks doubled: the
@@ -266,6 +299,7 @@ mod tests {
         assert!(kind("a").starts_with("CASE WHEN a.type IS :: STRING NOT NULL THEN a.type"));
         assert!(kind("a").contains("head(labels(a))"));
         assert_eq!(type_text("n"), "coalesce(toString(n.type), '(none)')");
+        assert!(count_nodes().contains("MATCH (m:TenantgenLoad) RETURN count(m)"));
     }
 
     fn group(space: &str, labels: &[&str]) -> NodeGroup {

@@ -3,11 +3,14 @@
 //! synthetic nodes by operation — and its three renderings (table, JSON, Markdown). Counting
 //! is here; checking against a manifest is `verify`'s job. The words are
 //! [`crate::cypher`]'s; note that the by-type table groups by the `type` property as text
-//! ([`crate::cypher::type_text`]), not by kind.
+//! ([`crate::cypher::type_text`]), not by kind. An operation whose load marker is in the graph
+//! ([`crate::load::marker`]) is listed as incomplete with the command that resumes it, even
+//! before any of its nodes arrived; the marker itself is in no total.
 
 use serde::Serialize;
 
-use crate::cypher::{abstracted, real_abstracted, synthetic, type_text, ORIGINAL};
+use crate::cypher::{abstracted, count_nodes, real_abstracted, synthetic, type_text, ORIGINAL};
+use crate::load::marker;
 use crate::neo4j::{Client, Neo4jError};
 use crate::report::thousands_i64;
 
@@ -42,6 +45,35 @@ pub struct OperationRow {
     pub nodes: i64,
     pub strategy: String,
     pub timestamp: String,
+    /// False while the operation's load marker is in the graph.
+    pub complete: bool,
+    /// `complete` or `incomplete`.
+    pub status: &'static str,
+    /// For an incomplete load: the node rows it sends in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes_expected: Option<i64>,
+    /// For an incomplete load: `incomplete — run `tenantgen load …` again to resume`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+}
+
+const COMPLETE: &str = "complete";
+const INCOMPLETE: &str = "incomplete";
+
+impl OperationRow {
+    /// A complete operation's row ([`collect`] marks the incomplete ones).
+    fn new(operation_id: String, nodes: i64, strategy: String, timestamp: String) -> OperationRow {
+        OperationRow {
+            operation_id,
+            nodes,
+            strategy,
+            timestamp,
+            complete: true,
+            status: COMPLETE,
+            nodes_expected: None,
+            resume: None,
+        }
+    }
 }
 
 /// Everything `stats` reports.
@@ -71,7 +103,7 @@ fn field<T: serde::de::DeserializeOwned>(row: &neo4rs::Row, key: &str) -> Option
 pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
     let c = |q: &str| client.scalar_i64(q, &[]);
     let totals = Totals {
-        nodes: c("MATCH (n) RETURN count(n) AS c")?,
+        nodes: c(&count_nodes())?,
         relationships: c("MATCH ()-[r]->() RETURN count(r) AS c")?,
         abstracted: c(&format!(
             "MATCH (n) WHERE {} RETURN count(n) AS c",
@@ -106,7 +138,7 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
             synthetic: field(r, "synthetic_count").unwrap_or_default(),
         })
         .collect();
-    let by_operation = client
+    let mut by_operation: Vec<OperationRow> = client
         .rows(
             "MATCH (n) WHERE n.scale_operation_id IS NOT NULL \
              RETURN toString(n.scale_operation_id) AS op, count(n) AS nodes, \
@@ -115,17 +147,35 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
             &[],
         )?
         .iter()
-        .map(|r| OperationRow {
-            operation_id: field(r, "op").unwrap_or_default(),
-            nodes: field(r, "nodes").unwrap_or_default(),
-            strategy: field::<Vec<String>>(r, "strategies")
-                .unwrap_or_default()
-                .join(","),
-            timestamp: field::<Option<String>>(r, "ts")
-                .flatten()
-                .unwrap_or_default(),
+        .map(|r| {
+            OperationRow::new(
+                field(r, "op").unwrap_or_default(),
+                field(r, "nodes").unwrap_or_default(),
+                field::<Vec<String>>(r, "strategies")
+                    .unwrap_or_default()
+                    .join(","),
+                field::<Option<String>>(r, "ts")
+                    .flatten()
+                    .unwrap_or_default(),
+            )
         })
         .collect();
+    for m in marker::read(client, None)? {
+        let at = by_operation.partition_point(|r| r.operation_id < m.operation_id);
+        if by_operation
+            .get(at)
+            .is_none_or(|r| r.operation_id != m.operation_id)
+        {
+            // A load stopped before its first node: the marker is all there is.
+            let row = OperationRow::new(m.operation_id.clone(), 0, String::new(), String::new());
+            by_operation.insert(at, row);
+        }
+        let row = &mut by_operation[at];
+        row.complete = false;
+        row.status = INCOMPLETE;
+        row.nodes_expected = Some(m.nodes_expected);
+        row.resume = Some(m.advice(client.uri()));
+    }
     Ok(GraphStats {
         totals,
         by_type,
@@ -173,6 +223,17 @@ impl GraphStats {
                     thousands_i64(r.nodes),
                     r.strategy.clone(),
                     r.timestamp.clone(),
+                    match r.nodes_expected {
+                        Some(e) if !r.complete => {
+                            format!(
+                                "{} ({} of {} nodes)",
+                                r.status,
+                                thousands_i64(r.nodes),
+                                thousands_i64(e)
+                            )
+                        }
+                        _ => r.status.to_string(),
+                    },
                 ]
             })
             .collect();
@@ -187,7 +248,7 @@ impl GraphStats {
             ),
             (
                 "Operations",
-                ["operation", "nodes", "strategy", "timestamp"]
+                ["operation", "nodes", "strategy", "timestamp", "status"]
                     .map(String::from)
                     .to_vec(),
                 ops,
@@ -255,7 +316,18 @@ impl GraphStats {
                 out.push_str(&line(r));
             }
         }
+        for l in self.resume_lines() {
+            out.push_str(&format!("  {l}\n"));
+        }
         out
+    }
+
+    /// One line per incomplete operation: its id and how to resume it.
+    fn resume_lines(&self) -> Vec<String> {
+        self.by_operation
+            .iter()
+            .filter_map(|r| Some(format!("{}: {}", r.operation_id, r.resume.as_ref()?)))
+            .collect()
     }
 
     fn render_markdown(&self) -> String {
@@ -276,6 +348,13 @@ impl GraphStats {
             for r in &rows {
                 let cells: Vec<String> = r.iter().map(|c| cell(c)).collect();
                 out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            }
+        }
+        let resume = self.resume_lines();
+        if !resume.is_empty() {
+            out.push('\n');
+            for l in resume {
+                out.push_str(&format!("- {}\n", l.replace('|', "\\|")));
             }
         }
         out
@@ -306,8 +385,66 @@ mod tests {
                 nodes: 2046,
                 strategy: "template".into(),
                 timestamp: "2025-11-11T19:16:12.123456".into(),
+                complete: true,
+                status: COMPLETE,
+                nodes_expected: None,
+                resume: None,
             }],
         }
+    }
+
+    /// `sample` plus an operation whose load stopped after 1,500 of its 18,414 nodes, and one
+    /// whose load stopped before its first node.
+    fn with_incomplete() -> GraphStats {
+        let mut s = sample();
+        for (op, nodes) in [("scale-a", 1500), ("scale-b", 0)] {
+            s.by_operation.push(OperationRow {
+                operation_id: op.into(),
+                nodes,
+                strategy: if nodes > 0 { "replicate".into() } else { String::new() },
+                timestamp: String::new(),
+                complete: false,
+                status: INCOMPLETE,
+                nodes_expected: Some(18414),
+                resume: Some(format!(
+                    "incomplete — run `tenantgen load /g/{op} --uri bolt://h:1 --batch-size 500` again to resume"
+                )),
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn incomplete_operations_say_how_to_resume() {
+        let t = with_incomplete().render(Format::Table);
+        assert!(t.contains("  complete\n"), "{t}");
+        assert!(t.contains("incomplete (1,500 of 18,414 nodes)"), "{t}");
+        assert!(t.contains("incomplete (0 of 18,414 nodes)"), "{t}");
+        assert!(
+            t.ends_with("  scale-b: incomplete — run `tenantgen load /g/scale-b --uri bolt://h:1 --batch-size 500` again to resume\n"),
+            "{t}"
+        );
+        let m = with_incomplete().render(Format::Markdown);
+        assert!(
+            m.contains("| scale-a | 1,500 | replicate |  | incomplete (1,500 of 18,414 nodes) |"),
+            "{m}"
+        );
+        assert!(
+            m.contains("\n- scale-a: incomplete — run `tenantgen load /g/scale-a"),
+            "{m}"
+        );
+        let j: serde_json::Value =
+            serde_json::from_str(&with_incomplete().render(Format::Json)).unwrap();
+        assert_eq!(j["by_operation"][0]["complete"], true);
+        assert_eq!(j["by_operation"][0]["status"], "complete");
+        assert!(j["by_operation"][0].get("resume").is_none());
+        assert_eq!(j["by_operation"][1]["complete"], false);
+        assert_eq!(j["by_operation"][1]["status"], "incomplete");
+        assert_eq!(j["by_operation"][1]["nodes_expected"], 18414);
+        assert!(j["by_operation"][2]["resume"]
+            .as_str()
+            .unwrap()
+            .contains("tenantgen load /g/scale-b"));
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! labels and relationships, the dual-graph rules (no `:Original`, no scan link on a copy), `id`
 //! uniqueness across `:Resource`, the baseline left unchanged, and property fidelity of a sample
 //! of copies against their bases. It reads only: no index is created and nothing is written.
+//! The first check, `load.complete`, fails while the operation's load marker is in the graph
+//! (a `load` stopped part-way: [`crate::load::marker`]) and names the command that resumes it;
+//! the marker is left out of every count, so it never disturbs the others.
 //!
 //! Every check becomes a named [`Check`] (a stable id such as `counts.by_label`); a mismatch fails
 //! the check, it is never an error. [`VerifyError`] is kept for what stops the checking itself (a
@@ -23,9 +26,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cypher::{
-    abstracted, kind, quote, real, real_abstracted, synthetic, template_source_expr, ORIGINAL,
-    RESOURCE,
+    abstracted, count_nodes, kind, quote, real, real_abstracted, synthetic, template_source_expr,
+    LOAD_MARKER, ORIGINAL, RESOURCE,
 };
+use crate::load::marker;
 use crate::manifest::{Expected, Manifest, Operation, Origin};
 use crate::neo4j::{Client, Neo4jError};
 use crate::report::thousands;
@@ -439,7 +443,7 @@ pub fn verify(
             missing: "expected",
         })?;
     let q = Q { client, op: &op.id };
-    let mut checks = Vec::new();
+    let mut checks = vec![load_complete(client, &op.id)?];
     let whole = whole_graph_checks(&q, e, &mut checks)?;
     operation_node_checks(&q, op, e, &operation_label_sets(manifest, op), &mut checks)?;
     let op_rels = relationship_checks(&q, op, e, &mut checks)?;
@@ -471,6 +475,28 @@ pub fn verify(
     })
 }
 
+/// 0. No load of the operation stopped part-way (its load marker is absent).
+fn load_complete(client: &Client, op: &str) -> Result<Check, VerifyError> {
+    const CHECK: &str = "load.complete";
+    let markers = marker::read(client, Some(op)).map_err(|source| VerifyError::Query {
+        check: CHECK,
+        source: Box::new(source),
+    })?;
+    Ok(match markers.first() {
+        None => Check::new(CHECK, true, "complete", "complete", ""),
+        Some(m) => Check::new(
+            CHECK,
+            false,
+            "complete",
+            format!("incomplete since {}", m.started_at),
+            format!(
+                "a load of this operation stopped part-way: {}",
+                m.advice(client.uri())
+            ),
+        ),
+    })
+}
+
 /// What the whole-graph checks found that later checks compare with.
 struct WholeGraph {
     relationships: u64,
@@ -486,7 +512,7 @@ fn whole_graph_checks(
 ) -> Result<WholeGraph, VerifyError> {
     // 1. Totals (counts store).
     let nodes = count(
-        &q.one("totals.nodes", "MATCH (n) RETURN count(n) AS c", &[])?,
+        &q.one("totals.nodes", &count_nodes(), &[])?,
         "totals.nodes",
         "c",
     )?;
@@ -738,7 +764,10 @@ fn token_counts<'a>(
     count_query: impl Fn(&str) -> String,
 ) -> Result<BTreeMap<String, u64>, VerifyError> {
     let present: Vec<String> = get(&q.one(check, list, &[])?, check, "t")?;
-    let tokens: BTreeSet<String> = expected.cloned().chain(present).collect();
+    let tokens: BTreeSet<String> = expected
+        .cloned()
+        .chain(present.into_iter().filter(|t| t != LOAD_MARKER))
+        .collect();
     let mut out = BTreeMap::new();
     for t in tokens {
         let n = count(&q.one(check, &count_query(&t), &[])?, check, "c")?;

@@ -18,7 +18,7 @@ pub struct LoadArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// Rows per batch; each batch is one transaction.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = load::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Batches in flight at once (1-4: the Bolt client pools 4 connections).
     #[arg(long, default_value_t = 1)]
@@ -31,16 +31,12 @@ pub struct LoadArgs {
 impl LoadArgs {
     /// The command that resumes this load (credentials stay in the environment).
     fn resume_command(&self) -> String {
-        let mut c = format!(
-            "tenantgen load {} --uri {}",
-            self.dir.display(),
-            self.connect.uri
-        );
-        if let Some(db) = &self.connect.database {
-            c.push_str(&format!(" --database {db}"));
-        }
-        c.push_str(&format!(" --batch-size {}", self.batch_size));
-        c
+        load::marker::resume_command(
+            &self.dir.display().to_string(),
+            &self.connect.uri,
+            self.connect.database.as_deref(),
+            self.batch_size as i64,
+        )
     }
 
     fn config(&self, global: Global) -> anyhow::Result<LoadConfig> {

@@ -7,7 +7,13 @@
 //! This module owns the stage's orchestration: which groups go, with which query, and the
 //! checks before sending (baseline present, schema). The parts: `queries` (the Cypher text),
 //! `records` (data parts into typed rows), `resume` (the progress file), `sender` (the
-//! threaded sender with retry).
+//! threaded sender with retry), `marker` (the node in the graph that says the load is
+//! incomplete).
+//!
+//! **Incomplete loads.** Before the first batch, `load` merges the operation's load marker into
+//! the graph ([`marker`]); only a load that sent every batch deletes it. Whatever stops a load
+//! part-way leaves the marker, so `stats`, `verify` and `clean` see the operation as incomplete
+//! and say how to resume, and a re-run (which resumes, below) removes it.
 //!
 //! **Resumability.** Re-running `load` after a crash finishes the operation without duplicates:
 //!
@@ -38,6 +44,7 @@
 //! `datetime()`/`date()`/`localdatetime()` in the query. The `csv` crate cannot tell `""` from an
 //! empty field, so records are split with [`crate::format::csv`].
 
+pub mod marker;
 mod queries;
 mod records;
 mod resume;
@@ -65,6 +72,8 @@ use sender::{Counters, Loader};
 
 /// The Bolt client pools at most this many connections; more workers would only queue.
 pub const MAX_CONCURRENCY: usize = 4;
+/// Rows per batch when none is given.
+pub const DEFAULT_BATCH_SIZE: usize = 5000;
 /// How many base resources the baseline check looks up.
 const BASELINE_SAMPLE: usize = 5;
 
@@ -151,7 +160,7 @@ impl LoadConfig {
         LoadConfig {
             dir,
             connection,
-            batch_size: 5000,
+            batch_size: DEFAULT_BATCH_SIZE,
             concurrency: 1,
             progress: false,
         }
@@ -267,6 +276,21 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         .chain(plan.rels.iter().map(|g| g.rows))
         .sum();
     let bar = RowsBar::new(cfg.progress, total_rows);
+    let nodes_expected = plan.nodes.iter().map(|g| g.rows).sum();
+    let marker = marker::new(
+        &operation.id,
+        &cfg.dir,
+        cfg.connection.database.as_deref(),
+        cfg.batch_size,
+        nodes_expected,
+        total_rows - nodes_expected,
+    );
+    if let Some(since) = marker::begin(&client, &marker)? {
+        notes.push(format!(
+            "the graph marks the load of operation {} as incomplete since {since}; resuming it",
+            operation.id
+        ));
+    }
     let loader = Loader {
         client: &client,
         op: operation.id.clone(),
@@ -278,6 +302,9 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
     };
     loader.send_plan(&plan)?;
     loader.bar.finish();
+    // The progress record goes only once the marker has: a failure here leaves both, and the
+    // re-run skips every batch and removes the marker.
+    marker::delete(&client, &operation.id)?;
     if let Ok(mut p) = loader.progress.lock() {
         p.finish();
     }

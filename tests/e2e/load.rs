@@ -1,6 +1,8 @@
 //! `tenantgen load`, `clean` and `stats` against a real server: a server holding only the seed
-//! tenant is scaled in place with the seed ×10 (killed midway and resumed), checked with the
-//! counts the bulk path gives, then the operation is cleaned away again.
+//! tenant is scaled in place with the seed ×10 (killed midway — `stats` and `verify` then call
+//! it incomplete — and resumed), checked with the counts the bulk path gives, then the operation
+//! is cleaned away again; a load whose first batch fails leaves an operation that has only its
+//! load marker, which `clean` removes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,6 +40,33 @@ fn by_rel_type(c: &Client) -> BTreeMap<String, i64> {
 
 fn count(c: &Client, q: &str) -> i64 {
     c.scalar_i64(q, &[]).unwrap()
+}
+
+/// The load markers in the graph.
+fn markers(c: &Client) -> i64 {
+    count(c, "MATCH (m:TenantgenLoad) RETURN count(m) AS c")
+}
+
+/// `tenantgen verify` of the generated directory `gen` against `uri`.
+fn verify(gen: &Path, uri: &str) -> std::process::Output {
+    tenantgen()
+        .args(["verify", "--manifest"])
+        .arg(gen)
+        .args(["--uri", uri])
+        .output()
+        .unwrap()
+}
+
+/// The `stats --format json` row of operation `op`.
+fn stats_row(uri: &str, op: &str) -> serde_json::Value {
+    let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", uri]));
+    s["by_operation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["operation_id"] == op)
+        .unwrap_or_else(|| panic!("stats lists no operation {op}: {s}"))
+        .clone()
 }
 
 fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
@@ -170,6 +199,61 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         partial
     );
 
+    // The operation is marked incomplete: stats says so and how to resume, verify fails first
+    // on it, and the marker is in no total.
+    let t_incomplete = Instant::now();
+    let op_nodes = c
+        .scalar_i64(
+            "MATCH (n:Resource) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
+            &[("op", op.as_str().into())],
+        )
+        .unwrap();
+    assert!(
+        op_nodes > 0 && (op_nodes as u64) < m.expected.as_ref().unwrap().operation_nodes,
+        "the kill should land part-way through the nodes: {op_nodes} in the graph"
+    );
+    assert_eq!(markers(c), 1);
+    let resume = format!(
+        "tenantgen load {} --uri {uri} --batch-size 500",
+        gen.canonicalize().unwrap().display()
+    );
+    let row = stats_row(&uri, &op);
+    assert_eq!(row["complete"], false, "{row}");
+    assert_eq!(row["status"], "incomplete", "{row}");
+    assert_eq!(row["nodes"], op_nodes, "{row}");
+    assert_eq!(row["nodes_expected"], 18414, "{row}");
+    assert_eq!(
+        row["resume"],
+        format!("incomplete — run `{resume}` again to resume"),
+        "{row}"
+    );
+    let s = json_of(tenantgen().args(["stats", "--format", "json", "--uri", &uri]));
+    assert_eq!(
+        s["totals"]["nodes"],
+        partial - 1,
+        "the marker is no node: {s}"
+    );
+    let table = tenantgen().args(["stats", "--uri", &uri]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains(&format!(
+            "{op}: incomplete — run `{resume}` again to resume"
+        )),
+        "{table}"
+    );
+    let v = verify(&gen, &uri);
+    let vt = String::from_utf8_lossy(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{vt}");
+    let first = vt.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.starts_with("FAIL  load.complete") && first.contains(&resume),
+        "{vt}"
+    );
+    eprintln!(
+        "load e2e: incomplete operation checked in {:.1?}",
+        t_incomplete.elapsed()
+    );
+
     // ...then resume to completion, skipping what the record holds.
     let recorded = done_batches(&gen);
     let r = json_of(
@@ -180,20 +264,57 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
     eprintln!("load e2e: resumed: {r}");
     assert_eq!(r["skipped_batches"], recorded as u64, "{r}");
     assert_eq!(r["operation_id"], op.as_str());
+    assert!(r["notes"].to_string().contains("incomplete since"), "{r}");
+    assert_eq!(markers(c), 0, "a complete load removes its marker");
+    assert_eq!(stats_row(&uri, &op)["status"], "complete");
     assert_loaded(c, &m);
 
     // verify agrees (it is the bulk path's check).
-    let v = tenantgen()
-        .args(["verify", "--manifest"])
-        .arg(&gen)
-        .args(["--uri", &uri])
-        .output()
-        .unwrap();
+    let v = verify(&gen, &uri);
     assert!(
         v.status.success(),
         "verify after load failed:\n{}\n{}",
         String::from_utf8_lossy(&v.stdout),
         String::from_utf8_lossy(&v.stderr)
+    );
+
+    // A load whose first batch fails (the same seed under another operation id: every id is
+    // taken by this one) leaves an operation with only its marker: stats lists it, clean
+    // removes it and nothing else.
+    let t_other = Instant::now();
+    let e = m.expected.as_ref().unwrap();
+    let other = "scale-other-ids-taken";
+    let gen_other = tmp.path().join("gen-other");
+    generate_seed(&gen_other, &["--operation-id", other]);
+    let failed = tenantgen()
+        .args(["load", "--quiet", "--batch-size", "500", "--uri", &uri])
+        .arg(&gen_other)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{err}");
+    assert!(err.contains("already belong"), "{err}");
+    let row = stats_row(&uri, other);
+    assert_eq!(
+        (row["nodes"].clone(), row["status"].clone()),
+        (0.into(), "incomplete".into()),
+        "{row}"
+    );
+    assert_eq!(
+        count(c, "MATCH (n) RETURN count(n) AS c"),
+        e.nodes as i64 + 1
+    );
+    let cl = json_of(tenantgen().args(["clean", "--json", "--operation-id", other, "--uri", &uri]));
+    assert_eq!(
+        (cl["deleted_nodes"].clone(), cl["deleted_markers"].clone()),
+        (0.into(), 1.into()),
+        "{cl}"
+    );
+    assert_eq!(markers(c), 0);
+    assert_loaded(c, &m);
+    eprintln!(
+        "load e2e: marker-only operation checked in {:.1?}",
+        t_other.elapsed()
     );
 
     // The record goes with success; a second complete run re-sends and creates nothing new.

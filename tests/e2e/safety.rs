@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{generate_mini, import_and_start, mini_baseline, tenantgen, tree, write_file, SIZES};
+use crate::common::{
+    generate_mini, import_and_start, mini_baseline, tenantgen, tree, write_file, SIZES,
+};
 use tenantgen::outdir::{Made, MARKER};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -281,6 +281,26 @@ fn verify_default_mode_passes_and_catches_every_corruption() {
         assert_all_passed(code, &doc, &format!("after undoing {}", k.name));
     }
     assert!(missed.is_empty(), "corruptions not caught: {missed:#?}");
+
+    // A load marker of the operation (what an interrupted `load` leaves) fails the first check
+    // and only that one: the marker is in none of the counts.
+    run(
+        c,
+        "CREATE (:TenantgenLoad {operation_id: $op, started_at: datetime(), dir: '/g', batch_size: 500})",
+        &params,
+    );
+    let (code, doc) = verify_json(&dir, &uri, &[]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(failed_names(&doc), ["load.complete"], "{doc:#}");
+    assert_eq!(doc["checks"][0]["name"], "load.complete", "{doc:#}");
+    let detail = doc["checks"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "incomplete — run `tenantgen load /g --uri {uri} --batch-size 500` again to resume"
+        )),
+        "{detail}"
+    );
+    run(c, "MATCH (m:TenantgenLoad) DELETE m", &params);
 }
 
 #[test]
