@@ -45,6 +45,8 @@ pub enum ConfigError {
     PartRowsZero,
     #[error("--shard {0:?} must be K/N with 1 ≤ K ≤ N, e.g. --shard 1/4")]
     Shard(String),
+    #[error("--atg-compat copies edges as ATG does (cross product) and --edges aligned asks for the opposite: leave out --edges, or drop --atg-compat")]
+    AtgCompatAligned,
     #[error("--threads 0: pass at least 1, or leave it out to use every CPU")]
     ThreadsZero,
     #[error("--operation-id: {0:?} must be 1 to {MAX_OPERATION_ID} letters, digits, '-', '_', '.' or ':'")]
@@ -130,12 +132,13 @@ impl EdgeMode {
         }
     }
 
-    /// The mode in effect: ATG-compatible output always copies edges as ATG does.
-    pub fn resolve(self, atg_compat: bool) -> EdgeMode {
-        if atg_compat {
-            EdgeMode::Cross
-        } else {
-            self
+    /// The mode in effect: `asked` (default aligned); ATG-compatible output copies edges as
+    /// ATG does, so it takes cross and refuses an explicit aligned.
+    pub fn resolve(asked: Option<EdgeMode>, atg_compat: bool) -> Result<EdgeMode, ConfigError> {
+        match (asked, atg_compat) {
+            (Some(EdgeMode::Aligned), true) => Err(ConfigError::AtgCompatAligned),
+            (_, true) => Ok(EdgeMode::Cross),
+            (asked, false) => Ok(asked.unwrap_or(EdgeMode::Aligned)),
         }
     }
 }
@@ -465,9 +468,19 @@ mod tests {
     }
 
     #[test]
-    fn atg_compat_forces_cross_edges() {
-        assert_eq!(EdgeMode::Aligned.resolve(true), EdgeMode::Cross);
-        assert_eq!(EdgeMode::Aligned.resolve(false), EdgeMode::Aligned);
+    fn atg_compat_takes_cross_edges_and_refuses_aligned() {
+        use EdgeMode::{Aligned, Cross};
+        let table = [
+            (None, false, Ok(Aligned)),
+            (Some(Cross), false, Ok(Cross)),
+            (Some(Aligned), false, Ok(Aligned)),
+            (None, true, Ok(Cross)),
+            (Some(Cross), true, Ok(Cross)),
+            (Some(Aligned), true, Err(ConfigError::AtgCompatAligned)),
+        ];
+        for (asked, atg, want) in table {
+            assert_eq!(EdgeMode::resolve(asked, atg), want, "{asked:?} {atg}");
+        }
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
-    #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`scripts/neo4j stop NAME` for a named instance, `kill {pid}` otherwise), or choose another --data-dir")]
+    #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`tenantgen stop {path}` for an instance tenantgen made, `scripts/neo4j stop NAME` for a named one, `kill {pid}` otherwise), or choose another --data-dir")]
     InUse {
         path: PathBuf,
         pid: u32,
@@ -260,8 +260,8 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             // Stopped by an interrupt: the handler removes the staging directory, log and all.
             if !crate::interrupt::requested() {
                 keep_log(&mut e, &cfg.instance_dir);
+                let _ = fs::remove_dir_all(&staging);
             }
-            let _ = fs::remove_dir_all(&staging);
             return Err(e.into());
         }
     };

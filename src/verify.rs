@@ -80,10 +80,30 @@ pub struct Check {
     /// Stable id, e.g. `counts.by_label`.
     pub name: String,
     pub passed: bool,
+    /// A count (shown with thousands separators), or a description.
+    #[serde(serialize_with = "number_or_text")]
     pub expected: String,
+    #[serde(serialize_with = "number_or_text")]
     pub found: String,
     /// What differs (first few examples), or a note.
     pub detail: String,
+}
+
+/// A count as a JSON number (its thousands separators dropped), anything else as text.
+fn number_or_text<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let groups: Vec<&str> = digits.split(',').collect();
+    let grouped = groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()))
+        && !groups[0].is_empty()
+        && (groups.len() == 1
+            || (groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3)));
+    match grouped
+        .then(|| value.replace(',', "").parse::<i64>().ok())
+        .flatten()
+    {
+        Some(n) => s.serialize_i64(n),
+        None => s.serialize_str(value),
+    }
 }
 
 impl Check {
@@ -1358,7 +1378,7 @@ mod tests {
         assert_eq!(checks.len(), 3);
         assert_eq!(
             checks[1],
-            json!({"name": "c.1", "passed": false, "expected": "1", "found": "2", "detail": ""})
+            json!({"name": "c.1", "passed": false, "expected": 1, "found": 2, "detail": ""})
         );
         assert_eq!(report(&[true]).to_json()["passed"], true);
     }

@@ -41,7 +41,7 @@ pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
     let report = clean::clean(&client, &args.operation_id, args.dry_run)
         .with_context(|| format!("clean of operation {}", args.operation_id))?;
     if args.json {
-        out(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+        super::json::print("clean", serde_json::to_value(&report)?)?;
     } else {
         out(&(report.summary() + "\n"))?;
     }

@@ -26,6 +26,9 @@ pub struct ExportArgs {
     /// Rows per page of the node queries.
     #[arg(long = "batch-size", value_name = "N", default_value_t = DEFAULT_BATCH)]
     pub batch_size: usize,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl ExportArgs {
@@ -48,7 +51,26 @@ pub fn run(args: ExportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&settings)?;
     let report = export(&client, &cfg)
         .with_context(|| format!("export of {} into {}", settings.uri, cfg.out.display()))?;
-    if !global.quiet {
+    if args.json {
+        let groups = |gs: &[crate::export::GroupCount]| {
+            gs.iter()
+                .map(|g| serde_json::json!({"name": g.name, "rows": g.rows}))
+                .collect::<Vec<_>>()
+        };
+        super::json::print(
+            "export",
+            serde_json::json!({
+                "uri": settings.uri,
+                "out": report.out.display().to_string(),
+                "nodes": report.nodes,
+                "relationships": report.relationships,
+                "node_groups": groups(&report.node_groups),
+                "relationship_groups": groups(&report.relationship_groups),
+                "multiline_fields": report.multiline_fields,
+                "seconds": report.elapsed.as_secs_f64(),
+            }),
+        )?;
+    } else if !global.quiet {
         let mut text = String::new();
         for g in report.node_groups.iter().chain(&report.relationship_groups) {
             let _ = writeln!(text, "  {:<44} {:>12}", g.name, thousands(g.rows));

@@ -74,8 +74,9 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// How base edges are copied: aligned (copy j to copy j) or cross (ATG's cross product).
-    #[arg(long, value_enum, default_value = "aligned")]
-    pub edges: EdgesArg,
+    /// [default: aligned; cross with --atg-compat]
+    #[arg(long, value_enum)]
+    pub edges: Option<EdgesArg>,
     /// ATG's exact output: cross edges, :Resource only, ATG markers and 8-hex ids, names kept.
     #[arg(long)]
     pub atg_compat: bool,
@@ -121,10 +122,13 @@ impl GenerateArgs {
         let part_rows = config::part_rows(self.part_rows)?;
         let shard = self.shard.as_deref().map(config::parse_shard).transpose()?;
         let threads = config::threads(self.threads)?;
-        let edges = match self.edges {
-            EdgesArg::Aligned => EdgeMode::Aligned,
-            EdgesArg::Cross => EdgeMode::Cross,
-        };
+        let edges = EdgeMode::resolve(
+            self.edges.map(|e| match e {
+                EdgesArg::Aligned => EdgeMode::Aligned,
+                EdgesArg::Cross => EdgeMode::Cross,
+            }),
+            self.atg_compat,
+        )?;
         let config = GenerateConfig {
             baseline: self
                 .baseline
@@ -135,7 +139,7 @@ impl GenerateArgs {
             scale,
             scale_given: asked.is_some(),
             seed: self.seed,
-            edges: edges.resolve(self.atg_compat),
+            edges,
             atg_compat: self.atg_compat,
             operation_id: self.operation_id.clone(),
             timestamp,
@@ -209,14 +213,8 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
     let (plan, _baseline, report) = generate(&args, global)?;
     match (&report, args.json) {
         (None, false) => out(&plan.describe())?,
-        (None, true) => out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan_json(&plan, None))?
-        ))?,
-        (Some(r), true) => out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&plan_json(&plan, Some(r)))?
-        ))?,
+        (None, true) => super::json::print("generate", plan_json(&plan, None))?,
+        (Some(r), true) => super::json::print("generate", plan_json(&plan, Some(r)))?,
         (Some(r), false) => {
             super::note_cleaned(global, &r.cleaned);
             out(&report::written(r.rows, r.bytes, &r.out, r.elapsed))?;
@@ -293,8 +291,15 @@ mod tests {
 
     #[test]
     fn atg_compat_copies_edges_as_atg() {
-        let c = config(&["--atg-compat", "--edges", "aligned"]).unwrap();
+        let c = config(&["--atg-compat"]).unwrap();
         assert_eq!(c.edges, EdgeMode::Cross);
+        let c = config(&["--atg-compat", "--edges", "cross"]).unwrap();
+        assert_eq!(c.edges, EdgeMode::Cross);
+        let e = config(&["--atg-compat", "--edges", "aligned"]).unwrap_err();
+        assert!(
+            e.to_string().contains("--atg-compat") && e.to_string().contains("--edges aligned"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct ImportArgs {
     /// Replace an existing database in the instance directory.
     #[arg(long)]
     pub overwrite: bool,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where Neo4j lives and how the import and server are sized.
@@ -77,7 +80,8 @@ impl Neo4jArgs {
         let mut cfg = ImportConfig::new(dir.to_path_buf(), instance_dir);
         cfg.neo4j_home = self.neo4j_home.clone();
         cfg.database = DatabaseName::for_import(&self.database)?.into_string();
-        cfg.overwrite = overwrite;
+        // Resetting replaces the instance, so it needs no --overwrite of its own.
+        cfg.overwrite = overwrite || self.reset_instance;
         cfg.reset_instance = self.reset_instance;
         if let Some(t) = self.import_threads {
             if t == 0 {
@@ -97,18 +101,38 @@ impl Neo4jArgs {
 pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
     let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
-    super::note_cleaned(global, &done.cleaned);
-    super::note_kept(global, &done);
+    let quiet = Global {
+        quiet: global.quiet || args.json,
+    };
+    super::note_cleaned(quiet, &done.cleaned);
+    super::note_kept(quiet, &done, cfg.reset_instance);
+    if args.json {
+        super::json::print(
+            "import",
+            serde_json::json!({
+                "dir": args.dir.display().to_string(),
+                "instance": done.instance.dir().display().to_string(),
+                "database": done.instance.database(),
+                "port": done.instance.port(),
+                "nodes": done.report.nodes,
+                "relationships": done.report.relationships,
+                "properties": done.report.properties,
+                "import_seconds": done.report.elapsed.as_secs_f64(),
+                "check_seconds": done.check_time.as_secs_f64(),
+                "cleaned": done.cleaned.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            }),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     out(&format!(
-        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: NEO4J_CONF={} {}/bin/neo4j console\n",
+        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n",
         thousands(done.report.nodes),
         thousands(done.report.relationships),
         thousands(done.report.properties),
         done.report.elapsed.as_secs_f64(),
         done.instance.dir().display(),
         done.instance.database(),
-        done.instance.conf_dir().display(),
-        done.home.path.display(),
+        done.instance.dir().display(),
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,16 +29,6 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The command that resumes this load (credentials stay in the environment).
-    fn resume_command(&self) -> String {
-        load::marker::resume_command(
-            &self.dir.display().to_string(),
-            &self.connect.uri,
-            self.connect.database.as_deref(),
-            self.batch_size as i64,
-        )
-    }
-
     fn config(&self, global: Global) -> anyhow::Result<LoadConfig> {
         let mut cfg = LoadConfig::new(self.dir.clone(), self.connect.settings()?);
         cfg.batch_size = self.batch_size;
@@ -50,15 +40,9 @@ impl LoadArgs {
 
 pub fn run(args: LoadArgs, global: Global) -> anyhow::Result<ExitCode> {
     let cfg = args.config(global)?;
-    let _resume = crate::interrupt::note(format!(
-        "the load into {} stopped part-way: the operation of {} is incomplete in the graph; run `{}` again to resume (batches already in the graph are not duplicated)",
-        args.connect.uri,
-        args.dir.display(),
-        args.resume_command()
-    ));
     let report = load::load(&cfg).with_context(|| format!("load of {}", args.dir.display()))?;
     if args.json {
-        out(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+        super::json::print("load", serde_json::to_value(&report)?)?;
     } else {
         for note in &report.notes {
             info(global, &format!("note: {note}"));

@@ -11,6 +11,7 @@ mod clean;
 mod export;
 mod generate;
 mod import;
+mod json;
 mod load;
 mod run;
 mod start;
@@ -72,6 +73,40 @@ pub enum Command {
     Stop(start::StopArgs),
 }
 
+impl Command {
+    /// The command's name, as the JSON documents give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Generate(_) => "generate",
+            Command::Import(_) => "import",
+            Command::Run(_) => "run",
+            Command::Load(_) => "load",
+            Command::Export(_) => "export",
+            Command::Verify(_) => "verify",
+            Command::Clean(_) => "clean",
+            Command::Stats(_) => "stats",
+            Command::Start(_) => "start",
+            Command::Stop(_) => "stop",
+        }
+    }
+
+    /// Whether `--json` was asked for (`stats --format json` too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Generate(a) => a.json,
+            Command::Import(a) => a.json,
+            Command::Run(a) => a.generate.json,
+            Command::Load(a) => a.json,
+            Command::Export(a) => a.json,
+            Command::Verify(a) => a.json,
+            Command::Clean(a) => a.json,
+            Command::Stats(a) => a.json(),
+            Command::Start(a) => a.json,
+            Command::Stop(a) => a.json,
+        }
+    }
+}
+
 /// Bolt connection flags shared by the commands that talk to a running server.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
@@ -127,6 +162,7 @@ pub fn main() -> ExitCode {
         }
     };
     let global = Global { quiet: cli.quiet };
+    let (name, json) = (cli.command.name(), cli.command.json());
     if let Err(e) = crate::interrupt::install() {
         info(
             global,
@@ -155,6 +191,13 @@ pub fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            if json {
+                let doc = json::error_document(name, &e);
+                let _ = out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                ));
+            }
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -189,7 +232,17 @@ pub fn note_cleaned(global: Global, cleaned: &[std::path::PathBuf]) {
 
 /// Says that an import kept the instance's config (and why its settings may not be the
 /// defaults), and its notes.
-pub fn note_kept(global: Global, done: &crate::import::ImportOutcome) {
+pub fn note_kept(global: Global, done: &crate::import::ImportOutcome, reset: bool) {
+    if reset {
+        info(
+            global,
+            &format!(
+                "reset {}: a fresh config (auth off, Bolt port {}) and a new system database (earlier users and settings are gone)",
+                done.instance.dir().display(),
+                done.instance.port(),
+            ),
+        );
+    }
     if done.kept_instance {
         info(
             global,

@@ -80,13 +80,15 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let cfg = args.neo4j.config(&report.out, true)?;
     let generated = crate::interrupt::note(format!(
-        "{out} is generated and complete; {inst} is as it was: import it with `tenantgen import {out} --data-dir {inst} --overwrite`",
+        "{out} is generated and complete; {inst} {state}: import it with `tenantgen import {out} --data-dir {inst}{overwrite}`",
         out = report.out.display(),
-        inst = cfg.instance_dir.display()
+        inst = cfg.instance_dir.display(),
+        state = if cfg.instance_dir.exists() { "is as it was" } else { "was not created" },
+        overwrite = if cfg.instance_dir.exists() { " --overwrite" } else { "" },
     ));
     let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
-    super::note_kept(quiet, &done);
+    super::note_kept(quiet, &done, cfg.reset_instance);
     timed("import", t);
     drop(generated);
     let _imported = crate::interrupt::note(format!(
@@ -140,12 +142,12 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             "pid": kept.is_some().then_some(pid),
             "imported": { "nodes": done.report.nodes, "relationships": done.report.relationships, "properties": done.report.properties },
             "expected": e,
-            "stages": stages.iter().map(|s| (s.name, s.time.as_secs_f64())).collect::<std::collections::BTreeMap<_, _>>(),
+            "stages": stages.iter().map(|s| (s.name.replace(' ', "_"), serde_json::json!(s.time.as_secs_f64()))).collect::<serde_json::Map<_, _>>(),
             "total_seconds": total.as_secs_f64(),
             "verify": verdict.to_json(),
             "passed": verdict.passed(),
         });
-        out(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        super::json::print("run", doc)?;
     } else {
         let summary = RunSummary {
             operation_id: &plan.op.id,

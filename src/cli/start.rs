@@ -19,6 +19,9 @@ pub struct StartArgs {
     /// Neo4j home (default: $NEO4J_HOME, else the project's scripts/neo4j install).
     #[arg(long, value_name = "DIR")]
     pub neo4j_home: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `stop`.
@@ -26,6 +29,9 @@ pub struct StartArgs {
 pub struct StopArgs {
     /// Instance directory whose server to stop.
     pub dir: PathBuf,
+    /// Print one JSON document on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Refuses a directory that is not an instance tenantgen made: its server is not ours to run.
@@ -48,6 +54,31 @@ fn check_ours(dir: &Path) -> anyhow::Result<()> {
 pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
     check_ours(&args.dir)?;
     if let Some(h) = store_holder(&args.dir) {
+        // Already up: say where, as a first start would (a script may start twice).
+        let instance = Instance::open(&args.dir, None)?;
+        if crate::neo4j::port_answers(instance.port()) {
+            if args.json {
+                super::json::print(
+                    "start",
+                    serde_json::json!({
+                        "instance": instance.dir().display().to_string(),
+                        "uri": instance.uri(),
+                        "pid": h.pid,
+                        "database": instance.database(),
+                    }),
+                )?;
+            } else {
+                out(&format!(
+                    "Neo4j already runs on {}: {} (pid {}, database {}); stop it with `tenantgen stop {}`\n",
+                    args.dir.display(),
+                    instance.uri(),
+                    h.pid,
+                    instance.database(),
+                    args.dir.display()
+                ))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         anyhow::bail!(
             "{} is already in use by process {} (it holds {}): `tenantgen stop {}` first",
             args.dir.display(),
@@ -63,6 +94,18 @@ pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("starting Neo4j on {}", args.dir.display()))?;
     let pid = server.pid();
     let uri = server.keep();
+    if args.json {
+        super::json::print(
+            "start",
+            serde_json::json!({
+                "instance": instance.dir().display().to_string(),
+                "uri": uri,
+                "pid": pid,
+                "database": instance.database(),
+            }),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     out(&format!(
         "Neo4j is running on {}: {uri} (pid {pid}, database {}); stop it with `tenantgen stop {}`\n",
         args.dir.display(),
@@ -75,6 +118,13 @@ pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
 pub fn stop(args: StopArgs, _global: Global) -> anyhow::Result<ExitCode> {
     check_ours(&args.dir)?;
     let Some(holder) = store_holder(&args.dir) else {
+        if args.json {
+            super::json::print(
+                "stop",
+                serde_json::json!({"instance": args.dir.display().to_string(), "stopped": false, "pid": null}),
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
         out(&format!(
             "no server runs on {}: nothing to stop\n",
             args.dir.display()
@@ -84,6 +134,13 @@ pub fn stop(args: StopArgs, _global: Global) -> anyhow::Result<ExitCode> {
     stop_process(holder.pid)
         .with_context(|| format!("stopping the server on {}", args.dir.display()))?;
     let _ = std::fs::remove_file(args.dir.join("run/neo4j.pid"));
+    if args.json {
+        return super::json::print(
+            "stop",
+            serde_json::json!({"instance": args.dir.display().to_string(), "stopped": true, "pid": holder.pid}),
+        )
+        .map(|()| ExitCode::SUCCESS);
+    }
     out(&format!(
         "stopped the server on {} (pid {})\n",
         args.dir.display(),

@@ -63,9 +63,7 @@ pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
         )
     })?;
     if args.json {
-        let mut text = serde_json::to_string_pretty(&report.to_json())?;
-        text.push('\n');
-        out(&text)?;
+        super::json::print("verify", report.to_json())?;
     } else {
         out(&report.table())?;
     }

@@ -285,6 +285,13 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         nodes_expected,
         total_rows - nodes_expected,
     );
+    // From here on an interrupt leaves part of the operation (and its marker) in the graph.
+    let _incomplete = crate::interrupt::note(format!(
+        "the load into {} stopped part-way: operation {} is marked incomplete in the graph; run `{}` again to resume (batches already in the graph are not duplicated)",
+        cfg.connection.uri,
+        operation.id,
+        marker.resume_command(&cfg.connection.uri)
+    ));
     if let Some(since) = marker::begin(&client, &marker)? {
         notes.push(format!(
             "the graph marks the load of operation {} as incomplete since {since}; resuming it",

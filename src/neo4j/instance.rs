@@ -423,17 +423,25 @@ impl Instance {
             &log_path,
         )?;
         let started = Instant::now();
-        let mut child = admin
+        admin
             .args(import_args(self, req))
             .current_dir(&req.workdir)
             // Its own process group: a terminal's Ctrl-C reaches tenantgen alone, which stops
             // the importer and then removes its staging directory.
-            .process_group(0)
-            .spawn()
-            .map_err(|error| Neo4jError::Spawn {
-                program: home.admin(),
-                error,
-            })?;
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches no memory of this process. Should
+        // tenantgen itself be killed outright (SIGKILL), the kernel ends the importer too: no
+        // orphan keeps writing into a staging directory the next import removes.
+        unsafe {
+            admin.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = admin.spawn().map_err(|error| Neo4jError::Spawn {
+            program: home.admin(),
+            error,
+        })?;
         let _stop = crate::interrupt::stop_on_interrupt(child.id(), "neo4j-admin");
         let status = child.wait().map_err(|error| Neo4jError::Spawn {
             program: home.admin(),

@@ -8,6 +8,7 @@ mod errors;
 mod export;
 mod generate;
 mod instance;
+mod json;
 mod load;
 mod matrix;
 mod neo4j_smoke;
