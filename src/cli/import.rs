@@ -95,7 +95,8 @@ impl Neo4jArgs {
 }
 
 pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    let mut cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    cfg.progress = !global.quiet;
     let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
     super::note_cleaned(global, &done.cleaned);
     super::note_kept(global, &done);
