@@ -182,10 +182,12 @@ impl Server {
             bar.message(|| {
                 let console = tail_file(&self.log, 1);
                 let console: String = console.trim().chars().take(90).collect();
-                format!(
-                    "waiting for Bolt on 127.0.0.1:{} (console: {console})",
-                    self.port
-                )
+                let waiting = format!("waiting for Bolt on 127.0.0.1:{}", self.port);
+                if console.is_empty() {
+                    waiting
+                } else {
+                    format!("{waiting} (console: {console})")
+                }
             });
             if Instant::now() >= deadline {
                 let _ = self.shutdown();
