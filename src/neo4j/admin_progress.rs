@@ -179,41 +179,36 @@ Peak memory usage: 1.036GiB\n";
         let p = AdminProgress::default();
         assert_eq!(p.describe(TOTALS), "starting neo4j-admin");
         // The bar redraw is complete once the next \r or \n arrives.
-        let p = upto(VERBOSE_LOG, "\u{2206}30.0K\r", 1);
-        assert_eq!(
-            p.describe(TOTALS),
-            "step 1: Nodes 7% (30,000 of 414,495 nodes)"
-        );
-        let p = upto(VERBOSE_LOG, "\u{2206}50.0K\n", 1);
-        assert_eq!(
-            p.describe(TOTALS),
-            "step 1: Nodes 98% (410,000 of 414,495 nodes)"
-        );
-        let p = upto(VERBOSE_LOG, "\u{2206} 810K\n", 1);
-        assert_eq!(
-            p.describe(TOTALS),
-            "step 2: Prepare node index (1,240,000 processed)"
-        );
-        let p = upto(
-            VERBOSE_LOG,
-            "Relationships, started 2026-12-02 02:02:54.229+0000\n",
-            1,
-        );
-        assert_eq!(p.describe(TOTALS), "step 3: Relationships");
-        let p = upto(VERBOSE_LOG, "\u{2206}10.0K\n", 1);
-        assert_eq!(
-            p.describe(TOTALS),
-            "step 3: Relationships 61% (10,000 of 16,178 relationships)"
-        );
-        let p = upto(
-            VERBOSE_LOG,
-            "1-4/4, started 2026-12-02 02:02:55.091+0000\n",
-            1,
-        );
-        assert_eq!(
-            p.describe(TOTALS),
-            "step 5: Relationship --> Relationship 1-4/4"
-        );
+        let states = [
+            (
+                "\u{2206}30.0K\r",
+                "step 1: Nodes 7% (30,000 of 414,495 nodes)",
+            ),
+            (
+                "\u{2206}50.0K\n",
+                "step 1: Nodes 98% (410,000 of 414,495 nodes)",
+            ),
+            (
+                "\u{2206} 810K\n",
+                "step 2: Prepare node index (1,240,000 processed)",
+            ),
+            ("54.229+0000\n", "step 3: Relationships"),
+            (
+                "\u{2206}10.0K\n",
+                "step 3: Relationships 61% (10,000 of 16,178 relationships)",
+            ),
+            (
+                "55.091+0000\n",
+                "step 5: Relationship --> Relationship 1-4/4",
+            ),
+        ];
+        for (needle, want) in states {
+            assert_eq!(
+                upto(VERBOSE_LOG, needle, 1).describe(TOTALS),
+                want,
+                "after {needle:?}"
+            );
+        }
         let mut p = AdminProgress::default();
         p.feed(VERBOSE_LOG.as_bytes());
         assert!(p.done);
