@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::cypher::{count_nodes, operation_node};
 use crate::load::marker;
 use crate::neo4j::{Client, Neo4jError};
+use crate::report::{thousands, Bar};
 
 /// Nodes (and their relationships) deleted per transaction.
 pub const CLEAN_BATCH: i64 = 10_000;
@@ -115,8 +116,14 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
     })
 }
 
-/// Deletes operation `id` (or only counts it when `dry_run`).
-pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, CleanError> {
+/// Deletes operation `id` (or only counts it when `dry_run`); `progress` shows the batches
+/// deleted on stderr (when it is a terminal).
+pub fn clean(
+    client: &Client,
+    id: &str,
+    dry_run: bool,
+    progress: bool,
+) -> Result<CleanReport, CleanError> {
     let before = counts(client, id)?;
     // An id that names nothing is almost always a typo: saying "deleted 0" would read as success.
     if before.operation_nodes == 0
@@ -137,6 +144,21 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
         });
     }
     let p = [("id", id.into()), ("limit", CLEAN_BATCH.into())];
+    let bar = Bar::spinner(progress, "clean");
+    let (mut batches, mut rels, mut nodes) = (0u64, 0u64, 0u64);
+    let show = |batches: u64, rels: u64, nodes: u64| {
+        bar.message(|| {
+            format!(
+                "{} batches of ≤{}: {} marked relationships, {} of {} nodes deleted",
+                thousands(batches),
+                thousands(CLEAN_BATCH as u64),
+                thousands(rels),
+                thousands(nodes),
+                thousands(before.operation_nodes.max(0) as u64),
+            )
+        })
+    };
+    show(0, 0, 0);
     // Marked relationships first (they may link nodes that stay), then the nodes with theirs.
     loop {
         let n = client.scalar_i64(
@@ -147,6 +169,9 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
         if n == 0 {
             break;
         }
+        batches += 1;
+        rels += n as u64;
+        show(batches, rels, nodes);
     }
     loop {
         let n = client.scalar_i64(
@@ -159,7 +184,11 @@ pub fn clean(client: &Client, id: &str, dry_run: bool) -> Result<CleanReport, Cl
         if n == 0 {
             break;
         }
+        batches += 1;
+        nodes += n as u64;
+        show(batches, rels, nodes);
     }
+    bar.finish();
     // The marker goes last: a clean stopped part-way leaves the operation marked incomplete.
     let deleted_markers = marker::delete(client, id)?;
     let after = counts(client, id)?;

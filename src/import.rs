@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::manifest::{Manifest, ManifestError};
 use crate::neo4j::{
-    fixed_default_database, port_answers, store_holder, ImportReport, ImportRequest, Instance,
-    InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
+    fixed_default_database, port_answers, store_holder, ImportReport, ImportRequest, ImportTotals,
+    Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
 };
 use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
 
@@ -98,6 +98,8 @@ pub struct ImportConfig {
     pub port: Option<u16>,
     pub server_heap: String,
     pub pagecache: String,
+    /// Show the importer's progress on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 impl ImportConfig {
@@ -116,6 +118,7 @@ impl ImportConfig {
             port: None,
             server_heap: "auto".into(),
             pagecache: "auto".into(),
+            progress: false,
         }
     }
 }
@@ -253,6 +256,11 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         threads: cfg.threads,
         max_off_heap: cfg.max_off_heap.clone(),
         heap: cfg.heap.clone(),
+        progress: cfg.progress,
+        totals: ImportTotals {
+            nodes: want_nodes,
+            relationships: want_rels,
+        },
     };
     let report = match staged.import(&home, &req) {
         Ok(r) => r,

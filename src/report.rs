@@ -1,6 +1,7 @@
-//! What tenantgen tells a person: numbers with thousands separators, byte sizes, and the
-//! summaries commands print when they finish, and the rows progress bar of the long steps. Every stage formats its numbers through here, so
-//! `18,414` and `15.2 MiB` read the same in every message.
+//! What tenantgen tells a person: numbers with thousands separators, byte sizes, rates
+//! (`807,372 rows/s`), the summaries commands print when they finish, and the progress bars of
+//! the long steps ([`Bar`]). Every stage formats its numbers through here, so `18,414` and
+//! `15.2 MiB` read the same in every message.
 //!
 //! The summaries take plain values (counts, durations, texts a stage already rendered), never a
 //! stage's own types, so that this module depends on no stage. Where the text goes (stdout,
@@ -56,12 +57,12 @@ pub fn human_bytes(n: u64) -> String {
 pub fn written(rows: u64, bytes: u64, out: &std::path::Path, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     format!(
-        "wrote {} rows ({}) to {} in {:.2} s ({:.0} rows/s)\nimport with: tenantgen import {}\n",
+        "wrote {} rows ({}) to {} in {:.2} s ({})\nimport with: tenantgen import {}\n",
         thousands(rows),
         human_bytes(bytes),
         out.display(),
         secs,
-        rows as f64 / secs.max(1e-9),
+        rate(rows, elapsed, "rows"),
         out.display()
     )
 }
@@ -145,23 +146,99 @@ pub fn run_summary(r: &RunSummary<'_>) -> String {
     s
 }
 
-/// A rows/s progress bar on stderr, shown only when stderr is a terminal and `enabled` (not
-/// `--quiet`); otherwise every call is a no-op. Shared by `generate` and `load`.
-pub struct RowsBar(Option<indicatif::ProgressBar>);
+/// `807371.57` per second → `807,372 rows/s`: a rate as a whole number with its unit.
+pub fn per_second(rate: f64, unit: &str) -> String {
+    let whole = if rate.is_finite() && rate > 0.0 {
+        rate.round() as u64
+    } else {
+        0
+    };
+    format!("{} {unit}/s", thousands(whole))
+}
 
-impl RowsBar {
-    pub fn new(enabled: bool, total: u64) -> RowsBar {
+/// `n` things in `elapsed` as a rate ([`per_second`]).
+pub fn rate(n: u64, elapsed: Duration, unit: &str) -> String {
+    per_second(n as f64 / elapsed.as_secs_f64().max(1e-9), unit)
+}
+
+/// A progress bar or spinner on stderr, shown only when stderr is a terminal and `enabled`
+/// (neither `--quiet` nor `--json`); a hidden one makes every call a no-op, so stages take one
+/// whether or not a person watches (tests, pipes). Never writes to stdout.
+#[derive(Default)]
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    /// A bar that shows nothing.
+    pub fn hidden() -> Bar {
+        Bar(None)
+    }
+
+    fn shown(enabled: bool, total: Option<u64>, template: &str, what: &str) -> Bar {
         use std::io::IsTerminal;
-        RowsBar((enabled && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = match total {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&per_second(s.per_sec(), "rows"));
+                    },
                 )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        }))
+                .with_key(
+                    "count",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&thousands(s.pos()));
+                    },
+                )
+                .with_key(
+                    "total",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&thousands(s.len().unwrap_or(0)));
+                    },
+                ),
+        );
+        bar.set_prefix(what.to_string());
+        // A spinner that turns while the step waits on another process or a query.
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Bar(Some(bar))
+    }
+
+    /// Rows of `total` written or sent, their rate and the time left (generate, load, export).
+    pub fn rows(enabled: bool, what: &str, total: u64) -> Bar {
+        Bar::shown(
+            enabled,
+            Some(total),
+            "{spinner} {prefix} {bar:30} {count}/{total} rows  {rate}  eta {eta}",
+            what,
+        )
+    }
+
+    /// Steps of `total` done (`unit`: `checks`), with the current one as the message (verify).
+    pub fn steps(enabled: bool, what: &str, total: u64, unit: &str) -> Bar {
+        Bar::shown(
+            enabled,
+            Some(total),
+            &format!("{{spinner}} {{prefix}} {{bar:30}} {{count}}/{{total}} {unit}  {{msg}} [{{elapsed}}]"),
+            what,
+        )
+    }
+
+    /// A spinner with the elapsed time and what the step waits for as the message (server
+    /// start, import, clean).
+    pub fn spinner(enabled: bool, what: &str) -> Bar {
+        Bar::shown(enabled, None, "{spinner} {prefix} [{elapsed}] {msg}", what)
+    }
+
+    /// Whether the bar is on the terminal (so that a step can skip work only it needs).
+    pub fn is_shown(&self) -> bool {
+        self.0.is_some()
     }
 
     pub fn add(&self, n: u64) {
@@ -170,10 +247,31 @@ impl RowsBar {
         }
     }
 
+    pub fn set_position(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.set_position(n);
+        }
+    }
+
+    /// Sets the message; `text` is built only when the bar is shown.
+    pub fn message(&self, text: impl FnOnce() -> String) {
+        if let Some(b) = &self.0 {
+            b.set_message(text());
+        }
+    }
+
+    /// Removes the bar from the terminal.
     pub fn finish(&self) {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+impl Drop for Bar {
+    // A step that fails half-way leaves no bar above its error message.
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -192,6 +290,42 @@ mod tests {
         assert_eq!(thousands_i64(-999), "-999");
         assert_eq!(thousands_i64(i64::MIN), "-9,223,372,036,854,775,808");
         assert_eq!(thousands_i64(1000), "1,000");
+    }
+
+    #[test]
+    fn rates_are_whole_numbers_with_units() {
+        assert_eq!(per_second(807_371.570_9, "rows"), "807,372 rows/s");
+        assert_eq!(per_second(0.4, "rows"), "0 rows/s");
+        assert_eq!(per_second(f64::NAN, "rows"), "0 rows/s");
+        assert_eq!(per_second(f64::INFINITY, "rows"), "0 rows/s");
+        assert_eq!(
+            rate(37_163, Duration::from_secs(1), "rows"),
+            "37,163 rows/s"
+        );
+        assert_eq!(
+            rate(3_000_000, Duration::from_millis(1500), "nodes"),
+            "2,000,000 nodes/s"
+        );
+        let w = written(
+            416_507,
+            1024,
+            std::path::Path::new("/o"),
+            Duration::from_secs(8),
+        );
+        assert!(
+            w.starts_with("wrote 416,507 rows (1.0 KiB) to /o in 8.00 s (52,063 rows/s)\n"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn a_hidden_bar_does_nothing() {
+        let bar = Bar::rows(false, "load", 10);
+        bar.add(3);
+        bar.set_position(5);
+        bar.message(|| unreachable!("a hidden bar builds no message"));
+        bar.finish();
+        assert!(Bar::hidden().0.is_none() && bar.0.is_none());
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::cypher::{
 use crate::load::marker;
 use crate::manifest::{Expected, Manifest, Operation, Origin};
 use crate::neo4j::{Client, Neo4jError};
-use crate::report::thousands;
+use crate::report::{thousands, Bar};
 
 /// The property-fidelity sample size when none is given.
 pub const DEFAULT_SAMPLE: usize = 200;
@@ -64,14 +64,42 @@ pub struct VerifyOptions {
     /// How many of the operation's nodes the property-fidelity check compares with their base
     /// (spread evenly over the nodes ordered by `id`); 0 skips that check.
     pub sample: usize,
+    /// Show checks done / total and the running check on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
             sample: DEFAULT_SAMPLE,
+            progress: false,
         }
     }
+}
+
+/// The checks made so far; each one counts on the progress bar.
+struct Checks<'a> {
+    list: Vec<Check>,
+    bar: &'a Bar,
+}
+
+impl Checks<'_> {
+    fn push(&mut self, check: Check) {
+        self.list.push(check);
+        self.bar.set_position(self.list.len() as u64);
+    }
+
+    fn extend(&mut self, checks: impl IntoIterator<Item = Check>) {
+        for c in checks {
+            self.push(c);
+        }
+    }
+}
+
+/// How many checks [`verify`] makes of `op`: the progress bar's total (a debug build asserts
+/// it at the end of every verification).
+fn planned_checks(op: &Operation) -> u64 {
+    23 + u64::from(op.edge_markers)
 }
 
 /// One named check and its outcome.
@@ -387,6 +415,8 @@ fn props(n: &str) -> String {
 struct Q<'a> {
     client: &'a Client,
     op: &'a str,
+    /// Shows the check whose query runs.
+    bar: &'a Bar,
 }
 
 impl Q<'_> {
@@ -396,6 +426,7 @@ impl Q<'_> {
         cypher: &str,
         extra: &[(&str, neo4rs::BoltType)],
     ) -> Result<Vec<neo4rs::Row>, VerifyError> {
+        self.bar.message(|| check.to_string());
         let mut params: Vec<(&str, neo4rs::BoltType)> = vec![("op", self.op.into())];
         params.extend(extra.iter().cloned());
         self.client
@@ -462,8 +493,18 @@ pub fn verify(
         .ok_or(VerifyError::NotGenerated {
             missing: "expected",
         })?;
-    let q = Q { client, op: &op.id };
-    let mut checks = vec![load_complete(client, &op.id)?];
+    let bar = Bar::steps(opts.progress, "verify", planned_checks(op), "checks");
+    let q = Q {
+        client,
+        op: &op.id,
+        bar: &bar,
+    };
+    let mut checks = Checks {
+        list: Vec::new(),
+        bar: &bar,
+    };
+    bar.message(|| "load.complete".into());
+    checks.push(load_complete(client, &op.id)?);
     let whole = whole_graph_checks(&q, e, &mut checks)?;
     operation_node_checks(&q, op, e, &operation_label_sets(manifest, op), &mut checks)?;
     let op_rels = relationship_checks(&q, op, e, &mut checks)?;
@@ -487,9 +528,11 @@ pub fn verify(
 
     // 11. Property fidelity on a sample.
     checks.push(fidelity(&q, op, opts.sample)?);
+    bar.finish();
+    debug_assert_eq!(checks.list.len() as u64, planned_checks(op));
 
     Ok(VerifyReport {
-        checks,
+        checks: checks.list,
         operation_id: op.id.clone(),
         elapsed: started.elapsed(),
     })
@@ -528,7 +571,7 @@ struct WholeGraph {
 fn whole_graph_checks(
     q: &Q<'_>,
     e: &Expected,
-    checks: &mut Vec<Check>,
+    checks: &mut Checks<'_>,
 ) -> Result<WholeGraph, VerifyError> {
     // 1. Totals (counts store).
     let nodes = count(
@@ -629,7 +672,7 @@ fn operation_node_checks(
     op: &Operation,
     e: &Expected,
     label_sets: &[Vec<String>],
-    checks: &mut Vec<Check>,
+    checks: &mut Checks<'_>,
 ) -> Result<(), VerifyError> {
     // 5-6. One scan of the operation's nodes.
     let opn = operation_scan(q, op, label_sets)?;
@@ -698,7 +741,7 @@ fn relationship_checks(
     q: &Q<'_>,
     op: &Operation,
     e: &Expected,
-    checks: &mut Vec<Check>,
+    checks: &mut Checks<'_>,
 ) -> Result<u64, VerifyError> {
     let rs = relationship_scan(q)?;
     checks.push(Check::counts(

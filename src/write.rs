@@ -28,7 +28,7 @@ use crate::outdir::{
     self, Existing, Input, Made, OutDirError, OwnershipError, Replace, Staged, Target,
 };
 use crate::plan::Plan;
-use crate::report::RowsBar;
+use crate::report::Bar;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -274,7 +274,7 @@ fn write_parts(
     opts: &WriteOptions,
 ) -> Result<Vec<FileEntry>, WriteError> {
     let total_rows: u64 = mine.iter().map(|t| t.range.end - t.range.start).sum();
-    let progress = RowsBar::new(opts.progress, total_rows);
+    let progress = Bar::rows(opts.progress, "generate", total_rows);
     let generator = Generator::new(plan, baseline);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -303,7 +303,7 @@ fn write_part(
     task: &Task,
     staged: &Staged,
     compress: Compression,
-    progress: &RowsBar,
+    progress: &Bar,
 ) -> Result<FileEntry, WriteError> {
     let mut part = staged.create_part(task.path.clone(), compress)?;
     let path = part.path().to_path_buf();

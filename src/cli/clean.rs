@@ -26,7 +26,7 @@ pub struct CleanArgs {
     pub json: bool,
 }
 
-pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
+pub fn run(args: CleanArgs, global: Global) -> anyhow::Result<ExitCode> {
     if OperationId::parse(&args.operation_id).is_err() {
         return Err(clean::CleanError::InvalidId(args.operation_id).into());
     }
@@ -38,7 +38,8 @@ pub fn run(args: CleanArgs, _global: Global) -> anyhow::Result<ExitCode> {
             uri = args.connect.uri
         ))
     });
-    let report = clean::clean(&client, &args.operation_id, args.dry_run)
+    let progress = !global.quiet && !args.json;
+    let report = clean::clean(&client, &args.operation_id, args.dry_run, progress)
         .with_context(|| format!("clean of operation {}", args.operation_id))?;
     if args.json {
         super::json::print("clean", serde_json::to_value(&report)?)?;

@@ -33,7 +33,7 @@ pub struct ExportArgs {
 
 impl ExportArgs {
     /// The validated export configuration.
-    pub fn config(&self) -> anyhow::Result<ExportConfig> {
+    pub fn config(&self, global: Global) -> anyhow::Result<ExportConfig> {
         if self.batch_size == 0 {
             anyhow::bail!("--batch-size must be at least 1");
         }
@@ -41,12 +41,13 @@ impl ExportArgs {
             out: self.out.clone(),
             force: self.force,
             batch: self.batch_size,
+            progress: !global.quiet && !self.json,
         })
     }
 }
 
 pub fn run(args: ExportArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let cfg = args.config()?;
+    let cfg = args.config(global)?;
     let settings = args.connect.settings()?;
     let client = Client::connect(&settings)?;
     let report = export(&client, &cfg)

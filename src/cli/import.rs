@@ -99,7 +99,8 @@ impl Neo4jArgs {
 }
 
 pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    let mut cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    cfg.progress = !global.quiet && !args.json;
     let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
     let quiet = Global {
         quiet: global.quiet || args.json,

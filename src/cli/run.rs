@@ -65,6 +65,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             out: dir.clone(),
             force: true,
             batch: 10_000,
+            progress: !quiet.quiet,
         };
         crate::export::export(&client, &cfg).with_context(|| format!("exporting {uri}"))?;
         info(quiet, &format!("exported {uri} to {}", dir.display()));
@@ -78,7 +79,8 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     timed("generate", t);
 
     let t = Instant::now();
-    let cfg = args.neo4j.config(&report.out, true)?;
+    let mut cfg = args.neo4j.config(&report.out, true)?;
+    cfg.progress = !quiet.quiet;
     let generated = crate::interrupt::note(format!(
         "{out} is generated and complete; {inst} {state}: import it with `tenantgen import {out} --data-dir {inst}{overwrite}`",
         out = report.out.display(),
@@ -100,7 +102,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let server = done
         .instance
-        .start(&done.home)
+        .start_showing_progress(&done.home, !quiet.quiet)
         .with_context(|| format!("starting Neo4j on {}", done.instance.dir().display()))?;
     timed("server start", t);
 
@@ -115,6 +117,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         Client::connect(&settings).with_context(|| format!("connecting to {}", server.uri()))?;
     let opts = VerifyOptions {
         sample: args.sample,
+        progress: !quiet.quiet,
     };
     let verdict = verify(&client, &done.manifest, &opts).context("verifying")?;
     timed("verify", t);

@@ -51,7 +51,7 @@ fn check_ours(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
+pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
     check_ours(&args.dir)?;
     if let Some(h) = store_holder(&args.dir) {
         // Already up: say where, as a first start would (a script may start twice).
@@ -90,7 +90,7 @@ pub fn start(args: StartArgs, _global: Global) -> anyhow::Result<ExitCode> {
     let instance = Instance::open(&args.dir, None)?;
     let home = NeoHome::locate(args.neo4j_home.as_deref())?;
     let server = instance
-        .start(&home)
+        .start_showing_progress(&home, !global.quiet && !args.json)
         .with_context(|| format!("starting Neo4j on {}", args.dir.display()))?;
     let pid = server.pid();
     let uri = server.keep();

@@ -54,6 +54,7 @@ pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
     );
     let opts = VerifyOptions {
         sample: args.sample,
+        progress: !global.quiet && !args.json,
     };
     let report = verify(&client, &manifest, &opts).with_context(|| {
         format!(

@@ -32,6 +32,7 @@ use crate::neo4j::{Client, Neo4jError};
 use crate::outdir::{
     self, Existing, Made, OutDirError, OwnershipError, Replace, Staged, Step, Target,
 };
+use crate::report::Bar;
 use stream::Encoder;
 
 /// Default rows per page of the node queries.
@@ -106,6 +107,8 @@ pub struct ExportConfig {
     pub force: bool,
     /// Rows per page of the node queries.
     pub batch: usize,
+    /// Show rows written, their rate and the time left on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 /// Rows written for one group.
@@ -181,7 +184,15 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
 
     // Removed again on every return below but the commit's.
     let staged = Target::new(&cfg.out, "export").stage(Made::Export)?;
-    let (manifest, multiline) = write_all(client, &nodes, &rels, &staged, batch)?;
+    let total = nodes.iter().map(|n| n.count).sum::<u64>()
+        + rels
+            .iter()
+            .flat_map(|r| &r.patterns)
+            .map(|p| p.2)
+            .sum::<u64>();
+    let bar = Bar::rows(cfg.progress, "export", total);
+    let (manifest, multiline) = write_all(client, &nodes, &rels, &staged, batch, &bar)?;
+    bar.finish();
     let files = manifest
         .node_groups
         .iter()
@@ -250,15 +261,16 @@ fn write_all(
     rels: &[RelPlan],
     staged: &Staged,
     batch: usize,
+    bar: &Bar,
 ) -> Result<(Manifest, bool)> {
     let mut enc = Encoder::default();
     let node_groups = nodes
         .iter()
-        .map(|plan| stream::node_group(client, plan, batch, &mut enc, staged))
+        .map(|plan| stream::node_group(client, plan, batch, &mut enc, staged, bar))
         .collect::<Result<Vec<_>>>()?;
     let relationship_groups = rels
         .iter()
-        .map(|plan| stream::rel_group(client, plan, nodes, &mut enc, staged))
+        .map(|plan| stream::rel_group(client, plan, nodes, &mut enc, staged, bar))
         .collect::<Result<Vec<_>>>()?;
     let manifest = Manifest {
         format: manifest::FORMAT.into(),

@@ -17,6 +17,7 @@ use crate::format::header::{Column, ColumnKind, Header};
 use crate::manifest::{NodeGroup, Origin, RelGroup};
 use crate::neo4j::Client;
 use crate::outdir::{self, Compression, PartWriter, Staged};
+use crate::report::Bar;
 
 /// Writes one node group: its header, then its rows into one part, checked against the count
 /// discovery saw.
@@ -26,6 +27,7 @@ pub(super) fn node_group(
     batch: usize,
     enc: &mut Encoder,
     staged: &Staged,
+    bar: &Bar,
 ) -> Result<NodeGroup> {
     let stored = plan.id == IdStrategy::Stored;
     let id_col = Column {
@@ -40,7 +42,7 @@ pub(super) fn node_group(
         .collect();
     let header = staged.write_header(&plan.name, &Header { columns })?;
     let mut part = create_part(staged, &plan.name)?;
-    export_nodes(client, plan, batch, enc, &mut part)?;
+    export_nodes(client, plan, batch, enc, &mut part, bar)?;
     if part.rows() != plan.count {
         return Err(ExportError::Changed {
             what: format!("node group {}", plan.name),
@@ -66,6 +68,7 @@ pub(super) fn rel_group(
     nodes: &[NodePlan],
     enc: &mut Encoder,
     staged: &Staged,
+    bar: &Bar,
 ) -> Result<RelGroup> {
     let ends = [
         Column {
@@ -85,7 +88,7 @@ pub(super) fn rel_group(
     let header = staged.write_header(&plan.name, &Header { columns })?;
     let mut part = create_part(staged, &plan.name)?;
     for &(s, e, count) in &plan.patterns {
-        let found = export_relationships(client, plan, &nodes[s], &nodes[e], enc, &mut part)?;
+        let found = export_relationships(client, plan, &nodes[s], &nodes[e], enc, &mut part, bar)?;
         if found != count {
             return Err(ExportError::Changed {
                 what: format!(
@@ -118,7 +121,8 @@ fn create_part(staged: &Staged, group: &str) -> Result<PartWriter> {
     )?)
 }
 
-fn write_row(part: &mut PartWriter, row: &[u8]) -> Result<()> {
+fn write_row(part: &mut PartWriter, row: &[u8], bar: &Bar) -> Result<()> {
+    bar.add(1);
     part.write_row(row)
         .map_err(|source| io_err("cannot write", part.path())(source))
 }
@@ -131,6 +135,7 @@ fn export_nodes(
     batch: usize,
     enc: &mut Encoder,
     part: &mut PartWriter,
+    bar: &Bar,
 ) -> Result<()> {
     let owner = format!("node {}", describe_labels(&plan.labels));
     let (pattern, pred) = label_match("n", &plan.labels);
@@ -165,7 +170,7 @@ fn export_nodes(
         csvfmt::push_field(&mut row_buf, id.as_bytes());
         row_buf.extend_from_slice(&props);
         row_buf.push(b'\n');
-        write_row(part, &row_buf)?;
+        write_row(part, &row_buf, bar)?;
         prev = Some(id);
         Ok(())
     };
@@ -251,6 +256,7 @@ fn export_relationships(
     end: &NodePlan,
     enc: &mut Encoder,
     part: &mut PartWriter,
+    bar: &Bar,
 ) -> Result<u64> {
     let owner = format!("relationship group {}", plan.name);
     let (sp, spred) = label_match("a", &start.labels);
@@ -305,7 +311,7 @@ fn export_relationships(
             },
         )?;
         row_buf.push(b'\n');
-        write_row(part, &row_buf)
+        write_row(part, &row_buf, bar)
     })
 }
 

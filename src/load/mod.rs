@@ -63,7 +63,7 @@ use crate::format::csv as csvfmt;
 use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
-use crate::report::RowsBar;
+use crate::report::Bar;
 
 use records::for_each_record;
 pub use resume::PROGRESS_FILE;
@@ -211,13 +211,13 @@ impl LoadReport {
     /// The one-line human summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "loaded {} nodes and {} relationships of {} into {} in {:.2} s ({:.0} rows/s, {} batches of ≤{}, concurrency {})",
+            "loaded {} nodes and {} relationships of {} into {} in {:.2} s ({}, {} batches of ≤{}, concurrency {})",
             self.nodes,
             self.relationships,
             self.operation_id,
             self.uri,
             self.seconds,
-            self.rows_per_sec,
+            crate::report::per_second(self.rows_per_sec, "rows"),
             self.batches,
             self.batch_size,
             self.concurrency
@@ -275,7 +275,7 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         .map(|g| g.rows)
         .chain(plan.rels.iter().map(|g| g.rows))
         .sum();
-    let bar = RowsBar::new(cfg.progress, total_rows);
+    let bar = Bar::rows(cfg.progress, "load", total_rows);
     let nodes_expected = plan.nodes.iter().map(|g| g.rows).sum();
     let marker = marker::new(
         &operation.id,

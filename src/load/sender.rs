@@ -15,7 +15,7 @@ use super::records::{
 use super::resume::ProgressFile;
 use super::{GroupPlan, LoadError, LoadPlan, Result};
 use crate::neo4j::{Client, Retry, RetryError};
-use crate::report::RowsBar;
+use crate::report::Bar;
 
 /// One batch: its place (file, index) for the progress file, its query and rows.
 struct Work {
@@ -45,7 +45,7 @@ pub(super) struct Loader<'a> {
     pub(super) batch_size: usize,
     pub(super) workers: usize,
     pub(super) progress: Mutex<ProgressFile>,
-    pub(super) bar: RowsBar,
+    pub(super) bar: Bar,
     pub(super) stats: Counters,
 }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use super::admin_progress::{AdminProgress, ImportTotals};
 use super::{describe_status, io_err, Neo4jError, NeoHome, Result, TAIL_LINES};
+use crate::report::Bar;
 
 /// How to lay out an [`Instance`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,9 +445,11 @@ impl Instance {
             error,
         })?;
         let _stop = crate::interrupt::stop_on_interrupt(child.id(), "neo4j-admin");
-        let status = child.wait().map_err(|error| Neo4jError::Spawn {
-            program: home.admin(),
-            error,
+        let status = wait_showing_progress(&mut child, &log_path, req).map_err(|error| {
+            Neo4jError::Spawn {
+                program: home.admin(),
+                error,
+            }
         })?;
         let elapsed = started.elapsed();
         let output = read_lossy(&log_path)?;
@@ -498,6 +502,38 @@ pub struct ImportRequest {
     pub heap: String,
     /// Extra JVM flags for the importer (`JAVA_TOOL_OPTIONS`), e.g. [`QUICK_JVM`](super::QUICK_JVM).
     pub jvm_flags: Option<String>,
+    /// Show the importer's stages on stderr (when it is a terminal).
+    pub progress: bool,
+    /// What the `Nodes` and `Relationships` stages count towards, for their percentages.
+    pub totals: ImportTotals,
+}
+
+/// Waits for the importer, showing the stage and percentage of its newest progress line (read
+/// from its log as it grows) when `req.progress`.
+fn wait_showing_progress(
+    child: &mut std::process::Child,
+    log: &Path,
+    req: &ImportRequest,
+) -> std::io::Result<std::process::ExitStatus> {
+    use std::io::Read;
+    let bar = Bar::spinner(req.progress, "import");
+    if !bar.is_shown() {
+        return child.wait();
+    }
+    let mut file = fs::File::open(log)?;
+    let mut seen = AdminProgress::default();
+    let mut buf = Vec::new();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        buf.clear();
+        if file.read_to_end(&mut buf).is_ok() && !buf.is_empty() {
+            seen.feed(&buf);
+        }
+        bar.message(|| seen.describe(req.totals));
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The importer's summary plus its whole output.
@@ -558,7 +594,8 @@ fn relevant_tail(output: &str, n: usize) -> String {
     lines[start..].join("\n")
 }
 
-/// Progress bars and Java stack frames: noise in an error message.
+/// Progress bars and Java stack frames: noise in an error message (the live progress is read
+/// by [`AdminProgress`]).
 fn is_progress_line(t: &str) -> bool {
     // "-......... .......... ..........   5% ∆178ms [178ms]" (default output) or
     // "[*Nodes:?? 1.004GiB-------...]    0 ∆    0" (--verbose); "\tat org.neo4j..." / "... 13 more".

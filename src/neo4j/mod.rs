@@ -1,17 +1,20 @@
-//! The real Neo4j, in four parts: `home` finds a Neo4j home ([`NeoHome`]) and the pinned
+//! The real Neo4j, in five parts: `home` finds a Neo4j home ([`NeoHome`]) and the pinned
 //! version; `instance` lays out a run directory with its own `neo4j.conf` ([`Instance`]) and runs
-//! `neo4j-admin database import full` on it ([`Instance::import`], [`ImportReport`]); `server`
+//! `neo4j-admin database import full` on it ([`Instance::import`], [`ImportReport`]);
+//! `admin_progress` reads the importer's live progress ([`AdminProgress`]); `server`
 //! starts and stops the server as a child process ([`Server`]); `client` talks Bolt to it
 //! ([`Client`], synchronous, with its own small tokio runtime, so async stays inside this
 //! module). This file holds what they share: [`Neo4jError`], whose every message says what,
 //! where and what to do, and the JVM tuning constants. Passwords are [`Secret`]s and are never
 //! printed. The import directory itself (`import.args`, CSV) is `write`'s, not this module's.
 
+mod admin_progress;
 mod client;
 mod home;
 mod instance;
 mod server;
 
+pub use admin_progress::{AdminProgress, ImportTotals};
 pub use client::{Client, ConnectionSettings, Params, Retry, RetryError, Secret};
 pub use home::{default_home, neo4j_version, NeoHome};
 pub use instance::{

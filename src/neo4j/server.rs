@@ -1,5 +1,6 @@
 //! A running Neo4j server: [`Instance::start`] launches `bin/neo4j console` as a child process
-//! and probes it until Bolt answers `RETURN 1`; [`Server`] holds the JVM (its pid, its console
+//! and probes it until Bolt answers `RETURN 1` (with a spinner, if asked, that shows the newest
+//! console line while it waits); [`Server`] holds the JVM (its pid, its console
 //! log) and stops it with SIGTERM, then SIGKILL after [`STOP_TIMEOUT`], or leaves it running
 //! ([`Server::keep`]). The instance layout is `instance`'s; the Bolt client is `client`'s.
 
@@ -10,6 +11,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use crate::report::Bar;
 
 use super::{
     describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result, TAIL_LINES,
@@ -26,8 +29,18 @@ impl Instance {
         self.start_with_timeout(home, START_TIMEOUT)
     }
 
+    /// [`Instance::start`] showing a spinner on stderr (when it is a terminal) with the time
+    /// waited, the port waited for and the server's newest console line.
+    pub fn start_showing_progress(&self, home: &NeoHome, progress: bool) -> Result<Server> {
+        self.launch(home, START_TIMEOUT, &Bar::spinner(progress, "server start"))
+    }
+
     /// [`Instance::start`] with an explicit readiness timeout.
     pub fn start_with_timeout(&self, home: &NeoHome, timeout: Duration) -> Result<Server> {
+        self.launch(home, timeout, &Bar::hidden())
+    }
+
+    fn launch(&self, home: &NeoHome, timeout: Duration, bar: &Bar) -> Result<Server> {
         if port_answers(self.port) {
             return Err(Neo4jError::PortInUse { port: self.port });
         }
@@ -68,7 +81,8 @@ impl Instance {
             log: log_path,
             pid_file,
         };
-        server.wait_ready(timeout)?;
+        server.wait_ready(timeout, bar)?;
+        bar.finish();
         Ok(server)
     }
 }
@@ -139,7 +153,7 @@ impl Server {
         self.uri()
     }
 
-    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+    fn wait_ready(&mut self, timeout: Duration, bar: &Bar) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut last_error = String::from("Bolt port not open yet");
         loop {
@@ -165,6 +179,16 @@ impl Server {
                     Err(e) => last_error = e.to_string(),
                 }
             }
+            bar.message(|| {
+                let console = tail_file(&self.log, 1);
+                let console: String = console.trim().chars().take(90).collect();
+                let waiting = format!("waiting for Bolt on 127.0.0.1:{}", self.port);
+                if console.is_empty() {
+                    waiting
+                } else {
+                    format!("{waiting} (console: {console})")
+                }
+            });
             if Instant::now() >= deadline {
                 let _ = self.shutdown();
                 return Err(Neo4jError::StartTimeout {

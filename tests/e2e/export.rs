@@ -152,6 +152,7 @@ fn seed_round_trips_byte_identical_and_unsupported_types_are_refused() {
         out: e2.clone(),
         force: false,
         batch: DEFAULT_BATCH,
+        progress: false,
     };
     let t0 = Instant::now();
     let report = export(&second.client, &cfg).unwrap();
@@ -175,6 +176,7 @@ fn seed_round_trips_byte_identical_and_unsupported_types_are_refused() {
             out: e3.clone(),
             force: false,
             batch: 97,
+            progress: false,
         },
     )
     .unwrap();
@@ -212,6 +214,7 @@ fn seed_round_trips_byte_identical_and_unsupported_types_are_refused() {
             out: e4.clone(),
             force: false,
             batch: DEFAULT_BATCH,
+            progress: false,
         },
     )
     .unwrap();
@@ -263,6 +266,7 @@ fn seed_round_trips_byte_identical_and_unsupported_types_are_refused() {
                 out: out.clone(),
                 force: false,
                 batch: DEFAULT_BATCH,
+                progress: false,
             },
         )
         .unwrap_err()

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use tenantgen::neo4j::{ImportRequest, Instance, InstanceOptions, NeoHome};
+use tenantgen::neo4j::{ImportRequest, ImportTotals, Instance, InstanceOptions, NeoHome};
 
 use crate::common::{local_client, neo_home, write_file};
 
@@ -80,6 +80,8 @@ fn tiny_import_round_trips_every_value() {
         max_off_heap: "1G".into(),
         heap: "1g".into(),
         jvm_flags: None,
+        progress: false,
+        totals: ImportTotals::default(),
     };
     let report = inst.import(&home, &req).unwrap();
     eprintln!(
@@ -225,6 +227,8 @@ fn failed_import_names_the_bad_row() {
         max_off_heap: "1G".into(),
         heap: "1g".into(),
         jvm_flags: None,
+        progress: false,
+        totals: ImportTotals::default(),
     };
     let err = inst.import(&home, &req).unwrap_err().to_string();
     assert!(err.contains("referring to missing node t9"), "{err}");
