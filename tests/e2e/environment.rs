@@ -40,7 +40,11 @@ fn a_busy_bolt_port_is_reported() {
         err.contains(&format!("127.0.0.1:{port} is already in use")),
         "{err}"
     );
-    assert!(err.contains("choose another port"), "{err}");
+    assert!(err.contains("pass another --port"), "{err}");
+    assert!(
+        !tmp.path().join("g").exists(),
+        "refused before generating anything"
+    );
 }
 
 #[test]
