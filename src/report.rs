@@ -54,16 +54,28 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// `generate`'s closing lines: what was written where, how fast, and how to import it.
-pub fn written(rows: u64, bytes: u64, out: &std::path::Path, elapsed: Duration) -> String {
+/// A shard (`Some((k, n))`) is one n-th of the operation and is not imported on its own.
+pub fn written(
+    rows: u64,
+    bytes: u64,
+    out: &std::path::Path,
+    elapsed: Duration,
+    shard: Option<(usize, usize)>,
+) -> String {
     let secs = elapsed.as_secs_f64();
+    let next = match shard {
+        None => format!("import with: tenantgen import {}", out.display()),
+        Some((k, n)) => format!(
+            "this is shard {k} of {n}: one {n}-th of the operation's rows, not importable on its own (its manifest lists only its own parts); the {n} shards' data parts together are the whole output"
+        ),
+    };
     format!(
-        "wrote {} rows ({}) to {} in {:.2} s ({})\nimport with: tenantgen import {}\n",
+        "wrote {} rows ({}) to {} in {:.2} s ({})\n{next}\n",
         thousands(rows),
         human_bytes(bytes),
         out.display(),
         secs,
         rate(rows, elapsed, "rows"),
-        out.display()
     )
 }
 
@@ -311,9 +323,21 @@ mod tests {
             1024,
             std::path::Path::new("/o"),
             Duration::from_secs(8),
+            None,
+        );
+        assert_eq!(
+            w,
+            "wrote 416,507 rows (1.0 KiB) to /o in 8.00 s (52,063 rows/s)\nimport with: tenantgen import /o\n"
+        );
+        let w = written(
+            1,
+            1,
+            std::path::Path::new("/o"),
+            Duration::from_secs(1),
+            Some((2, 4)),
         );
         assert!(
-            w.starts_with("wrote 416,507 rows (1.0 KiB) to /o in 8.00 s (52,063 rows/s)\n"),
+            w.contains("shard 2 of 4") && !w.contains("tenantgen import"),
             "{w}"
         );
     }

@@ -217,7 +217,12 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
         (Some(r), true) => super::json::print("generate", plan_json(&plan, Some(r)))?,
         (Some(r), false) => {
             super::note_cleaned(global, &r.cleaned);
-            out(&report::written(r.rows, r.bytes, &r.out, r.elapsed))?;
+            let shard = r
+                .manifest
+                .shard
+                .as_ref()
+                .map(|s| (s.index as usize, s.count as usize));
+            out(&report::written(r.rows, r.bytes, &r.out, r.elapsed, shard))?;
         }
     }
     Ok(ExitCode::SUCCESS)
