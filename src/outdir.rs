@@ -176,7 +176,7 @@ pub enum Existing {
 /// A target tenantgen must not replace; each message says what is there and what to pass.
 #[derive(Debug, thiserror::Error)]
 pub enum OwnershipError {
-    #[error("{flag} {path} is {what}: tenantgen never replaces it; pass a new directory (e.g. {flag} {path}/tenantgen-out)", path = path.display())]
+    #[error("{flag} {path} is {what}: tenantgen never replaces it; pass a new directory (e.g. {flag} {example})", path = path.display(), example = path.join("tenantgen-out").display())]
     Special {
         flag: &'static str,
         path: PathBuf,
