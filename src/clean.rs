@@ -66,6 +66,7 @@ pub struct CleanReport {
 impl CleanReport {
     /// The human summary.
     pub fn summary(&self) -> String {
+        let t = crate::report::thousands_i64;
         let b = &self.before;
         let marker = |verb: &str| {
             if b.operation_markers > 0 {
@@ -77,20 +78,20 @@ impl CleanReport {
         match &self.after {
             None => format!(
                 "operation {}: {} nodes and {} relationships would be deleted{} (graph: {} nodes, {} relationships); dry run, nothing deleted",
-                self.operation_id, b.operation_nodes, b.operation_relationships, marker("would be"), b.nodes, b.relationships
+                self.operation_id, t(b.operation_nodes), t(b.operation_relationships), marker("would be"), t(b.nodes), t(b.relationships)
             ),
             Some(a) => format!(
                 "operation {}: deleted {} nodes and {} relationships{}; graph {} → {} nodes, {} → {} relationships; {} nodes and {} relationships of the operation left",
                 self.operation_id,
-                self.deleted_nodes,
-                self.deleted_relationships,
+                t(self.deleted_nodes),
+                t(self.deleted_relationships),
                 marker("too"),
-                b.nodes,
-                a.nodes,
-                b.relationships,
-                a.relationships,
-                a.operation_nodes,
-                a.operation_relationships
+                t(b.nodes),
+                t(a.nodes),
+                t(b.relationships),
+                t(a.relationships),
+                t(a.operation_nodes),
+                t(a.operation_relationships)
             ),
         }
     }

@@ -46,6 +46,12 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
+    #[error("{dir} is shard {index} of {count} of an operation: a shard holds only its own data parts and cannot be imported on its own; generate without --shard to import")]
+    Shard {
+        dir: PathBuf,
+        index: u32,
+        count: u32,
+    },
     #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`tenantgen stop {path}` for an instance tenantgen made, `scripts/neo4j stop NAME` for a named one, `kill {pid}` otherwise), or choose another --data-dir")]
     InUse {
         path: PathBuf,
@@ -195,6 +201,13 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
     find_java()?;
     let manifest = Manifest::read(&cfg.dir)?;
+    if let Some(s) = &manifest.shard {
+        return Err(ImportError::Shard {
+            dir: cfg.dir.clone(),
+            index: s.index,
+            count: s.count,
+        });
+    }
     let dir = cfg.dir.canonicalize().map_err(|error| ImportError::Io {
         what: "resolve",
         path: cfg.dir.clone(),

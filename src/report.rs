@@ -66,7 +66,7 @@ pub fn written(
     let next = match shard {
         None => format!("import with: tenantgen import {}", out.display()),
         Some((k, n)) => format!(
-            "this is shard {k} of {n}: one {n}-th of the operation's rows, not importable on its own (its manifest lists only its own parts); the {n} shards' data parts together are the whole output"
+            "this is shard {k} of {n} (split by data part): not importable on its own, its manifest lists only its own parts; the {n} shards' data parts together are the whole output"
         ),
     };
     format!(

@@ -37,6 +37,34 @@ pub fn print(command: &str, body: Value) -> anyhow::Result<()> {
     ))
 }
 
+/// The error document of a command line clap refused (an unknown flag, a bad value, two flags
+/// that exclude each other): kind `flag`.
+pub fn usage_error_document(command: &str, message: &str) -> Value {
+    let first = message
+        .lines()
+        .next()
+        .unwrap_or(message)
+        .trim_start_matches("error: ");
+    let hint = message
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tip:"))
+        .map(|l| l.trim_start_matches("tip:").trim().to_string())
+        .unwrap_or_else(|| format!("see `tenantgen {command} --help`"));
+    document(
+        command,
+        json!({
+            "error": {
+                "kind": "flag",
+                "message": first,
+                "file": null,
+                "line": null,
+                "hint": hint,
+            }
+        }),
+    )
+}
+
 /// The error document of `e`.
 pub fn error_document(command: &str, e: &anyhow::Error) -> Value {
     let message = format!("{e:#}");
@@ -59,7 +87,21 @@ pub fn error_document(command: &str, e: &anyhow::Error) -> Value {
 fn kind(e: &anyhow::Error) -> &'static str {
     use crate::{clean, config, export, import, load, manifest, neo4j, outdir, plan, template};
     for cause in e.chain().collect::<Vec<_>>().into_iter().rev() {
-        let k = if cause.is::<config::ConfigError>() {
+        // A directory tenantgen will not replace or cannot write, whichever stage found it.
+        let output = cause.is::<outdir::OwnershipError>()
+            || cause.is::<outdir::OutDirError>()
+            || cause.is::<crate::write::WriteError>()
+            || matches!(
+                cause.downcast_ref::<import::ImportError>(),
+                Some(import::ImportError::Ownership(_))
+            )
+            || matches!(
+                cause.downcast_ref::<export::ExportError>(),
+                Some(export::ExportError::Ownership(_))
+            );
+        let k = if output {
+            "output"
+        } else if cause.is::<config::ConfigError>() {
             "flag"
         } else if cause.is::<template::TemplateError>() {
             "template"
@@ -74,8 +116,6 @@ fn kind(e: &anyhow::Error) -> &'static str {
                 plan::PlanError::Template(_) => "template",
                 plan::PlanError::Other { .. } => "plan",
             }
-        } else if cause.is::<outdir::OwnershipError>() || cause.is::<outdir::OutDirError>() {
-            "output"
         } else if cause.is::<neo4j::Neo4jError>() {
             "neo4j"
         } else if cause.is::<import::ImportError>() {
@@ -117,9 +157,10 @@ fn location(e: &anyhow::Error) -> (Option<String>, Option<u64>) {
                 .or(c.name("line2"))
                 .and_then(|m| m.as_str().parse().ok());
             let file = c.name("file").map(|m| m.as_str().to_string());
+            // A bare name (`manifest.json` of "DIR has no manifest.json") names no file.
             if file
                 .as_deref()
-                .is_some_and(|f| Path::new(f).extension().is_some())
+                .is_some_and(|f| f.contains('/') && Path::new(f).extension().is_some())
             {
                 return (file, line);
             }

@@ -158,6 +158,19 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
             let _ = e.print();
+            // `--json` promises a document on stdout even for a command line clap refused.
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            if code == EXIT_ERROR && args.iter().any(|a| a == "--json") {
+                let command = args
+                    .iter()
+                    .find(|a| !a.starts_with('-'))
+                    .map_or("tenantgen", String::as_str);
+                let doc = json::usage_error_document(command, &e.to_string());
+                let _ = out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                ));
+            }
             return ExitCode::from(code);
         }
     };

@@ -43,9 +43,23 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             time: t.elapsed(),
         })
     };
+    if let Some(shard) = &args.generate.shard {
+        anyhow::bail!(
+            "--shard {shard}: run imports what it generates, and a shard is one part of an operation that cannot be imported on its own; leave out --shard (or make shards with `tenantgen generate --shard K/N`)"
+        );
+    }
+    if args.generate.dry_run {
+        // The plan and expected counts, as `generate --dry-run` prints them: nothing is run.
+        let (plan, _, _) = super::generate::generate(&args.generate, global)?;
+        if args.generate.json {
+            super::json::print("run", super::generate::plan_json(&plan, None))?;
+        } else {
+            out(&plan.describe())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     // run owns its output directories: each run replaces the previous one.
     args.generate.force = true;
-    args.generate.dry_run = false;
     let json = args.generate.json;
     let quiet = Global {
         quiet: global.quiet || json,

@@ -65,6 +65,7 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
                         "uri": instance.uri(),
                         "pid": h.pid,
                         "database": instance.database(),
+                        "already_running": true,
                     }),
                 )?;
             } else {
@@ -102,6 +103,7 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
                 "uri": uri,
                 "pid": pid,
                 "database": instance.database(),
+                "already_running": false,
             }),
         )?;
         return Ok(ExitCode::SUCCESS);

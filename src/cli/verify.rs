@@ -45,7 +45,9 @@ pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
     let settings = args.connect.settings()?;
     let client = Client::connect(&settings).context("cannot verify")?;
     info(
-        global,
+        Global {
+            quiet: global.quiet || args.json,
+        },
         &format!(
             "verifying {} against {}",
             args.manifest.display(),

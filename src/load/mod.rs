@@ -63,6 +63,7 @@ use crate::format::csv as csvfmt;
 use crate::format::header::{self, ColumnKind, Header, ValueType};
 use crate::manifest::{Kind, Manifest, ManifestError, Origin, RelGroup};
 use crate::neo4j::{Client, ConnectionSettings, Neo4jError};
+use crate::report::thousands;
 use crate::report::Bar;
 
 use records::for_each_record;
@@ -212,20 +213,20 @@ impl LoadReport {
     pub fn summary(&self) -> String {
         let mut s = format!(
             "loaded {} nodes and {} relationships of {} into {} in {:.2} s ({}, {} batches of ≤{}, concurrency {})",
-            self.nodes,
-            self.relationships,
+            thousands(self.nodes),
+            thousands(self.relationships),
             self.operation_id,
             self.uri,
             self.seconds,
             crate::report::per_second(self.rows_per_sec, "rows"),
-            self.batches,
-            self.batch_size,
+            thousands(self.batches),
+            thousands(self.batch_size as u64),
             self.concurrency
         );
         if self.skipped_batches > 0 {
             s.push_str(&format!(
                 "; skipped {} batches already loaded",
-                self.skipped_batches
+                thousands(self.skipped_batches)
             ));
         }
         s

@@ -207,7 +207,38 @@ fn every_command_prints_one_versioned_document() {
     );
     document(&["stop", "--json", &inst], 0, "stop", "stop");
 
-    // Errors: one document too, exit 2.
+    let dry = document(
+        &[
+            &["run", "--json", "--dry-run", "--out", &p("dry")][..],
+            &small,
+        ]
+        .concat(),
+        0,
+        "run",
+        "generate-dry-run",
+    );
+    assert_eq!(dry["dry_run"], true);
+    assert!(
+        !tmp.path().join("dry").exists(),
+        "run --dry-run writes nothing"
+    );
+
+    // Errors: one document too, exit 2 — clap's refusals included.
+    let e = document(
+        &["generate", "--json", "--scale-factr", "3"],
+        2,
+        "generate",
+        "error-flag",
+    );
+    assert_eq!(e["error"]["kind"], "flag");
+    let e = document(
+        &["run", "--json", "--shard", "1/2", "--out", &p("sh")],
+        2,
+        "run",
+        "error-flag",
+    );
+    assert_eq!(e["error"]["kind"], "flag");
+    assert!(!tmp.path().join("sh").exists());
     let e = document(
         &[
             "generate",
