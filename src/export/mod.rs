@@ -48,6 +48,8 @@ pub enum ExportError {
     Ownership(#[from] OwnershipError),
     #[error("{path} already exists: pass --force to replace it, or choose another --out")]
     Exists { path: PathBuf },
+    #[error("the graph holds an incomplete load of operation {operation} (its :TenantgenLoad marker): a baseline exported now would hold part of that operation; finish it (`{resume}`) or remove it (`tenantgen clean --operation-id {operation}`) first")]
+    IncompleteLoad { operation: String, resume: String },
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -177,6 +179,12 @@ struct RelPlan {
 pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
     let t0 = Instant::now();
     check_out(cfg)?;
+    if let Some(m) = crate::load::marker::read(client, None)?.into_iter().next() {
+        return Err(ExportError::IncompleteLoad {
+            resume: m.resume_command(client.uri()),
+            operation: m.operation_id,
+        });
+    }
     let batch = cfg.batch.max(1);
     let nodes = discover::discover_nodes(client)?;
     discover::check_unique_ids(client, &nodes)?;

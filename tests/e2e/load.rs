@@ -249,6 +249,20 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         first.starts_with("FAIL  load.complete") && first.contains(&resume),
         "{vt}"
     );
+    // Exporting it now would make a baseline holding part of the operation: refused.
+    let exported = tmp.path().join("exported");
+    let e = tenantgen()
+        .args(["export", "--uri", &uri, "--out"])
+        .arg(&exported)
+        .output()
+        .unwrap();
+    let et = String::from_utf8_lossy(&e.stderr);
+    assert_eq!(e.status.code(), Some(2), "{et}");
+    assert!(
+        et.contains(&format!("incomplete load of operation {op}")) && et.contains(&resume),
+        "{et}"
+    );
+    assert!(!exported.exists());
     eprintln!(
         "load e2e: incomplete operation checked in {:.1?}",
         t_incomplete.elapsed()
