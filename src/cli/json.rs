@@ -31,10 +31,12 @@ pub fn document(command: &str, body: Value) -> Value {
 
 /// Prints [`document`] on stdout, pretty, with a final newline.
 pub fn print(command: &str, body: Value) -> anyhow::Result<()> {
-    out(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(&document(command, body))?
-    ))
+    emit(&document(command, body))
+}
+
+/// Prints a finished document (a [`document`] or an error document) on stdout.
+pub fn emit(doc: &Value) -> anyhow::Result<()> {
+    out(&format!("{}\n", serde_json::to_string_pretty(doc)?))
 }
 
 /// The error document of a command line clap refused (an unknown flag, a bad value, two flags

@@ -165,11 +165,7 @@ pub fn main() -> ExitCode {
                     .iter()
                     .find(|a| !a.starts_with('-'))
                     .map_or("tenantgen", String::as_str);
-                let doc = json::usage_error_document(command, &e.to_string());
-                let _ = out(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
-                ));
+                let _ = json::emit(&json::usage_error_document(command, &e.to_string()));
             }
             return ExitCode::from(code);
         }
@@ -205,11 +201,7 @@ pub fn main() -> ExitCode {
             }
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
             if json {
-                let doc = json::error_document(name, &e);
-                let _ = out(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
-                ));
+                let _ = json::emit(&json::error_document(name, &e));
             }
             ExitCode::from(EXIT_ERROR)
         }

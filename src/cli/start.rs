@@ -57,28 +57,7 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
         // Already up: say where, as a first start would (a script may start twice).
         let instance = Instance::open(&args.dir, None)?;
         if crate::neo4j::port_answers(instance.port()) {
-            if args.json {
-                super::json::print(
-                    "start",
-                    serde_json::json!({
-                        "instance": instance.dir().display().to_string(),
-                        "uri": instance.uri(),
-                        "pid": h.pid,
-                        "database": instance.database(),
-                        "already_running": true,
-                    }),
-                )?;
-            } else {
-                out(&format!(
-                    "Neo4j already runs on {}: {} (pid {}, database {}); stop it with `tenantgen stop {}`\n",
-                    args.dir.display(),
-                    instance.uri(),
-                    h.pid,
-                    instance.database(),
-                    args.dir.display()
-                ))?;
-            }
-            return Ok(ExitCode::SUCCESS);
+            return report_running(&args, &instance, &instance.uri(), h.pid, true);
         }
         anyhow::bail!(
             "{} is already in use by process {} (it holds {}): `tenantgen stop {}` first",
@@ -95,6 +74,18 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("starting Neo4j on {}", args.dir.display()))?;
     let pid = server.pid();
     let uri = server.keep();
+    report_running(&args, &instance, &uri, pid, false)
+}
+
+/// What `start` prints once a server answers on the instance: one it started, or one that was
+/// already up (a script may start twice).
+fn report_running(
+    args: &StartArgs,
+    instance: &Instance,
+    uri: &str,
+    pid: u32,
+    already: bool,
+) -> anyhow::Result<ExitCode> {
     if args.json {
         super::json::print(
             "start",
@@ -103,17 +94,22 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
                 "uri": uri,
                 "pid": pid,
                 "database": instance.database(),
-                "already_running": false,
+                "already_running": already,
             }),
         )?;
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        out(&format!(
+            "Neo4j {} on {}: {uri} (pid {pid}, database {}); stop it with `tenantgen stop {}`\n",
+            if already {
+                "already runs"
+            } else {
+                "is running"
+            },
+            args.dir.display(),
+            instance.database(),
+            args.dir.display()
+        ))?;
     }
-    out(&format!(
-        "Neo4j is running on {}: {uri} (pid {pid}, database {}); stop it with `tenantgen stop {}`\n",
-        args.dir.display(),
-        instance.database(),
-        args.dir.display()
-    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
