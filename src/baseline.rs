@@ -161,6 +161,9 @@ pub struct BaseEdge {
     pub offset: u64,
     pub start: End,
     pub end: End,
+    /// Found between the bases' `:Original` twins rather than on the bases themselves (ATG
+    /// does not copy these).
+    pub via_twin: bool,
 }
 
 /// The baseline's index. See the module docs.
@@ -176,6 +179,9 @@ pub struct Baseline {
     spaces: Vec<String>,
     pub bases: Vec<BaseResource>,
     pub base_edges: Vec<BaseEdge>,
+    /// The base (index into `bases`) of each `:Original` twin linked to one by
+    /// `SCAN_SOURCE_NODE`.
+    pub twins: HashMap<u32, u32>,
     /// The baseline graph's own counts.
     pub counts: Expected,
     /// Whether some node value holds a raw CR or LF (the import then needs
@@ -198,13 +204,115 @@ impl Baseline {
             spaces: Vec::new(),
             bases: Vec::new(),
             base_edges: Vec::new(),
+            twins: HashMap::new(),
             counts: Expected::default(),
             line_breaks: false,
         };
         let mut kind_index: HashMap<String, u32> = HashMap::new();
         b.index_nodes(&mut kind_index)?;
         b.index_relationships()?;
+        b.lift_twin_edges();
         Ok(b)
+    }
+
+    /// Calls `f(file, offset, start, end)` for every record of relationship group `g`.
+    fn for_each_rel(&self, g: usize, mut f: impl FnMut(u16, u64, u32, u32)) {
+        let data = &self.rel_groups[g];
+        let (Some(ss), Some(es)) = (
+            self.space(&data.meta.start_space),
+            self.space(&data.meta.end_space),
+        ) else {
+            return;
+        };
+        let mut fields = Vec::new();
+        for (fi, file) in data.files.iter().enumerate() {
+            let bytes = file.bytes();
+            let mut pos = 0;
+            while pos < bytes.len() {
+                let next = csvfmt::split_record(bytes, pos, &mut fields);
+                let id = |c: usize| {
+                    fields
+                        .get(c)
+                        .and_then(|r| csvfmt::unescape(&bytes[r.clone()]))
+                };
+                if let (Some(s), Some(e)) = (id(data.start_col), id(data.end_col)) {
+                    if let (Some(s), Some(e)) = (self.lookup(ss, &s), self.lookup(es, &e)) {
+                        f(fi as u16, pos as u64, s, e);
+                    }
+                }
+                pos = next.max(pos + 1);
+            }
+        }
+    }
+
+    /// Finds the `:Original` twins of the bases and the edges between twins (or a twin and a
+    /// base) that the bases themselves lack: in a scanned tenant most resource-to-resource
+    /// edges (VM → NIC, subnet → NIC, VM → disk) hang on the twins. They are added to
+    /// `base_edges` marked `via_twin`, each base pair and type once.
+    fn lift_twin_edges(&mut self) {
+        let base_of: HashMap<u32, u32> = self
+            .bases
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.node, i as u32))
+            .collect();
+        let mut twins = HashMap::new();
+        for g in 0..self.rel_groups.len() {
+            if self.rel_groups[g].meta.rel_type != "SCAN_SOURCE_NODE" {
+                continue;
+            }
+            self.for_each_rel(g, |_, _, s, e| {
+                let original = |n: u32| self.nodes[n as usize].flags & flags::ORIGINAL != 0;
+                let (base, twin) = if original(s) { (e, s) } else { (s, e) };
+                if let (true, Some(&k)) = (original(twin), base_of.get(&base)) {
+                    twins.entry(twin).or_insert(k);
+                }
+            });
+        }
+        if twins.is_empty() {
+            self.twins = twins;
+            return;
+        }
+        let key =
+            |g: u16, s: u32, e: u32| (self.rel_groups[g as usize].meta.rel_type.clone(), s, e);
+        let mut seen: std::collections::HashSet<(String, u32, u32)> = self
+            .base_edges
+            .iter()
+            .filter_map(|e| match (e.start, e.end) {
+                (End::Base(s), End::Base(t)) => Some(key(e.group, s, t)),
+                _ => None,
+            })
+            .collect();
+        let mut lifted = Vec::new();
+        for g in 0..self.rel_groups.len() {
+            if self.rel_groups[g].meta.rel_type == "SCAN_SOURCE_NODE" {
+                continue;
+            }
+            self.for_each_rel(g, |file, offset, s, e| {
+                let (ts, te) = (twins.get(&s), twins.get(&e));
+                if ts.is_none() && te.is_none() {
+                    return;
+                }
+                let (Some(&a), Some(&b)) = (
+                    ts.or_else(|| base_of.get(&s)),
+                    te.or_else(|| base_of.get(&e)),
+                ) else {
+                    return;
+                };
+                if seen.insert(key(g as u16, a, b)) {
+                    lifted.push(BaseEdge {
+                        group: g as u16,
+                        file,
+                        offset,
+                        start: End::Base(a),
+                        end: End::Base(b),
+                        via_twin: true,
+                    });
+                }
+            });
+        }
+        self.base_edges.extend(lifted);
+        self.twins = twins;
     }
 
     /// The ID space number of `name`, if any node group uses it.
@@ -642,6 +750,7 @@ impl Baseline {
                         offset: pos.byte(),
                         start: a,
                         end: b,
+                        via_twin: false,
                     });
                 }
             }

@@ -287,6 +287,9 @@ pub struct GenerateConfig {
     pub seed: u64,
     pub edges: EdgeMode,
     pub atg_compat: bool,
+    /// Whether replicate copies get hierarchy links (`CONTAINS` from their base's resource
+    /// group, `LOCATED_IN` its region, `TAGGED_WITH` its tags); never with `atg_compat`.
+    pub links: bool,
     /// The id asked for with `--operation-id`, as given. It is checked by [`OperationId::parse`]
     /// when the operation is resolved ([`OperationInfo::resolve`], while planning), which is
     /// where its error has always been reported.
@@ -369,6 +372,7 @@ mod tests {
             seed: 42,
             edges: EdgeMode::Aligned,
             atg_compat: false,
+            links: true,
             operation_id: None,
             timestamp: Some(parse_timestamp("2025-11-15T21:17:00Z").unwrap()),
             part_rows: DEFAULT_PART_ROWS,

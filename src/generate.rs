@@ -12,6 +12,7 @@ use crate::baseline::{Baseline, End};
 use crate::config::EdgeMode;
 use crate::cypher;
 use crate::format::csv as csvfmt;
+use crate::plan::links::Links;
 use crate::plan::{
     EdgePattern, EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, ReplicatePlan,
     Source, TemplatePlan,
@@ -176,9 +177,11 @@ impl<'a> Generator<'a> {
                 };
                 self.replica_edges(group, &from, range, sink)
             }
-            (EdgeSource::Replica { .. }, Source::Template(_)) | (_, Source::Replicate(_)) => {
-                Err(mismatch(&group.name))
+            (EdgeSource::Linked(links), Source::Replicate(rp)) => {
+                self.linked_edges(group, links, rp, range, sink)
             }
+            (EdgeSource::Replica { .. } | EdgeSource::Linked(_), Source::Template(_))
+            | (_, Source::Replicate(_)) => Err(mismatch(&group.name)),
             (_, Source::Template(tp)) => self.template_edges(tp, group, range, sink),
         }
     }
@@ -241,6 +244,51 @@ impl<'a> Generator<'a> {
                         RelCol::Copy(f) => out.buf.extend_from_slice(&rec[fields[f].clone()]),
                         RelCol::Synthetic => out.buf.extend_from_slice(b"true"),
                         RelCol::OperationId => out.buf.extend_from_slice(&self.op_id),
+                    }
+                }
+                r += 1;
+                out.end_row()?;
+            }
+        }
+        out.finish()
+    }
+
+    /// Rows `range` of a hierarchy link group: pair-major, copy-minor.
+    fn linked_edges(
+        &self,
+        group: &OutEdges,
+        links: &Links,
+        rp: &ReplicatePlan,
+        range: Range<u64>,
+        sink: &mut Sink<'_>,
+    ) -> std::io::Result<PartStats> {
+        let mut out = Rows::new(sink);
+        let prefix = &links.prefix;
+        let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
+        let mut r = range.start;
+        while r < range.end {
+            while r >= prefix[p + 1] {
+                p += 1;
+            }
+            let (k, e) = links.pairs[p];
+            let (k, end) = (k as usize, &links.ends[e as usize]);
+            let stop = range.end.min(prefix[p + 1]);
+            while r < stop {
+                let copy = rp.prefix[k] + (r - prefix[p]);
+                for (c, col) in group.columns.iter().enumerate() {
+                    if c > 0 {
+                        out.buf.push(csvfmt::DELIMITER);
+                    }
+                    match (*col, links.kind.copy_is_start) {
+                        (RelCol::Start, true) | (RelCol::End, false) => {
+                            self.plan.push_id(&mut out.buf, self.prefixes[k], copy)
+                        }
+                        (RelCol::Start, false) | (RelCol::End, true) => {
+                            out.buf.extend_from_slice(end)
+                        }
+                        (RelCol::Synthetic, _) => out.buf.extend_from_slice(b"true"),
+                        (RelCol::OperationId, _) => out.buf.extend_from_slice(&self.op_id),
+                        (RelCol::Copy(_), _) => {}
                     }
                 }
                 r += 1;

@@ -161,6 +161,9 @@ pub struct Operation {
     pub synthetic_labels: Vec<String>,
     /// Whether synthetic relationships carry `synthetic` and `scale_operation_id`.
     pub edge_markers: bool,
+    /// Whether replicate copies were linked to their base's resource group, region and tags.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hierarchy_links: bool,
 }
 
 /// One (source kind, relationship type, target kind) count.

@@ -614,6 +614,7 @@ fn operation(plan: &Plan, baseline: &Baseline) -> Operation {
         overridden_keys: plan.overridden_keys(),
         synthetic_labels: plan.synthetic_labels().to_vec(),
         edge_markers: !c.atg_compat,
+        hierarchy_links: c.links && matches!(plan.source, crate::plan::Source::Replicate(_)),
     }
 }
 
@@ -661,6 +662,7 @@ mod tests {
             seed: 42,
             edges: EdgeMode::Aligned,
             atg_compat: false,
+            links: true,
             operation_id: None,
             timestamp: Some(chrono::DateTime::from_timestamp(1_763_241_420, 0).unwrap()),
             part_rows: 250_000,

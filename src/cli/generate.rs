@@ -77,9 +77,14 @@ pub struct GenerateArgs {
     /// [default: aligned; cross with --atg-compat]
     #[arg(long, value_enum)]
     pub edges: Option<EdgesArg>,
-    /// ATG's exact output: cross edges, :Resource only, ATG markers and 8-hex ids, names kept.
+    /// ATG's exact output: cross edges, :Resource only, ATG markers and 8-hex ids, names kept,
+    /// no hierarchy links.
     #[arg(long)]
     pub atg_compat: bool,
+    /// Replicate: leave copies without hierarchy links (CONTAINS from their base's resource
+    /// group, LOCATED_IN its region, TAGGED_WITH its tags).
+    #[arg(long)]
+    pub no_hierarchy: bool,
     /// Operation id (default: scale-YYYYMMDDTHHMMSS-xxxxxxxx from the time and seed).
     #[arg(long, value_name = "ID")]
     pub operation_id: Option<String>,
@@ -141,6 +146,7 @@ impl GenerateArgs {
             seed: self.seed,
             edges,
             atg_compat: self.atg_compat,
+            links: !self.no_hierarchy && !self.atg_compat,
             operation_id: self.operation_id.clone(),
             timestamp,
             part_rows,

@@ -48,14 +48,30 @@ pub(super) fn replicate(
     };
     let mut rels = 0;
     for g in edges {
-        let EdgeSource::Replica { patterns: pats, .. } = &g.source else {
-            continue;
-        };
-        for p in pats {
-            let edge = &baseline.base_edges[p.edge as usize];
-            *patterns
-                .entry((kind(edge.start), g.rel_type.clone(), kind(edge.end)))
-                .or_default() += p.rows;
+        match &g.source {
+            EdgeSource::Replica { patterns: pats, .. } => {
+                for p in pats {
+                    let edge = &baseline.base_edges[p.edge as usize];
+                    *patterns
+                        .entry((kind(edge.start), g.rel_type.clone(), kind(edge.end)))
+                        .or_default() += p.rows;
+                }
+            }
+            EdgeSource::Linked(l) => {
+                for (p, &(k, e)) in l.pairs.iter().enumerate() {
+                    let (copy, other) = (
+                        kind(End::Base(k)),
+                        kind(End::Other(l.end_nodes[e as usize])),
+                    );
+                    let key = if l.kind.copy_is_start {
+                        (copy, g.rel_type.clone(), other)
+                    } else {
+                        (other, g.rel_type.clone(), copy)
+                    };
+                    *patterns.entry(key).or_default() += l.prefix[p + 1] - l.prefix[p];
+                }
+            }
+            _ => continue,
         }
         *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
         rels += g.rows;
@@ -217,12 +233,21 @@ pub(super) fn replicate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutE
         }
     }
     for g in edges {
-        let EdgeSource::Replica { patterns, .. } = &g.source else {
-            continue;
-        };
-        for p in patterns {
-            let rec = baseline.edge_record(&baseline.base_edges[p.edge as usize], &mut fields);
-            total += (rec.len() as u64 + 90) * p.rows;
+        match &g.source {
+            EdgeSource::Replica { patterns, .. } => {
+                for p in patterns {
+                    let rec =
+                        baseline.edge_record(&baseline.base_edges[p.edge as usize], &mut fields);
+                    total += (rec.len() as u64 + 90) * p.rows;
+                }
+            }
+            EdgeSource::Linked(l) => {
+                for (p, &(_, e)) in l.pairs.iter().enumerate() {
+                    total +=
+                        (l.ends[e as usize].len() as u64 + 90) * (l.prefix[p + 1] - l.prefix[p]);
+                }
+            }
+            _ => {}
         }
     }
     total

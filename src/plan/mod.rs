@@ -14,6 +14,7 @@
 
 mod expected;
 pub mod ids;
+pub mod links;
 pub mod replicate;
 pub mod template;
 
@@ -124,6 +125,8 @@ pub enum EdgeSource {
     LocatedIn,
     /// Template row → the operation's tag.
     TaggedWith,
+    /// Replicate copies → their base's resource group, region or tags.
+    Linked(Box<links::Links>),
 }
 
 /// One synthetic relationship group.
@@ -318,6 +321,46 @@ fn marker_column(name: &str) -> Column {
     }
 }
 
+/// A synthetic relationship group: the two ends, then the markers unless ATG-compatible.
+pub(super) fn edge_group(
+    config: &GenerateConfig,
+    name: String,
+    rel: &str,
+    (start, end): (&str, &str),
+    rows: u64,
+    source: EdgeSource,
+) -> OutEdges {
+    let mut columns = vec![RelCol::Start, RelCol::End];
+    let mut header = vec![
+        Column {
+            name: String::new(),
+            kind: ColumnKind::StartId {
+                space: start.into(),
+            },
+        },
+        Column {
+            name: String::new(),
+            kind: ColumnKind::EndId { space: end.into() },
+        },
+    ];
+    if !config.atg_compat {
+        header.push(marker_column("synthetic"));
+        header.push(marker_column("scale_operation_id"));
+        columns.extend([RelCol::Synthetic, RelCol::OperationId]);
+    }
+    OutEdges {
+        name,
+        rel_type: rel.into(),
+        start_space: start.into(),
+        end_space: end.into(),
+        header: Header { columns: header },
+        columns,
+        source,
+        rows,
+        parts: cut(rows, config.part_rows),
+    }
+}
+
 /// Labels of the operation's resources: ATG gives copies `:Resource` only.
 fn synthetic_labels(atg_compat: bool) -> Vec<String> {
     if atg_compat {
@@ -426,6 +469,7 @@ mod tests {
             seed: 42,
             edges,
             atg_compat: false,
+            links: true,
             operation_id: Some("op-test".into()),
             timestamp: Some(parse_timestamp("2025-11-15T21:17:00Z").unwrap()),
             part_rows: DEFAULT_PART_ROWS,
@@ -509,12 +553,12 @@ mod tests {
                 patterns: vec![(vnet_subnet.clone(), 9), (rg_vnet.clone(), 9)],
             },
             Case {
-                name: "factor 10, cross: copies × copies, none to a kept end",
+                name: "factor 10, cross: copies × copies; a kept end becomes a hierarchy link",
                 scale: Scale::Factor(10.0),
                 edges: EdgeMode::Cross,
                 copies: [9, 9, 9],
                 types: vec![(VNET, 9), (SUBNET, 9), (VM, 9)],
-                patterns: vec![(vnet_subnet.clone(), 81)],
+                patterns: vec![(vnet_subnet.clone(), 81), (rg_vnet.clone(), 9)],
             },
             Case {
                 name: "factor just above 1: one copy, of the first base",

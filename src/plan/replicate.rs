@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::ids::{cut_checked, SyntheticIds};
 use super::{
-    above_current, check_synthetic, expected, marker_column, synthetic_labels, EdgePattern,
+    above_current, check_synthetic, expected, links, marker_column, synthetic_labels, EdgePattern,
     EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, PlanError, RelCol, Source,
     NODE_MARKERS,
 };
@@ -107,7 +107,15 @@ pub(super) fn plan(
     };
     let ids = SyntheticIds::new(baseline, b"tenantgen:id", config.seed, n, config.atg_compat);
     let nodes = vec![plan_nodes(&config, baseline, n)?];
-    let edges = plan_edges(&config, baseline, &copies)?;
+    let mut edges = plan_edges(&config, baseline, &copies)?;
+    let (linked, sources) = links::plan(&config, baseline, &copies)?;
+    edges.extend(linked);
+    notes.extend(sources.iter().filter(|(_, s)| s.twin + s.properties > 0).map(|(k, s)| {
+        format!(
+            "{} links of copies: {} bases have their own (copied as edges), {} through their :Original twin, {} from their properties, {} none",
+            k.rel_type, s.own, s.twin, s.properties, s.none
+        )
+    }));
     let expected = expected::replicate(baseline, &nodes, &edges, &copies);
     let estimated_bytes = expected::replicate_bytes(baseline, &copies, &edges);
     Ok(Plan {
@@ -319,7 +327,11 @@ fn plan_edges(
 ) -> Result<Vec<OutEdges>, PlanError> {
     let markers = !config.atg_compat;
     let mut by_group: BTreeMap<u16, Vec<EdgePattern>> = BTreeMap::new();
+    let twins = config.links && !config.atg_compat;
     for (ei, e) in baseline.base_edges.iter().enumerate() {
+        if e.via_twin && !twins {
+            continue;
+        }
         let rows = edge_rows(config.edges, e.start, e.end, copies);
         if rows > 0 {
             by_group.entry(e.group).or_default().push(EdgePattern {

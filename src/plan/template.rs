@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::ids::{cut, cut_checked, SyntheticIds};
 use super::{
-    above_current, check_synthetic, expected, marker_column, synthetic_labels, EdgeSource,
-    NodeSource, OutEdges, OutNodes, Plan, PlanError, RelCol, Source, NODE_MARKERS,
+    above_current, check_synthetic, edge_group, expected, marker_column, synthetic_labels,
+    EdgeSource, NodeSource, OutEdges, OutNodes, Plan, PlanError, Source, NODE_MARKERS,
 };
 use crate::baseline::Baseline;
 use crate::config::{GenerateConfig, OperationInfo, Scale};
@@ -611,46 +611,6 @@ fn hierarchy_edge_name(kind: &str, (start, end): (&str, &str)) -> String {
         start.to_ascii_lowercase(),
         end.to_ascii_lowercase()
     )
-}
-
-/// A synthetic relationship group: the two ends, then the markers unless ATG-compatible.
-fn edge_group(
-    config: &GenerateConfig,
-    name: String,
-    rel: &str,
-    (start, end): (&str, &str),
-    rows: u64,
-    source: EdgeSource,
-) -> OutEdges {
-    let mut columns = vec![RelCol::Start, RelCol::End];
-    let mut header = vec![
-        Column {
-            name: String::new(),
-            kind: ColumnKind::StartId {
-                space: start.into(),
-            },
-        },
-        Column {
-            name: String::new(),
-            kind: ColumnKind::EndId { space: end.into() },
-        },
-    ];
-    if !config.atg_compat {
-        header.push(marker_column("synthetic"));
-        header.push(marker_column("scale_operation_id"));
-        columns.extend([RelCol::Synthetic, RelCol::OperationId]);
-    }
-    OutEdges {
-        name,
-        rel_type: rel.into(),
-        start_space: start.into(),
-        end_space: end.into(),
-        header: Header { columns: header },
-        columns,
-        source,
-        rows,
-        parts: cut(rows, config.part_rows),
-    }
 }
 
 /// CONTAINS from the resource groups, LOCATED_IN to the regions, TAGGED_WITH to the tag, and
