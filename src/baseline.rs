@@ -351,6 +351,58 @@ impl Baseline {
         }
     }
 
+    /// Whether a node labelled `label` has this id (in that label's ID space).
+    pub fn contains_label_id(&self, label: &str, id: &str) -> bool {
+        self.node_groups
+            .iter()
+            .filter(|g| g.meta.labels.iter().any(|l| l == label))
+            .any(|g| self.contains_id(&g.meta.id_space, id.as_bytes()))
+    }
+
+    /// The values of property `key` on the base resources with how many bases hold each, by
+    /// value (absent values left out).
+    pub fn real_resources_by(&self, key: &str) -> Vec<(String, u64)> {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let mut fields = Vec::new();
+        for b in &self.bases {
+            let g = &self.node_groups[b.group as usize];
+            let Some(col) = g.header.property(key) else {
+                continue;
+            };
+            let rec = self.base_record(b, &mut fields);
+            if let Some(v) = fields
+                .get(col)
+                .and_then(|r| csvfmt::unescape(&rec[r.clone()]))
+            {
+                *counts
+                    .entry(String::from_utf8_lossy(&v).into_owned())
+                    .or_default() += 1;
+            }
+        }
+        counts.into_iter().collect()
+    }
+
+    /// Resources per resource group in this graph: the resources its `:ResourceGroup` nodes
+    /// contain over the groups that contain any, rounded (at least 1); `None` without any.
+    pub fn resources_per_group(&self) -> Option<u64> {
+        let mut groups = std::collections::HashSet::new();
+        let mut contained = 0u64;
+        for g in 0..self.rel_groups.len() {
+            if self.rel_groups[g].meta.rel_type != "CONTAINS" {
+                continue;
+            }
+            self.for_each_rel(g, |_, _, s, _| {
+                let sg = &self.node_groups[self.nodes[s as usize].group as usize];
+                if sg.meta.labels.iter().any(|l| l == "ResourceGroup") {
+                    groups.insert(s);
+                    contained += 1;
+                }
+            });
+        }
+        (!groups.is_empty())
+            .then(|| ((contained as f64 / groups.len() as f64).round() as u64).max(1))
+    }
+
     /// The kind name of a node.
     pub fn kind_name(&self, node: u32) -> &str {
         &self.kinds[self.nodes[node as usize].kind as usize]

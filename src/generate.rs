@@ -308,7 +308,7 @@ impl<'a> Generator<'a> {
         let seed = plan.config.seed;
         let mut out = Rows::new(sink);
         let (mut loc, mut name, mut text) = (String::new(), String::new(), String::new());
-        let sub = escaped(&tp.subscription_id);
+        let mut rg = String::new();
         let tenant = escaped(&tp.tenant_id);
         let sources: Vec<Vec<u8>> = (0..tp.counts.len())
             .map(|r| escaped(&cypher::template_source(&tp.template_name, r)))
@@ -320,8 +320,9 @@ impl<'a> Generator<'a> {
                 r += 1;
             }
             let res = tp.compiled.resource(r);
-            let mut vars = tp.row_vars(seed, r, i);
-            let rg = vars.resource_group;
+            let place = tp.placement(r, i);
+            tp.rg_name(place.group, &mut rg).map_err(render_err)?;
+            let mut vars = tp.row_vars(seed, r, i, place, &rg);
             loc.clear();
             res.render_location(&vars, &mut loc).map_err(render_err)?;
             vars.location = &loc;
@@ -359,7 +360,7 @@ impl<'a> Generator<'a> {
                 }
             }
             out.buf.push(b',');
-            out.buf.extend_from_slice(&sub);
+            csvfmt::push_field(&mut out.buf, vars.subscription_id.as_bytes());
             out.buf.push(b',');
             csvfmt::push_field(&mut out.buf, rg.as_bytes());
             out.buf.push(b',');
@@ -388,11 +389,14 @@ impl<'a> Generator<'a> {
         for x in range {
             let fields: Vec<String> = match source {
                 NodeSource::ResourceGroups => {
-                    let g = tp.rg_new[x as usize] as usize;
+                    let g = u64::from(tp.rg_new[x as usize]);
+                    let mut name = String::new();
+                    tp.rg_name(g, &mut name)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
                     vec![
-                        tp.rg_ids[g].clone(),
-                        tp.rg_names[g].clone(),
-                        tp.subscription_id.clone(),
+                        tp.rg_id(g, &name),
+                        name,
+                        tp.subscription(g).to_string(),
                         "ResourceGroup".into(),
                     ]
                 }
@@ -435,15 +439,33 @@ impl<'a> Generator<'a> {
             let (r, _) = tp.locate(i);
             plan.push_id(buf, tp.compiled.resource(r).prefix(), i);
         };
+        let mut rg = String::new();
         for x in range {
+            let edge = match group.source {
+                EdgeSource::Rule(k) => Some(tp.rule_edge(seed, k, x)),
+                _ => None,
+            };
             for (c, col) in group.columns.iter().enumerate() {
                 if c > 0 {
                     out.buf.push(csvfmt::DELIMITER);
                 }
                 match (col, &group.source) {
                     (RelCol::Start, EdgeSource::Contains) => {
-                        let g = (x / tp.rows_per_group) as usize;
-                        csvfmt::push_field(&mut out.buf, tp.rg_ids[g].as_bytes());
+                        let (r, _) = tp.locate(x);
+                        let g = tp.placement(r, x).group;
+                        tp.rg_name(g, &mut rg)
+                            .map_err(|e| std::io::Error::other(e.to_string()))?;
+                        csvfmt::push_field(&mut out.buf, tp.rg_id(g, &rg).as_bytes());
+                    }
+                    (RelCol::Start, EdgeSource::SubscriptionContains) => {
+                        let g = u64::from(tp.rg_new[x as usize]);
+                        csvfmt::push_field(&mut out.buf, tp.subscription(g).as_bytes());
+                    }
+                    (RelCol::End, EdgeSource::SubscriptionContains) => {
+                        let g = u64::from(tp.rg_new[x as usize]);
+                        tp.rg_name(g, &mut rg)
+                            .map_err(|e| std::io::Error::other(e.to_string()))?;
+                        csvfmt::push_field(&mut out.buf, tp.rg_id(g, &rg).as_bytes());
                     }
                     (RelCol::End, EdgeSource::Contains) => id_of(&mut out.buf, x),
                     (RelCol::Start, EdgeSource::LocatedIn)
@@ -463,12 +485,11 @@ impl<'a> Generator<'a> {
                         let id = tp.tag.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
                         csvfmt::push_field(&mut out.buf, id.as_bytes());
                     }
-                    (RelCol::Start, EdgeSource::Rule(k)) => {
-                        let (s, _) = tp.rules[*k];
-                        id_of(&mut out.buf, tp.prefix[s] + x % tp.counts[s]);
+                    (RelCol::Start, EdgeSource::Rule(_)) => {
+                        id_of(&mut out.buf, edge.map_or(0, |e| e.0))
                     }
-                    (RelCol::End, EdgeSource::Rule(k)) => {
-                        id_of(&mut out.buf, tp.rule_target(seed, *k, x))
+                    (RelCol::End, EdgeSource::Rule(_)) => {
+                        id_of(&mut out.buf, edge.map_or(0, |e| e.1))
                     }
                     (RelCol::Synthetic, _) => out.buf.extend_from_slice(b"true"),
                     (RelCol::OperationId, _) => out.buf.extend_from_slice(&self.op_id),

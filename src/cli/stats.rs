@@ -27,6 +27,14 @@ pub struct StatsArgs {
     /// Print one JSON document on stdout instead of the table (same as --format json).
     #[arg(long)]
     pub json: bool,
+    /// Also report the shape of the synthetic resources: connected, reachable from a
+    /// subscription, NICs owned by one VM, owners and owned co-located, subnets in one VNet,
+    /// the spread over subscriptions and the types per resource group.
+    #[arg(long)]
+    pub shape: bool,
+    /// With --shape: only the synthetic resources of this operation.
+    #[arg(long, value_name = "ID", requires = "shape")]
+    pub operation_id: Option<String>,
 }
 
 impl StatsArgs {
@@ -38,14 +46,27 @@ impl StatsArgs {
 pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&args.connect.settings()?)?;
     let s = stats::collect(&client)?;
+    let shape = args
+        .shape
+        .then(|| stats::shape::collect(&client, args.operation_id.as_deref()))
+        .transpose()?;
     if args.json() {
-        super::json::print("stats", serde_json::to_value(&s)?)?;
+        let mut doc = serde_json::to_value(&s)?;
+        if let (Some(shape), Some(map)) = (&shape, doc.as_object_mut()) {
+            map.insert("shape".into(), serde_json::to_value(shape)?);
+        }
+        super::json::print("stats", doc)?;
         return Ok(ExitCode::SUCCESS);
     }
     let format = match args.format {
         FormatArg::Table | FormatArg::Json => Format::Table,
         FormatArg::Markdown => Format::Markdown,
     };
-    out(&s.render(format))?;
+    let mut text = s.render(format);
+    if let Some(shape) = shape {
+        text.push('\n');
+        text.push_str(&shape.render());
+    }
+    out(&text)?;
     Ok(ExitCode::SUCCESS)
 }

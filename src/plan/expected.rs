@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::template::{TemplatePlan, ROWS_PER_RESOURCE_GROUP};
+use super::template::TemplatePlan;
 use super::{EdgeSource, OutEdges, OutNodes};
 use crate::baseline::{Baseline, End};
 use crate::manifest::{Expected, PatternCount};
@@ -139,22 +139,13 @@ fn add_template_patterns(
     tp: &TemplatePlan,
 ) {
     let s = &tp.spaces;
+    for (kind, per_entry) in &tp.contains_rows {
+        for (r, &c) in per_entry.iter().enumerate() {
+            add(patterns, kind, "CONTAINS", &t.resources[r].type_name, c);
+        }
+    }
     for (r, &c) in tp.counts.iter().enumerate() {
         let ty = &t.resources[r].type_name;
-        let (lo, hi) = (tp.prefix[r], tp.prefix[r] + c);
-        let mut g = lo / ROWS_PER_RESOURCE_GROUP;
-        while g * ROWS_PER_RESOURCE_GROUP < hi {
-            let from = lo.max(g * ROWS_PER_RESOURCE_GROUP);
-            let to = hi.min((g + 1) * ROWS_PER_RESOURCE_GROUP);
-            let kind = existing_kind(
-                baseline,
-                &s.resource_group,
-                &tp.rg_ids[g as usize],
-                "ResourceGroup",
-            );
-            add(patterns, &kind, "CONTAINS", ty, to - from);
-            g += 1;
-        }
         if let Some((id, _, _)) = &tp.tag {
             let kind = existing_kind(baseline, &s.tag, id, "Tag");
             add(patterns, ty, "TAGGED_WITH", &kind, c);
@@ -166,15 +157,32 @@ fn add_template_patterns(
             add(patterns, &t.resources[r].type_name, "LOCATED_IN", &kind, c);
         }
     }
-    for (k, rule) in t.relationships.iter().enumerate() {
-        let (src, dst) = tp.rules[k];
+    for rule in &tp.topology.rules {
         add(
             patterns,
-            &t.resources[src].type_name,
+            &t.resources[rule.source].type_name,
             &rule.relationship_type,
-            &t.resources[dst].type_name,
-            tp.rule_rows[k],
+            &t.resources[rule.target].type_name,
+            rule.rows,
         );
+    }
+    if tp.subscriptions_known && tp.placed {
+        // Every subscription is in the baseline; their kind is the one the baseline gives.
+        let mut per_kind: BTreeMap<String, u64> = BTreeMap::new();
+        for &g in &tp.rg_new {
+            let sub = tp.subscription(u64::from(g));
+            *per_kind
+                .entry(existing_kind(
+                    baseline,
+                    &s.subscription,
+                    sub,
+                    "Subscription",
+                ))
+                .or_default() += 1;
+        }
+        for (kind, c) in per_kind {
+            add(patterns, &kind, "CONTAINS", "ResourceGroup", c);
+        }
     }
 }
 
@@ -187,7 +195,7 @@ fn add(patterns: &mut Patterns, source: &str, rel: &str, target: &str, count: u6
 }
 
 /// The kind of the baseline node `id` in `space`, or `new_kind` when the operation makes it.
-fn existing_kind(baseline: &Baseline, space: &str, id: &str, new_kind: &str) -> String {
+pub(super) fn existing_kind(baseline: &Baseline, space: &str, id: &str, new_kind: &str) -> String {
     baseline
         .space(space)
         .and_then(|s| baseline.lookup(s, id.as_bytes()))

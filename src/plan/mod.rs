@@ -17,6 +17,7 @@ pub mod ids;
 pub mod links;
 pub mod replicate;
 pub mod template;
+pub mod topology;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -125,6 +126,8 @@ pub enum EdgeSource {
     LocatedIn,
     /// Template row → the operation's tag.
     TaggedWith,
+    /// Subscription → each new resource group of a template plan.
+    SubscriptionContains,
     /// Replicate copies → their base's resource group, region or tags.
     Linked(Box<links::Links>),
 }
@@ -663,7 +666,7 @@ mod tests {
         );
     }
 
-    const TEMPLATE: &str = "config:\n  random_locations: [eastus]\n  tag_prefix: t\n\
+    const TEMPLATE: &str = "config:\n  random_locations: [eastus]\n  tag_prefix: t\n  resources_per_group: 100\n\
         resources:\n\
         \x20 - { type: Microsoft.Compute/disks, count: 3, template: { name_pattern: \"d-{index}\" } }\n\
         \x20 - { type: Microsoft.Compute/virtualMachines, count: 1, template: { name_pattern: \"v-{index}\", location: westus } }\n\

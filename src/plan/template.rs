@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::ids::{cut, cut_checked, SyntheticIds};
+use super::topology::{self, Topology};
 use super::{
     above_current, check_synthetic, edge_group, expected, marker_column, synthetic_labels,
     EdgeSource, NodeSource, OutEdges, OutNodes, Plan, PlanError, Source, NODE_MARKERS,
@@ -70,6 +71,7 @@ pub struct Spaces {
     pub resource_group: String,
     pub region: String,
     pub tag: String,
+    pub subscription: String,
 }
 
 impl Spaces {
@@ -91,6 +93,7 @@ impl Spaces {
             resource_group: space_of("ResourceGroup"),
             region: space_of("Region"),
             tag: space_of("Tag"),
+            subscription: space_of("Subscription"),
         }
     }
 }
@@ -104,15 +107,30 @@ pub struct TemplatePlan {
     pub prefix: Vec<u64>,
     pub locations: Vec<LocationMode>,
     pub random_locations: Vec<String>,
-    pub subscription_id: String,
     pub tenant_id: String,
+    /// The subscriptions the resource groups are spread over; group `g` is in subscription
+    /// `s` for `sub_groups[s] <= g < sub_groups[s + 1]`.
+    pub subscriptions: Vec<String>,
+    pub sub_groups: Vec<u64>,
+    /// Whether every subscription is a node of the baseline (new resource groups are then
+    /// contained by theirs).
+    pub subscriptions_known: bool,
+    /// Resource groups (G).
+    pub groups: u64,
+    /// Root `q` goes to group `q · stride mod G` (`stride` coprime with G, near G/φ): roots of
+    /// one entry spread over every group and subscription instead of filling a few in order.
+    pub group_stride: u64,
     pub rows_per_group: u64,
+    /// Whether rows are placed by the topology (roots spread over the groups, every other row
+    /// where its root is); else (ATG-compatible) rows fill the groups in order.
+    pub placed: bool,
     pub spaces: Spaces,
-    /// Resource group names and ids, one per group number.
-    pub rg_names: Vec<String>,
-    pub rg_ids: Vec<String>,
     /// Group numbers whose resource group is not in the baseline.
     pub rg_new: Vec<u32>,
+    /// The kind of each group that is in the baseline (for the expected patterns).
+    pub rg_existing: HashMap<u64, String>,
+    /// Rows per group kind: CONTAINS from resource groups, by entry.
+    pub contains_rows: BTreeMap<String, Vec<u64>>,
     /// Rows per region code and entry (random picks are hashed per row, so counted here).
     pub region_rows: BTreeMap<String, Vec<u64>>,
     /// Regions to create (codes not in the baseline).
@@ -123,10 +141,16 @@ pub struct TemplatePlan {
     /// The operation's tag: id, key, value.
     pub tag: Option<(String, String, String)>,
     pub tag_is_new: bool,
-    /// Per rule: (source entry, target entry), and the rows it makes.
-    pub rules: Vec<(usize, usize)>,
-    pub rule_rows: Vec<u64>,
+    /// The rules (the file's and the built-in ones) and the placement links.
+    pub topology: Topology,
     pub template_name: String,
+}
+
+/// Where a row is: its root's global index (whose random location it takes) and its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub root: u64,
+    pub group: u64,
 }
 
 impl TemplatePlan {
@@ -145,37 +169,108 @@ impl TemplatePlan {
         &self.random_locations[(h % self.random_locations.len() as u64) as usize]
     }
 
+    /// Where global row `i` of entry `r` is placed.
+    #[inline]
+    pub fn placement(&self, r: usize, i: u64) -> Placement {
+        if !self.placed {
+            return Placement {
+                root: i,
+                group: i / self.rows_per_group,
+            };
+        }
+        let (rr, j) = self.topology.root(&self.counts, r, i - self.prefix[r]);
+        Placement {
+            root: self.prefix[rr] + j,
+            group: ((u128::from(self.topology.root_rank(rr, j)) * u128::from(self.group_stride))
+                % u128::from(self.groups)) as u64,
+        }
+    }
+
+    /// The subscription of group `g`.
+    #[inline]
+    pub fn subscription(&self, g: u64) -> &str {
+        let s = self
+            .sub_groups
+            .partition_point(|&x| x <= g)
+            .saturating_sub(1);
+        &self.subscriptions[s.min(self.subscriptions.len() - 1)]
+    }
+
+    /// Renders the name of group `g` into `out` (cleared first).
+    pub fn rg_name(&self, g: u64, out: &mut String) -> Result<(), template::TemplateError> {
+        out.clear();
+        let vars = template::RowVars {
+            index: g,
+            subscription_id: self.subscription(g),
+            tenant_id: &self.tenant_id,
+            random_location: &self.random_locations[0],
+            location: &self.random_locations[0],
+            ..Default::default()
+        };
+        if !self.compiled.render_resource_group(&vars, out)? {
+            use std::fmt::Write as _;
+            let _ = write!(out, "rg-tenantgen-{g:05}");
+        }
+        Ok(())
+    }
+
+    /// The id of group `g` whose name is `name`.
+    pub fn rg_id(&self, g: u64, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{name}",
+            self.subscription(g)
+        )
+    }
+
     /// The region code row `i` of entry `r` links to, if any.
     pub fn region(&self, seed: u64, r: usize, i: u64) -> Option<&str> {
         match &self.locations[r] {
-            LocationMode::Random => Some(self.random_location(seed, i)),
+            LocationMode::Random => Some(self.random_location(seed, self.placement(r, i).root)),
             LocationMode::Literal(code) => Some(code),
             LocationMode::Computed => None,
         }
     }
 
-    /// Target row of edge `e` of rule `rule` (a hash, so targets spread deterministically).
+    /// Edge `e` of rule `k`: (source, target) global rows. A many_to_many rule starts at
+    /// source row `e mod rows` and picks its target by hash (seeded per rule, so targets spread
+    /// deterministically); a one-sided rule pairs by [`Topology::one_sided_edge`].
     #[inline]
-    pub fn rule_target(&self, seed: u64, rule: usize, e: u64) -> u64 {
-        let (_, t) = self.rules[rule];
-        let h = xxhash_rust::xxh3::xxh3_64_with_seed(
-            &e.to_le_bytes(),
-            seed ^ (rule as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
-        self.prefix[t] + h % self.counts[t]
+    pub fn rule_edge(&self, seed: u64, k: usize, e: u64) -> (u64, u64) {
+        let rule = &self.topology.rules[k];
+        let (s, t) = (rule.source, rule.target);
+        if rule.cardinality == template::Cardinality::ManyToMany {
+            let h = xxhash_rust::xxh3::xxh3_64_with_seed(
+                &e.to_le_bytes(),
+                seed ^ (rule.index.unwrap_or(k) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            (
+                self.prefix[s] + e % self.counts[s],
+                self.prefix[t] + h % self.counts[t],
+            )
+        } else {
+            let (a, b) = self.topology.one_sided_edge(&self.counts, k, e);
+            (self.prefix[s] + a, self.prefix[t] + b)
+        }
     }
 
-    /// The variables of global row `i` of entry `r`, as the generator renders it;
-    /// `location` is empty (the row's location pattern renders it).
+    /// The variables of global row `i` of entry `r` placed at `place` in resource group `rg`,
+    /// as the generator renders it; `location` is empty (the row's location pattern renders it).
     #[inline]
-    pub fn row_vars(&self, seed: u64, r: usize, i: u64) -> template::RowVars<'_> {
+    pub fn row_vars<'a>(
+        &'a self,
+        seed: u64,
+        r: usize,
+        i: u64,
+        place: Placement,
+        rg: &'a str,
+    ) -> template::RowVars<'a> {
         template::RowVars {
             index: i - self.prefix[r],
             copy: 0,
-            random_location: self.random_location(seed, i),
+            random_location: self.random_location(seed, place.root),
             location: "",
-            subscription_id: &self.subscription_id,
-            resource_group: &self.rg_names[(i / self.rows_per_group) as usize],
+            subscription_id: self.subscription(place.group),
+            resource_group: rg,
             tenant_id: &self.tenant_id,
             original_name: "",
         }
@@ -229,12 +324,15 @@ pub(super) fn plan(
             .map(|r| LocationMode::of(r.template.location.as_deref()))
             .collect(),
         random_locations: t.config.random_locations.clone(),
-        subscription_id: t
-            .config
-            .subscription_id
-            .clone()
-            .or_else(|| baseline.first_id("Subscription"))
-            .unwrap_or_else(|| NIL_UUID.into()),
+        subscriptions: Vec::new(),
+        sub_groups: vec![0],
+        subscriptions_known: false,
+        groups: 0,
+        group_stride: 1,
+        placed: !config.atg_compat,
+        rg_existing: HashMap::new(),
+        contains_rows: BTreeMap::new(),
+        topology: Topology::default(),
         tenant_id: t
             .config
             .tenant_id
@@ -243,8 +341,6 @@ pub(super) fn plan(
             .unwrap_or_else(|| NIL_UUID.into()),
         rows_per_group: ROWS_PER_RESOURCE_GROUP,
         spaces: Spaces::of(baseline),
-        rg_names: Vec::new(),
-        rg_ids: Vec::new(),
         rg_new: Vec::new(),
         region_rows: BTreeMap::new(),
         regions_new: Vec::new(),
@@ -252,25 +348,27 @@ pub(super) fn plan(
         located_prefix: vec![0],
         tag: None,
         tag_is_new: false,
-        rules: Vec::new(),
-        rule_rows: Vec::new(),
         template_name: t
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
+    let mut notes = notes;
+    tp.topology = topology::plan(&t, &tp.counts, tp.placed && t.config.builtin_topology)?;
+    notes.extend(tp.topology.notes.iter().cloned());
+    choose_subscriptions(&mut tp, baseline, &t);
+    size_groups(&mut tp, baseline, &t);
     name_resource_groups(&mut tp, baseline, &t)?;
     check_rows(&tp, &t, config.seed)?;
-    place_regions(&mut tp, baseline, config.seed);
+    place_rows(&mut tp, baseline, config.seed);
     if let Some(prefix_tag) = &t.config.tag_prefix {
         let id = format!("{prefix_tag}:{}", op.id);
         tp.tag_is_new = !baseline.contains_id(&tp.spaces.tag, id.as_bytes());
         tp.tag = Some((id, prefix_tag.clone(), op.id.clone()));
     }
-    plan_rules(&mut tp, &t)?;
     let nodes = node_groups(&config, &tp)?;
-    let edges = edge_groups(&config, &tp, &t);
+    let edges = edge_groups(&config, &tp);
     let expected = expected::template(baseline, &t, &tp, &nodes, &edges);
     let estimated_bytes = expected::template_bytes(&nodes, &edges);
     Ok(Plan {
@@ -368,47 +466,121 @@ fn scaled_counts(
     Ok(apportion(&base, want))
 }
 
-/// One resource group per [`ROWS_PER_RESOURCE_GROUP`] rows, named by the template's pattern
-/// with `index` = the group number; those the baseline lacks are marked new.
+/// The subscriptions rows are spread over: `config.subscriptions` (evenly), `config.
+/// subscription_id` alone, or (placed rows) the baseline's in proportion to the real resources
+/// each holds; the first baseline subscription (ATG-compatible) or the nil id when there is none.
+fn choose_subscriptions(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
+    let weighted: Vec<(String, u64)> = if !t.config.subscriptions.is_empty() {
+        t.config
+            .subscriptions
+            .iter()
+            .map(|s| (s.clone(), 1))
+            .collect()
+    } else if let Some(s) = &t.config.subscription_id {
+        vec![(s.clone(), 1)]
+    } else if tp.placed {
+        let mut by_sub = baseline.real_resources_by("subscription_id");
+        by_sub.retain(|(s, _)| baseline.contains_label_id("Subscription", s));
+        if by_sub.is_empty() {
+            baseline
+                .first_id("Subscription")
+                .map(|s| vec![(s, 1)])
+                .unwrap_or_default()
+        } else {
+            by_sub
+        }
+    } else {
+        baseline
+            .first_id("Subscription")
+            .map(|s| vec![(s, 1)])
+            .unwrap_or_default()
+    };
+    let weighted = if weighted.is_empty() {
+        vec![(NIL_UUID.to_string(), 1)]
+    } else {
+        weighted
+    };
+    tp.subscriptions_known = weighted
+        .iter()
+        .all(|(s, _)| baseline.contains_label_id("Subscription", s));
+    tp.subscriptions = weighted.iter().map(|(s, _)| s.clone()).collect();
+    tp.sub_groups = weighted.iter().map(|(_, w)| *w).collect();
+}
+
+/// Resources per group — `config.resources_per_group`, else (placed rows) the baseline's
+/// average (resources its resource groups contain / resource groups), else
+/// [`ROWS_PER_RESOURCE_GROUP`] — and the groups: enough for the rows, never more than the
+/// roots (so none is empty), split over the subscriptions by their weights.
+fn size_groups(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
+    tp.rows_per_group = match t.config.resources_per_group {
+        Some(k) => k,
+        None if tp.placed => baseline
+            .resources_per_group()
+            .unwrap_or(ROWS_PER_RESOURCE_GROUP),
+        None => ROWS_PER_RESOURCE_GROUP,
+    };
+    let mut groups = tp.rows().div_ceil(tp.rows_per_group).max(1);
+    if tp.placed {
+        groups = groups.min(tp.topology.roots().max(1));
+    }
+    tp.groups = groups;
+    tp.group_stride = stride(groups);
+    let per_sub = apportion(&tp.sub_groups, groups);
+    let mut acc = 0;
+    tp.sub_groups = std::iter::once(0)
+        .chain(per_sub.iter().map(|c| {
+            acc += c;
+            acc
+        }))
+        .collect();
+}
+
+/// A stride coprime with `g` near `g / φ` (1 for the smallest `g`).
+fn stride(g: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let mut s = ((g as f64 * 0.618_033_988_75) as u64).max(1);
+    while gcd(s, g) != 1 {
+        s += 1;
+    }
+    s
+}
+
+/// Names every group (the template's pattern with `index` = the group number); those the
+/// baseline lacks are marked new, the kinds of the others kept for the expected patterns.
 fn name_resource_groups(
     tp: &mut TemplatePlan,
     baseline: &Baseline,
     t: &Template,
 ) -> Result<(), PlanError> {
-    let groups = tp.rows().div_ceil(ROWS_PER_RESOURCE_GROUP);
-    tp.rg_names.reserve(groups as usize);
-    tp.rg_ids.reserve(groups as usize);
     let mut seen = HashSet::new();
     let mut name = String::new();
-    for g in 0..groups {
-        name.clear();
-        let vars = template::RowVars {
-            index: g,
-            subscription_id: &tp.subscription_id,
-            tenant_id: &tp.tenant_id,
-            random_location: &t.config.random_locations[0],
-            location: &t.config.random_locations[0],
-            ..Default::default()
-        };
-        let named = tp
-            .compiled
-            .render_resource_group(&vars, &mut name)
-            .map_err(|e| t.row_error(e))?;
-        if !named {
-            name = format!("rg-tenantgen-{g:05}");
+    let mut new = Vec::new();
+    let mut existing = HashMap::new();
+    for g in 0..tp.groups {
+        tp.rg_name(g, &mut name).map_err(|e| t.row_error(e))?;
+        let id = tp.rg_id(g, &name);
+        if baseline.contains_id(&tp.spaces.resource_group, id.as_bytes()) {
+            existing.insert(
+                g,
+                super::expected::existing_kind(
+                    baseline,
+                    &tp.spaces.resource_group,
+                    &id,
+                    "ResourceGroup",
+                ),
+            );
+        } else if seen.insert(id) {
+            new.push(g as u32);
         }
-        let id = format!(
-            "/subscriptions/{}/resourceGroups/{name}",
-            tp.subscription_id
-        );
-        if !baseline.contains_id(&tp.spaces.resource_group, id.as_bytes())
-            && seen.insert(id.clone())
-        {
-            tp.rg_new.push(g as u32);
-        }
-        tp.rg_names.push(name.clone());
-        tp.rg_ids.push(id);
     }
+    tp.rg_new = new;
+    tp.rg_existing = existing;
     Ok(())
 }
 
@@ -422,32 +594,56 @@ fn check_rows(tp: &TemplatePlan, t: &Template, seed: u64) -> Result<(), PlanErro
             continue;
         }
         let mut check = res.row_check();
+        let mut rg = String::new();
         for i in tp.prefix[r]..tp.prefix[r + 1] {
+            let place = tp.placement(r, i);
+            tp.rg_name(place.group, &mut rg)
+                .map_err(|e| t.row_error(e))?;
             check
-                .row(&tp.row_vars(seed, r, i))
+                .row(&tp.row_vars(seed, r, i, place, &rg))
                 .map_err(|e| t.row_error(e))?;
         }
     }
     Ok(())
 }
 
-/// Counts the rows per region and entry, lists the entries whose rows get LOCATED_IN, and the
-/// regions the baseline lacks.
-fn place_regions(tp: &mut TemplatePlan, baseline: &Baseline, seed: u64) {
+/// Counts the rows per region and entry and per group kind and entry (one pass over the rows'
+/// placements), lists the entries whose rows get LOCATED_IN, and the regions the baseline lacks.
+fn place_rows(tp: &mut TemplatePlan, baseline: &Baseline, seed: u64) {
     let entries = tp.counts.len();
     let mut per_region: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut per_kind: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in 0..entries {
         let c = tp.counts[r];
         if c == 0 {
             continue;
         }
+        let random = tp.locations[r] == LocationMode::Random;
+        let mut by_region: HashMap<&str, u64> = HashMap::new();
+        let mut by_kind: HashMap<&str, u64> = HashMap::new();
+        if random || !tp.rg_existing.is_empty() {
+            for i in tp.prefix[r]..tp.prefix[r + 1] {
+                let place = tp.placement(r, i);
+                if random {
+                    *by_region
+                        .entry(tp.random_location(seed, place.root))
+                        .or_default() += 1;
+                }
+                if let Some(kind) = tp.rg_existing.get(&place.group) {
+                    *by_kind.entry(kind).or_default() += 1;
+                }
+            }
+        }
+        let existing: u64 = by_kind.values().sum();
+        *by_kind.entry("ResourceGroup").or_default() += c - existing;
+        for (kind, k) in by_kind {
+            per_kind
+                .entry(kind.to_string())
+                .or_insert_with(|| vec![0; entries])[r] += k;
+        }
         match &tp.locations[r] {
             LocationMode::Random => {
-                let mut local: HashMap<&str, u64> = HashMap::new();
-                for i in tp.prefix[r]..tp.prefix[r + 1] {
-                    *local.entry(tp.random_location(seed, i)).or_default() += 1;
-                }
-                for (code, k) in local {
+                for (code, k) in by_region {
                     per_region
                         .entry(code.to_string())
                         .or_insert_with(|| vec![0; entries])[r] += k;
@@ -470,33 +666,7 @@ fn place_regions(tp: &mut TemplatePlan, baseline: &Baseline, seed: u64) {
         .cloned()
         .collect();
     tp.region_rows = per_region;
-}
-
-/// Each relationship rule's source and target entries and its rows (`ratio` per source row,
-/// none when the target entry has no rows).
-fn plan_rules(tp: &mut TemplatePlan, t: &Template) -> Result<(), PlanError> {
-    let entry_of = |ty: &str| {
-        t.resources
-            .iter()
-            .position(|r| r.type_name.eq_ignore_ascii_case(ty))
-    };
-    for (k, rule) in t.relationships.iter().enumerate() {
-        let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
-            return Err(PlanError::Other {
-                message: format!(
-                    "{}: relationships[{k}] names a type that is not in resources; fix the template",
-                    t.path.display()
-                ),
-            });
-        };
-        tp.rules.push((s, d));
-        tp.rule_rows.push(if tp.counts[d] == 0 {
-            0
-        } else {
-            (tp.counts[s] as f64 * rule.ratio).floor() as u64
-        });
-    }
-    Ok(())
+    tp.contains_rows = per_kind;
 }
 
 fn id_column(space: &str) -> Column {
@@ -615,7 +785,7 @@ fn hierarchy_edge_name(kind: &str, (start, end): (&str, &str)) -> String {
 
 /// CONTAINS from the resource groups, LOCATED_IN to the regions, TAGGED_WITH to the tag, and
 /// one group per relationship rule that makes rows.
-fn edge_groups(config: &GenerateConfig, tp: &TemplatePlan, t: &Template) -> Vec<OutEdges> {
+fn edge_groups(config: &GenerateConfig, tp: &TemplatePlan) -> Vec<OutEdges> {
     let s = &tp.spaces;
     let n = tp.rows();
     let mut edges = vec![edge_group(
@@ -647,20 +817,38 @@ fn edge_groups(config: &GenerateConfig, tp: &TemplatePlan, t: &Template) -> Vec<
             EdgeSource::TaggedWith,
         ));
     }
-    for (k, rule) in t.relationships.iter().enumerate() {
-        if tp.rule_rows[k] > 0 {
-            edges.push(edge_group(
-                config,
-                format!(
-                    "synthetic.rule-{k}.{}",
+    for (k, rule) in tp.topology.rules.iter().enumerate() {
+        if rule.rows > 0 {
+            let name = match rule.index {
+                Some(i) => format!(
+                    "synthetic.rule-{i}.{}",
                     rule.relationship_type.to_ascii_lowercase()
                 ),
+                None => format!(
+                    "synthetic.builtin-{}.{}",
+                    rule.builtin.unwrap_or(k),
+                    rule.relationship_type.to_ascii_lowercase()
+                ),
+            };
+            edges.push(edge_group(
+                config,
+                name,
                 &rule.relationship_type,
                 (&s.resource, &s.resource),
-                tp.rule_rows[k],
+                rule.rows,
                 EdgeSource::Rule(k),
             ));
         }
+    }
+    if tp.subscriptions_known && tp.placed && !tp.rg_new.is_empty() {
+        edges.push(edge_group(
+            config,
+            hierarchy_edge_name("contains", (&s.subscription, &s.resource_group)),
+            "CONTAINS",
+            (&s.subscription, &s.resource_group),
+            tp.rg_new.len() as u64,
+            EdgeSource::SubscriptionContains,
+        ));
     }
     edges
 }

@@ -523,6 +523,9 @@ pub(crate) fn convert_friendly(
             target_type: notes.resolve(&r.target_type, &at("target_type"))?,
             relationship_type: r.relationship_type,
             ratio: r.connection_ratio,
+            cardinality: None,
+            max: None,
+            same: None,
         });
     }
     if let Some(s) = f.scaling {

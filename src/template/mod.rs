@@ -13,6 +13,7 @@
 
 mod atg;
 mod render;
+pub mod topology;
 mod yaml;
 
 #[cfg(test)]
@@ -191,6 +192,14 @@ pub struct TemplateConfig {
     pub tag_prefix: Option<String>,
     pub subscription_id: Option<String>,
     pub tenant_id: Option<String>,
+    /// Subscriptions the rows are spread over (default: the baseline's, in proportion to its
+    /// resources).
+    pub subscriptions: Vec<String>,
+    /// Resources per generated resource group (default: the baseline's average).
+    pub resources_per_group: Option<u64>,
+    /// Whether the built-in Azure rules ([`topology::BUILTIN`]) apply (`topology: builtin`,
+    /// the default) or only the file's own (`topology: none`).
+    pub builtin_topology: bool,
     /// ATG keys that were present and are ignored (`batch_size`, `max_parallel`,
     /// `rate_limit_delay_ms`), so the CLI can say so.
     pub ignored_keys: Vec<&'static str>,
@@ -204,20 +213,110 @@ impl Default for TemplateConfig {
             tag_prefix: None,
             subscription_id: None,
             tenant_id: None,
+            subscriptions: Vec::new(),
+            resources_per_group: None,
+            builtin_topology: true,
             ignored_keys: Vec::new(),
         }
     }
 }
 
-/// One `relationships[i]` rule: each source row gets about `ratio` edges of `relationship_type`
-/// to target rows.
+/// One `relationships[i]` rule (or a built-in one, [`topology::BUILTIN`]): edges of
+/// `relationship_type` from source rows to target rows, as many and as shared as `cardinality`
+/// says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelationshipRule {
     pub source_type: String,
     pub target_type: String,
     pub relationship_type: String,
-    /// 0 ..= 1000; `connection_ratio` in ATG files. Default 1.0.
-    pub ratio: f64,
+    /// 0 ..= 1000; `connection_ratio` in ATG files: edges per source row (many_to_many, default
+    /// 1.0), or the cap on edges per source row on average (the other cardinalities).
+    pub ratio: Option<f64>,
+    /// `None` when the file does not say: the built-in rule for the same two types decides, else
+    /// many_to_many.
+    pub cardinality: Option<Cardinality>,
+    /// one_to_many: targets per source at most; many_to_one: sources per target at most.
+    pub max: Option<u64>,
+    /// What the two ends of every edge share; `None` when the file does not say.
+    pub same: Option<Vec<Same>>,
+}
+
+impl RelationshipRule {
+    /// Edges per source row of a many_to_many rule.
+    pub fn ratio(&self) -> f64 {
+        self.ratio.unwrap_or(1.0)
+    }
+}
+
+/// How the rows of a rule's two types pair up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    /// Each source row at most one target, each target at most one source.
+    OneToOne,
+    /// Each target at most one source (its owner); a source many targets (up to `max`).
+    OneToMany,
+    /// Each source at most one target (its owner); a target many sources (up to `max`).
+    ManyToOne,
+    /// Any row any number: `ratio` edges per source row, targets picked by hash.
+    ManyToMany,
+}
+
+impl Cardinality {
+    pub const NAMES: [&'static str; 4] =
+        ["one_to_one", "one_to_many", "many_to_one", "many_to_many"];
+
+    pub fn parse(s: &str) -> Option<Cardinality> {
+        Some(match s {
+            "one_to_one" => Cardinality::OneToOne,
+            "one_to_many" => Cardinality::OneToMany,
+            "many_to_one" => Cardinality::ManyToOne,
+            "many_to_many" => Cardinality::ManyToMany,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cardinality::OneToOne => "one_to_one",
+            Cardinality::OneToMany => "one_to_many",
+            Cardinality::ManyToOne => "many_to_one",
+            Cardinality::ManyToMany => "many_to_many",
+        }
+    }
+
+    /// The same pairing seen from the other end.
+    pub fn mirrored(self) -> Cardinality {
+        match self {
+            Cardinality::OneToMany => Cardinality::ManyToOne,
+            Cardinality::ManyToOne => Cardinality::OneToMany,
+            c => c,
+        }
+    }
+}
+
+/// What the two ends of a rule's edges share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Same {
+    Region,
+    /// The resource group, and with it the subscription.
+    ResourceGroup,
+}
+
+impl Same {
+    pub fn parse(s: &str) -> Option<Same> {
+        match s {
+            "region" => Some(Same::Region),
+            "resource_group" => Some(Same::ResourceGroup),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Same::Region => "region",
+            Same::ResourceGroup => "resource_group",
+        }
+    }
 }
 
 /// Bounds on the number of copies of one type (`replicate.per_type`); `None` = unbounded.
@@ -697,6 +796,34 @@ impl Checker<'_> {
             config.tag_prefix = c.tag_prefix;
             config.subscription_id = c.subscription_id;
             config.tenant_id = c.tenant_id;
+            config.subscriptions = c.subscriptions.unwrap_or_default();
+            if let Some(i) = config
+                .subscriptions
+                .iter()
+                .position(|v| v.trim().is_empty())
+            {
+                return Err(self.err(
+                    &[key("config"), key("subscriptions"), Seg::Index(i)],
+                    format!("config.subscriptions[{i}] is blank: write a subscription id"),
+                ));
+            }
+            if c.resources_per_group == Some(0) {
+                return Err(self.err(
+                    &[key("config"), key("resources_per_group")],
+                    "config.resources_per_group must be 1 or more".into(),
+                ));
+            }
+            config.resources_per_group = c.resources_per_group;
+            config.builtin_topology = match c.topology.as_deref() {
+                None | Some("builtin") => true,
+                Some("none") => false,
+                Some(other) => {
+                    return Err(self.err(
+                        &[key("config"), key("topology")],
+                        format!("config.topology `{other}` is not a topology: write builtin (the default) or none"),
+                    ))
+                }
+            };
             for (present, name) in [
                 (c.batch_size.is_some(), "batch_size"),
                 (c.max_parallel.is_some(), "max_parallel"),
@@ -756,8 +883,9 @@ impl Checker<'_> {
                 ));
             }
         }
-        let ratio = r.ratio.unwrap_or(1.0);
-        if !(ratio.is_finite() && (0.0..=1000.0).contains(&ratio)) {
+        let ratio_checked = r.ratio.unwrap_or(1.0);
+        if !(ratio_checked.is_finite() && (0.0..=1000.0).contains(&ratio_checked)) {
+            let ratio = ratio_checked;
             let segs = at("ratio");
             let segs = if locate(self.src, &segs).is_some() {
                 segs
@@ -772,11 +900,73 @@ impl Checker<'_> {
                 ),
             ));
         }
+        let cardinality = match r.cardinality.as_deref() {
+            None => None,
+            Some(c) => Some(Cardinality::parse(c).ok_or_else(|| {
+                self.err(
+                    &at("cardinality"),
+                    format!(
+                        "{} `{c}` is not a cardinality: write one of {}",
+                        path_string(&at("cardinality")),
+                        Cardinality::NAMES.join(", ")
+                    ),
+                )
+            })?),
+        };
+        if let Some(m) = r.max {
+            let one_sided = matches!(
+                cardinality,
+                Some(Cardinality::OneToMany | Cardinality::ManyToOne)
+            );
+            if m == 0 || !one_sided {
+                return Err(self.err(
+                    &at("max"),
+                    format!(
+                        "{} needs `cardinality: one_to_many` (targets per source) or `many_to_one` (sources per target) and a value of 1 or more",
+                        path_string(&at("max"))
+                    ),
+                ));
+            }
+        }
+        let same = match r.same {
+            None => None,
+            Some(list) => {
+                let mut out = Vec::new();
+                for (j, v) in list.iter().enumerate() {
+                    let segs = [at("same").as_slice(), &[Seg::Index(j)]].concat();
+                    let Some(x) = Same::parse(v) else {
+                        return Err(self.err(
+                            &segs,
+                            format!(
+                                "{} `{v}` is not something both ends can share: write region or resource_group",
+                                path_string(&segs)
+                            ),
+                        ));
+                    };
+                    out.push(x);
+                }
+                if !out.is_empty() && cardinality == Some(Cardinality::ManyToMany) {
+                    return Err(self.err(
+                        &at("same"),
+                        format!(
+                            "{} needs a rule where one end owns the other (one_to_one, one_to_many or many_to_one); many_to_many edges pick targets anywhere",
+                            path_string(&at("same"))
+                        ),
+                    ));
+                }
+                out.sort_unstable();
+                out.dedup();
+                Some(out)
+            }
+        };
         Ok(RelationshipRule {
             source_type: r.source_type,
             target_type: r.target_type,
             relationship_type: r.relationship_type,
-            ratio,
+            ratio: r.ratio,
+            cardinality,
+            max: r.max,
+            same,
         })
     }
 

@@ -103,8 +103,8 @@ fn every_section_parses() {
     );
     assert_eq!(t.config.tag_prefix.as_deref(), Some("scale"));
     assert_eq!(t.relationships.len(), 2);
-    assert_eq!(t.relationships[0].ratio, 0.5);
-    assert_eq!(t.relationships[1].ratio, 1.0);
+    assert_eq!(t.relationships[0].ratio, Some(0.5));
+    assert_eq!(t.relationships[1].ratio(), 1.0);
     let rep = t.replicate.as_ref().unwrap();
     assert!(rep.matches("Microsoft.Network/virtualNetworks/subnets"));
     assert!(rep.matches("microsoft.network/virtualnetworks"));
@@ -814,7 +814,7 @@ fn atg_friendly_format_maps_names_prefixes_and_ratios() {
                 r.source_type.as_str(),
                 r.relationship_type.as_str(),
                 r.target_type.as_str(),
-                r.ratio,
+                r.ratio(),
             )
         })
         .collect();

@@ -88,6 +88,12 @@ pub(crate) struct RawConfig {
     pub subscription_id: Option<String>,
     #[serde(default)]
     pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub subscriptions: Option<Vec<String>>,
+    #[serde(default)]
+    pub resources_per_group: Option<u64>,
+    #[serde(default)]
+    pub topology: Option<String>,
     // ATG's batching knobs: accepted so ATG templates load, then ignored.
     #[serde(default)]
     pub batch_size: Option<IgnoredAny>,
@@ -105,6 +111,12 @@ pub(crate) struct RawRelationship {
     pub relationship_type: String,
     #[serde(default, alias = "connection_ratio")]
     pub ratio: Option<f64>,
+    #[serde(default)]
+    pub cardinality: Option<String>,
+    #[serde(default)]
+    pub max: Option<u64>,
+    #[serde(default)]
+    pub same: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,8 @@
 //! ([`crate::load::marker`]) is listed as incomplete with the command that resumes it, even
 //! before any of its nodes arrived; the marker itself is in no total.
 
+pub mod shape;
+
 use serde::Serialize;
 
 use crate::cypher::{abstracted, count_nodes, real_abstracted, synthetic, type_text, ORIGINAL};

@@ -1,0 +1,371 @@
+//! The template strategy's topology: which relationship rules apply (the template's own, then
+//! the built-in Azure rules for type pairs it does not mention), how the rows of a rule's two
+//! types pair up, and where each row is *placed* (its resource group, subscription and region).
+//!
+//! Pairing is arithmetic on row numbers, never a lookup table: in a one-sided rule the owned
+//! rows `0..L` have owners, owned row `j` belonging to owner `j` when there are no more links
+//! than owners, else to owner `⌊j·a/L⌋` (contiguous blocks, each owner at most `⌈L/a⌉`). A rule
+//! whose ends must share their region or resource group makes one end's rows *placed by* the
+//! other's: the owned rows by their owner (forward) or, when the owned type is already placed by
+//! another rule, the owners by their first owned row (reverse). Following those links from any
+//! row ends at a *root* row, placed by itself; every row is placed where its root is. So VNets,
+//! their subnets, the NICs in them, the VMs of those NICs and the VMs' disks share one resource
+//! group and region, and the plan holds only a few numbers per rule.
+
+use super::PlanError;
+use crate::template::{topology, Cardinality, RelationshipRule, Same, Template};
+
+/// One rule as planned.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub relationship_type: String,
+    /// Source and target entries (indexes into the template's `resources`).
+    pub source: usize,
+    pub target: usize,
+    pub cardinality: Cardinality,
+    /// Edges the rule makes (`L`).
+    pub rows: u64,
+    pub same: Vec<Same>,
+    /// The built-in rule this is, or the one it replaces (same two types).
+    pub builtin: Option<usize>,
+    /// The template's index of a rule from the file.
+    pub index: Option<usize>,
+}
+
+impl RulePlan {
+    /// (owner entry, owned entry) of a one-sided rule.
+    fn sides(&self) -> Option<(usize, usize)> {
+        match self.cardinality {
+            Cardinality::OneToOne | Cardinality::OneToMany => Some((self.source, self.target)),
+            Cardinality::ManyToOne => Some((self.target, self.source)),
+            Cardinality::ManyToMany => None,
+        }
+    }
+
+    /// How the rule is named in notes and the manifest.
+    pub fn label(&self) -> String {
+        match (self.index, self.builtin) {
+            (Some(i), _) => format!("relationships[{i}]"),
+            (None, Some(b)) => format!("built-in rule {b}"),
+            _ => "rule".into(),
+        }
+    }
+}
+
+/// What places an entry's rows `0..placed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub rule: usize,
+    /// The entry whose rows place these.
+    pub entry: usize,
+    /// True: these are the rule's owned rows, placed by their owner; false: these are owners,
+    /// placed by their first owned row.
+    pub forward: bool,
+    pub placed: u64,
+}
+
+/// The planned rules and placement links.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub rules: Vec<RulePlan>,
+    /// Per entry.
+    pub parents: Vec<Option<Parent>>,
+    /// Per entry, the roots before its first root.
+    pub root_prefix: Vec<u64>,
+    pub notes: Vec<String>,
+}
+
+/// The owner of owned row `j < links` among `owners` rows.
+#[inline]
+pub fn owner_of(links: u64, owners: u64, j: u64) -> u64 {
+    if links <= owners {
+        j
+    } else {
+        ((u128::from(j) * u128::from(owners)) / u128::from(links)) as u64
+    }
+}
+
+/// The first owned row of owner `i` (which has one: `i < min(owners, links)`).
+#[inline]
+pub fn first_owned(links: u64, owners: u64, i: u64) -> u64 {
+    if links <= owners {
+        i
+    } else {
+        // The least j with ⌊j·a/L⌋ = i.
+        (u128::from(i) * u128::from(links)).div_ceil(u128::from(owners)) as u64
+    }
+}
+
+fn same_types(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The rules of `t` with rows counts `counts`: the file's rules in order (each taking the
+/// cardinality and `same` of the built-in rule for its two types when it gives none), then the
+/// built-in rules for type pairs the file does not mention. `builtin` false (ATG-compatible
+/// output, `config.topology: none`) keeps only the file's rules, as many_to_many unless they
+/// say otherwise.
+pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, PlanError> {
+    let entry_of = |ty: &str| {
+        t.resources
+            .iter()
+            .position(|r| same_types(&r.type_name, ty))
+    };
+    let builtins: &[RelationshipRule] = if builtin { topology::builtin() } else { &[] };
+    let pair_builtin = |s: &str, d: &str| -> Option<(usize, bool)> {
+        builtins.iter().enumerate().find_map(|(b, r)| {
+            if same_types(&r.source_type, s) && same_types(&r.target_type, d) {
+                Some((b, false))
+            } else if same_types(&r.source_type, d) && same_types(&r.target_type, s) {
+                Some((b, true))
+            } else {
+                None
+            }
+        })
+    };
+    let mut top = Topology {
+        parents: vec![None; counts.len()],
+        ..Default::default()
+    };
+    let mut covered = vec![false; builtins.len()];
+    for (k, rule) in t.relationships.iter().enumerate() {
+        let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
+            return Err(PlanError::Other {
+                message: format!(
+                    "{}: relationships[{k}] names a type that is not in resources; fix the template",
+                    t.path.display()
+                ),
+            });
+        };
+        let inherited = pair_builtin(&rule.source_type, &rule.target_type);
+        if let Some((b, _)) = inherited {
+            covered[b] = true;
+        }
+        let from_builtin = |b: usize, mirrored: bool| {
+            let c = builtins[b].cardinality.unwrap_or(Cardinality::ManyToMany);
+            if mirrored {
+                c.mirrored()
+            } else {
+                c
+            }
+        };
+        let cardinality = rule
+            .cardinality
+            .or_else(|| inherited.map(|(b, m)| from_builtin(b, m)))
+            .unwrap_or(Cardinality::ManyToMany);
+        let same = rule
+            .same
+            .clone()
+            .or_else(|| {
+                inherited
+                    .filter(|_| cardinality != Cardinality::ManyToMany)
+                    .and_then(|(b, _)| builtins[b].same.clone())
+            })
+            .unwrap_or_default();
+        top.rules.push(RulePlan {
+            relationship_type: rule.relationship_type.clone(),
+            source: s,
+            target: d,
+            cardinality,
+            rows: links(rule, cardinality, counts[s], counts[d]),
+            same,
+            builtin: inherited.map(|(b, _)| b),
+            index: Some(k),
+        });
+    }
+    for (b, rule) in builtins.iter().enumerate() {
+        if covered[b] {
+            continue;
+        }
+        let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
+            continue;
+        };
+        if counts[s] == 0 || counts[d] == 0 {
+            continue;
+        }
+        let cardinality = rule.cardinality.unwrap_or(Cardinality::ManyToMany);
+        top.rules.push(RulePlan {
+            relationship_type: rule.relationship_type.clone(),
+            source: s,
+            target: d,
+            cardinality,
+            rows: links(rule, cardinality, counts[s], counts[d]),
+            same: rule.same.clone().unwrap_or_default(),
+            builtin: Some(b),
+            index: None,
+        });
+    }
+    top.place(counts);
+    Ok(top)
+}
+
+/// Edges of `rule` between `a` source rows and `b` target rows.
+fn links(rule: &RelationshipRule, c: Cardinality, a: u64, b: u64) -> u64 {
+    if a == 0 || b == 0 {
+        return 0;
+    }
+    let per_source = |r: f64| (a as f64 * r).floor() as u64;
+    let max = rule.max.unwrap_or(u64::MAX);
+    match c {
+        Cardinality::ManyToMany => per_source(rule.ratio()),
+        Cardinality::OneToOne => a.min(b).min(rule.ratio.map_or(u64::MAX, per_source)),
+        Cardinality::OneToMany => b
+            .min(a.saturating_mul(max))
+            .min(rule.ratio.map_or(u64::MAX, per_source)),
+        Cardinality::ManyToOne => a
+            .min(b.saturating_mul(max))
+            .min(rule.ratio.map_or(u64::MAX, per_source)),
+    }
+}
+
+impl Topology {
+    /// Chooses the placement links: rules whose ends share something, the template's first
+    /// and the built-in ones in their order (containers before what they contain).
+    fn place(&mut self, counts: &[u64]) {
+        // Built-in rules are listed container first; a file rule that replaces one takes its
+        // position, so VNet → subnet → NIC → VM → disk chains form whatever order the file
+        // lists its rules in. File rules of other pairs come after, in file order.
+        let mut order: Vec<usize> = (0..self.rules.len()).collect();
+        order.sort_by_key(|&k| {
+            let r = &self.rules[k];
+            (r.builtin.unwrap_or(usize::MAX), r.index.unwrap_or(0))
+        });
+        for k in order {
+            let r = &self.rules[k];
+            if r.same.is_empty() || r.rows == 0 {
+                continue;
+            }
+            let Some((owner, owned)) = r.sides() else {
+                continue;
+            };
+            if owner == owned {
+                continue;
+            }
+            let forward = Parent {
+                rule: k,
+                entry: owner,
+                forward: true,
+                placed: r.rows,
+            };
+            let reverse = Parent {
+                rule: k,
+                entry: owned,
+                forward: false,
+                placed: r.rows.min(counts[owner]),
+            };
+            if self.parents[owned].is_none() && !self.reaches(owner, owned) {
+                self.parents[owned] = Some(forward);
+            } else if self.parents[owner].is_none() && !self.reaches(owned, owner) {
+                self.parents[owner] = Some(reverse);
+            } else {
+                let label = r.label();
+                self.notes.push(format!(
+                    "{label} ({}): its ends cannot share {} — both types are placed by other rules",
+                    r.relationship_type,
+                    r.same
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ));
+            }
+        }
+        let mut acc = 0;
+        self.root_prefix = counts
+            .iter()
+            .enumerate()
+            .map(|(e, &c)| {
+                let before = acc;
+                acc += c - self.parents[e].map_or(0, |p| p.placed);
+                before
+            })
+            .collect();
+        self.root_prefix.push(acc);
+    }
+
+    /// Whether following parents from `from` reaches `to`.
+    fn reaches(&self, from: usize, to: usize) -> bool {
+        let mut e = from;
+        for _ in 0..=self.parents.len() {
+            if e == to {
+                return true;
+            }
+            match self.parents[e] {
+                Some(p) => e = p.entry,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The root of row `j` of entry `r`: (entry, row).
+    #[inline]
+    pub fn root(&self, counts: &[u64], mut r: usize, mut j: u64) -> (usize, u64) {
+        while let Some(p) = self.parents[r] {
+            if j >= p.placed {
+                break;
+            }
+            let rule = &self.rules[p.rule];
+            j = if p.forward {
+                owner_of(rule.rows, counts[p.entry], j)
+            } else {
+                first_owned(rule.rows, counts[r], j)
+            };
+            r = p.entry;
+        }
+        (r, j)
+    }
+
+    /// The rank of root row `j` of entry `r` among all roots (root order: entries in order,
+    /// rows in order).
+    #[inline]
+    pub fn root_rank(&self, r: usize, j: u64) -> u64 {
+        self.root_prefix[r] + j - self.parents[r].map_or(0, |p| p.placed)
+    }
+
+    /// All roots.
+    pub fn roots(&self) -> u64 {
+        self.root_prefix.last().copied().unwrap_or(0)
+    }
+
+    /// Edge `e` of one-sided rule `k`: (source row, target row), entry-local.
+    #[inline]
+    pub fn one_sided_edge(&self, counts: &[u64], k: usize, e: u64) -> (u64, u64) {
+        let r = &self.rules[k];
+        let (owner, _) = r.sides().expect("a one-sided rule");
+        let o = owner_of(r.rows, counts[owner], e);
+        if owner == r.source {
+            (o, e)
+        } else {
+            (e, o)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_and_first_owned_agree() {
+        for (links, owners) in [(10u64, 3u64), (3, 10), (7, 7), (100, 33), (1, 5)] {
+            let mut seen = vec![0u64; owners as usize];
+            let mut first = vec![None; owners as usize];
+            for j in 0..links {
+                let o = owner_of(links, owners, j);
+                assert!(o < owners);
+                seen[o as usize] += 1;
+                first[o as usize].get_or_insert(j);
+            }
+            let max = links.div_ceil(owners);
+            assert!(seen.iter().all(|&c| c <= max), "{links}/{owners}: {seen:?}");
+            for i in 0..owners.min(links) {
+                assert_eq!(
+                    Some(first_owned(links, owners, i)),
+                    first[i as usize],
+                    "{links}/{owners} owner {i}"
+                );
+            }
+        }
+    }
+}
