@@ -34,7 +34,7 @@ pub struct Figure {
     pub whole: Option<i64>,
     /// The figure: a share in 0..=1, a deviation, or a median.
     pub value: Option<f64>,
-    /// The real graph's value, for figures set against it.
+    /// The same figure over the real abstracted resources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub real: Option<f64>,
 }
@@ -89,8 +89,18 @@ impl Shape {
                 ),
                 _ => String::new(),
             };
-            let real = f.real.map(|r| format!("{r:.2}")).unwrap_or_default();
-            rows.push([f.name.to_string(), value, of, real, f.description.to_string()]);
+            let real = match (f.real, f.whole) {
+                (None, _) => String::new(),
+                (Some(r), Some(_)) => format!("{:.1} %", r * 100.0),
+                (Some(r), None) => format!("{r:.2}"),
+            };
+            rows.push([
+                f.name.to_string(),
+                value,
+                of,
+                real,
+                f.description.to_string(),
+            ]);
         }
         let widths: Vec<usize> = (0..5)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -120,13 +130,17 @@ impl Shape {
     }
 }
 
+/// Writes the predicate that a variable is in one side's scope.
+type Scope<'a> = dyn Fn(&str) -> String + 'a;
+
 fn is_type(var: &str, types: &[&str]) -> String {
     let list: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
     format!("toLower(toString({var}.type)) IN [{}]", list.join(", "))
 }
 
 /// Computes the figures on the live graph, for the synthetic resources of `operation` (all of
-/// them when `None`).
+/// them when `None`); every share is also computed over the real abstracted resources, so a
+/// replicate operation can be seen to follow its bases.
 pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jError> {
     let scope = |v: &str| {
         let mut s = format!("{} AND {}", abstracted(v), synthetic(v));
@@ -135,59 +149,66 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
         }
         s
     };
+    let real_scope = |v: &str| format!("{} AND {}", abstracted(v), real(v));
     let params: Vec<(&str, neo4rs::BoltType)> = operation
         .map(|op| vec![("op", op.into())])
         .unwrap_or_default();
-    let one = |q: String| -> Result<neo4rs::Row, Neo4jError> {
-        Ok(client
-            .rows(&q, &params)?
-            .into_iter()
-            .next()
-            .expect("an aggregation returns one row"))
+    // Each query has `part` and `whole`; `q(scope)` writes it for one side.
+    let share = |name: &'static str,
+                 description: &'static str,
+                 q: &dyn Fn(&Scope) -> String|
+     -> Result<Figure, Neo4jError> {
+        let run = |text: String| -> Result<(i64, i64), Neo4jError> {
+            let row = client
+                .rows(&text, &params)?
+                .into_iter()
+                .next()
+                .expect("an aggregation returns one row");
+            Ok((
+                row.get::<i64>("part").unwrap_or(0),
+                row.get::<i64>("whole").unwrap_or(0),
+            ))
+        };
+        let (p, w) = run(q(&scope))?;
+        let (rp, rw) = run(q(&real_scope))?;
+        let mut f = Figure::share(name, description, p, w);
+        f.real = (rw > 0).then(|| rp as f64 / rw as f64);
+        Ok(f)
     };
-    let pair = |row: &neo4rs::Row| -> (i64, i64) {
-        (
-            row.get::<i64>("part").unwrap_or(0),
-            row.get::<i64>("whole").unwrap_or(0),
-        )
-    };
-    let mut figures = Vec::new();
-    let (p, w) = pair(&one(format!(
-        "MATCH (r) WHERE {} RETURN count(r) AS whole, \
-         sum(CASE WHEN EXISTS {{ (r)--() }} THEN 1 ELSE 0 END) AS part",
-        scope("r")
-    ))?);
-    figures.push(Figure::share(
-        "connected",
-        "synthetic resources with at least one relationship",
-        p,
-        w,
-    ));
-    let (p, w) = pair(&one(format!(
-        "MATCH (r) WHERE {} RETURN count(r) AS whole, \
-         sum(CASE WHEN EXISTS {{ (:Subscription)-[:CONTAINS*1..2]->(r) }} THEN 1 ELSE 0 END) AS part",
-        scope("r")
-    ))?);
-    figures.push(Figure::share(
-        "reachable",
-        "synthetic resources reachable by (:Subscription)-[:CONTAINS*1..2]->(r)",
-        p,
-        w,
-    ));
-    let (p, w) = pair(&one(format!(
-        "MATCH (n) WHERE {} AND {} \
-         WITH n, count {{ (n)--(v:Resource) WHERE {} }} AS vms \
-         RETURN count(n) AS whole, sum(CASE WHEN vms > 1 THEN 1 ELSE 0 END) AS part",
-        scope("n"),
-        is_type("n", &[NIC]),
-        is_type("v", &[VM])
-    ))?);
-    figures.push(Figure::share(
-        "nic_shared",
-        "synthetic NICs attached to more than one VM",
-        p,
-        w,
-    ));
+    let mut figures = vec![
+        share(
+            "connected",
+            "resources with at least one relationship",
+            &|sc| {
+                format!(
+                    "MATCH (r) WHERE {} RETURN count(r) AS whole, \
+                     sum(CASE WHEN EXISTS {{ (r)--() }} THEN 1 ELSE 0 END) AS part",
+                    sc("r")
+                )
+            },
+        )?,
+        share(
+            "reachable",
+            "resources reachable by (:Subscription)-[:CONTAINS*1..2]->(r)",
+            &|sc| {
+                format!(
+                    "MATCH (r) WHERE {} RETURN count(r) AS whole, \
+                     sum(CASE WHEN EXISTS {{ (:Subscription)-[:CONTAINS*1..2]->(r) }} THEN 1 ELSE 0 END) AS part",
+                    sc("r")
+                )
+            },
+        )?,
+        share("nic_shared", "NICs attached to more than one VM", &|sc| {
+            format!(
+                "MATCH (n) WHERE {} AND {} \
+                     WITH n, count {{ (n)--(v:Resource) WHERE {} }} AS vms \
+                     RETURN count(n) AS whole, sum(CASE WHEN vms > 1 THEN 1 ELSE 0 END) AS part",
+                sc("n"),
+                is_type("n", &[NIC]),
+                is_type("v", &[VM])
+            )
+        })?,
+    ];
     for (name, description, a, b) in [
         (
             "vm_nic_colocated",
@@ -208,47 +229,49 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
             &[DISK][..],
         ),
     ] {
-        let either = format!("(({}) OR ({}))", scope("a"), scope("b"));
-        let (p, w) = pair(&one(format!(
-            "MATCH (a:Resource)-[]-(b:Resource) WHERE {} AND {} AND {either} \
-             RETURN count(*) AS whole, sum(CASE WHEN a.location = b.location \
-             AND a.resource_group = b.resource_group AND a.subscription_id = b.subscription_id \
-             THEN 1 ELSE 0 END) AS part",
-            is_type("a", a),
-            is_type("b", b)
-        ))?);
-        figures.push(Figure::share(name, description, p, w));
+        figures.push(share(name, description, &|sc| {
+            format!(
+                "MATCH (a:Resource)-[]-(b:Resource) WHERE {} AND {} AND (({}) OR ({})) \
+                 RETURN count(*) AS whole, sum(CASE WHEN a.location = b.location \
+                 AND a.resource_group = b.resource_group AND a.subscription_id = b.subscription_id \
+                 THEN 1 ELSE 0 END) AS part",
+                is_type("a", a),
+                is_type("b", b),
+                sc("a"),
+                sc("b")
+            )
+        })?);
     }
-    let (p, w) = pair(&one(format!(
-        "MATCH (s) WHERE {} AND {} \
-         WITH s, count {{ (s)--(v:Resource) WHERE {} }} AS vnets \
-         RETURN count(s) AS whole, sum(CASE WHEN vnets = 1 THEN 1 ELSE 0 END) AS part",
-        scope("s"),
-        is_type("s", &SUBNETS),
-        is_type("v", &[VNET])
-    ))?);
-    figures.push(Figure::share(
+    figures.push(share(
         "subnet_one_vnet",
-        "synthetic subnets with exactly one VNet",
-        p,
-        w,
-    ));
-    let (p, w) = pair(&one(format!(
-        "MATCH (vm) WHERE {} AND {} RETURN count(vm) AS whole, \
-         sum(CASE WHEN EXISTS {{ (vm)--(n:Resource)--(s:Resource)--(v:Resource) \
-         WHERE {} AND {} AND {} }} THEN 1 ELSE 0 END) AS part",
-        scope("vm"),
-        is_type("vm", &[VM]),
-        is_type("n", &[NIC]),
-        is_type("s", &SUBNETS),
-        is_type("v", &[VNET])
-    ))?);
-    figures.push(Figure::share(
+        "subnets with exactly one VNet",
+        &|sc| {
+            format!(
+                "MATCH (s) WHERE {} AND {} \
+                 WITH s, count {{ (s)--(v:Resource) WHERE {} }} AS vnets \
+                 RETURN count(s) AS whole, sum(CASE WHEN vnets = 1 THEN 1 ELSE 0 END) AS part",
+                sc("s"),
+                is_type("s", &SUBNETS),
+                is_type("v", &[VNET])
+            )
+        },
+    )?);
+    figures.push(share(
         "vm_network_path",
-        "synthetic VMs with a NIC in a subnet of a VNet",
-        p,
-        w,
-    ));
+        "VMs with a NIC in a subnet of a VNet",
+        &|sc| {
+            format!(
+                "MATCH (vm) WHERE {} AND {} RETURN count(vm) AS whole, \
+                 sum(CASE WHEN EXISTS {{ (vm)--(n:Resource)--(s:Resource)--(v:Resource) \
+                 WHERE {} AND {} AND {} }} THEN 1 ELSE 0 END) AS part",
+                sc("vm"),
+                is_type("vm", &[VM]),
+                is_type("n", &[NIC]),
+                is_type("s", &SUBNETS),
+                is_type("v", &[VNET])
+            )
+        },
+    )?);
     figures.push(subscription_spread(client, &scope("r"), &params)?);
     figures.push(types_per_group(client, &scope("r"), &params)?);
     Ok(Shape {
@@ -284,9 +307,8 @@ fn subscription_spread(
             )
         })
         .collect();
-    let (real_total, syn_total): (i64, i64) = counts
-        .iter()
-        .fold((0, 0), |(a, b), (r, s)| (a + r, b + s));
+    let (real_total, syn_total): (i64, i64) =
+        counts.iter().fold((0, 0), |(a, b), (r, s)| (a + r, b + s));
     let value = (real_total > 0 && syn_total > 0).then(|| {
         counts
             .iter()

@@ -76,10 +76,38 @@ fn default_mode_copies_edges_aligned_with_markers() {
     generate_seed(&out, &[]);
     let e = manifest(&out).expected.unwrap();
     assert_eq!(e.nodes, 25_755);
-    // 47 base→base CONTAINS edges, 9 copies each.
+    // 47 base→base CONTAINS edges and 9 between the bases' :Original twins, 9 copies each;
+    // every copy contained by its base's resource group (all 2,046 bases have one), located in
+    // its base's region (1,974 bases; 72 are `global` or have none) and tagged with its base's
+    // tags (3,969 base–tag pairs).
+    assert_eq!(e.by_rel_type["CONTAINS"], 4_431 + (47 + 9) * 9 + 2_046 * 9);
+    assert_eq!(e.by_rel_type["LOCATED_IN"], 2_144 + 1_974 * 9);
+    assert_eq!(e.by_rel_type["TAGGED_WITH"], 48 + 3_969 * 9);
+    assert_eq!(e.operation_relationships, (56 + 2_046 + 1_974 + 3_969) * 9);
+    assert_eq!(e.relationships, 6_825 + 72_405);
+    assert_eq!(e.by_label["Synthetic"], 18_414);
+    let m = manifest(&out);
+    assert!(m.operation.unwrap().hierarchy_links);
+    for group in [
+        "synthetic.linked.contains.resourcegroup.resource.csv",
+        "synthetic.linked.located_in.resource.region.csv",
+        "synthetic.linked.tagged_with.resource.tag.csv",
+    ] {
+        let header = std::fs::read_to_string(out.join("headers").join(group)).unwrap();
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/headers")
+            .join(group);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &header).unwrap();
+        }
+        assert_eq!(header, std::fs::read_to_string(golden).unwrap(), "{group}");
+    }
+    // Without hierarchy links: the base edges only, as before.
+    let bare = tmp.path().join("bare");
+    generate_seed(&bare, &["--no-hierarchy"]);
+    let e = manifest(&bare).expected.unwrap();
     assert_eq!(e.operation_relationships, 47 * 9);
     assert_eq!(e.relationships, 6_825 + 423);
-    assert_eq!(e.by_label["Synthetic"], 18_414);
     let header = std::fs::read_to_string(out.join("headers/synthetic.resource.csv")).unwrap();
     let golden =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/headers/synthetic.resource.csv");

@@ -32,6 +32,10 @@ const STRATEGIES: &[Strategy] = &[
         flags: &["--scale-factor", "1.2"],
     },
     Strategy {
+        name: "replicate --no-hierarchy",
+        flags: &["--scale-factor", "1.2", "--no-hierarchy"],
+    },
+    Strategy {
         name: "replicate --atg-compat",
         flags: &["--scale-factor", "1.2", "--atg-compat"],
     },
@@ -58,6 +62,10 @@ const STRATEGIES: &[Strategy] = &[
             "--target-total",
             "4400",
         ],
+    },
+    Strategy {
+        name: "template (topology.yaml)",
+        flags: &["--template", "test-data/templates/topology.yaml"],
     },
     Strategy {
         name: "template (atg per-type-counts.yaml)",
