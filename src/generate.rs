@@ -12,7 +12,7 @@ use crate::baseline::{Baseline, End};
 use crate::config::EdgeMode;
 use crate::cypher;
 use crate::format::csv as csvfmt;
-use crate::plan::links::Links;
+use crate::plan::links::{Links, Referenced};
 use crate::plan::{
     EdgePattern, EdgeSource, NodeCol, NodeSource, OutEdges, OutNodes, Plan, RelCol, ReplicatePlan,
     Source, TemplatePlan,
@@ -180,7 +180,13 @@ impl<'a> Generator<'a> {
             (EdgeSource::Linked(links), Source::Replicate(rp)) => {
                 self.linked_edges(group, links, rp, range, sink)
             }
-            (EdgeSource::Replica { .. } | EdgeSource::Linked(_), Source::Template(_))
+            (EdgeSource::Referenced(r), Source::Replicate(rp)) => {
+                self.referenced_edges(group, r, rp, range, sink)
+            }
+            (
+                EdgeSource::Replica { .. } | EdgeSource::Linked(_) | EdgeSource::Referenced(_),
+                Source::Template(_),
+            )
             | (_, Source::Replicate(_)) => Err(mismatch(&group.name)),
             (_, Source::Template(tp)) => self.template_edges(tp, group, range, sink),
         }
@@ -289,6 +295,53 @@ impl<'a> Generator<'a> {
                         (RelCol::Synthetic, _) => out.buf.extend_from_slice(b"true"),
                         (RelCol::OperationId, _) => out.buf.extend_from_slice(&self.op_id),
                         (RelCol::Copy(_), _) => {}
+                    }
+                }
+                r += 1;
+                out.end_row()?;
+            }
+        }
+        out.finish()
+    }
+
+    /// Rows `range` of a referenced-edge group: pair-major, copy j to copy j.
+    fn referenced_edges(
+        &self,
+        group: &OutEdges,
+        refs: &Referenced,
+        rp: &ReplicatePlan,
+        range: Range<u64>,
+        sink: &mut Sink<'_>,
+    ) -> std::io::Result<PartStats> {
+        let mut out = Rows::new(sink);
+        let prefix = &refs.prefix;
+        let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
+        let mut r = range.start;
+        while r < range.end {
+            while r >= prefix[p + 1] {
+                p += 1;
+            }
+            let (s, t) = refs.pairs[p];
+            let (s, t) = (s as usize, t as usize);
+            let stop = range.end.min(prefix[p + 1]);
+            while r < stop {
+                let j = r - prefix[p];
+                for (c, col) in group.columns.iter().enumerate() {
+                    if c > 0 {
+                        out.buf.push(csvfmt::DELIMITER);
+                    }
+                    match col {
+                        RelCol::Start => {
+                            self.plan
+                                .push_id(&mut out.buf, self.prefixes[s], rp.prefix[s] + j)
+                        }
+                        RelCol::End => {
+                            self.plan
+                                .push_id(&mut out.buf, self.prefixes[t], rp.prefix[t] + j)
+                        }
+                        RelCol::Synthetic => out.buf.extend_from_slice(b"true"),
+                        RelCol::OperationId => out.buf.extend_from_slice(&self.op_id),
+                        RelCol::Copy(_) => {}
                     }
                 }
                 r += 1;

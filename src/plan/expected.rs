@@ -57,6 +57,13 @@ pub(super) fn replicate(
                         .or_default() += p.rows;
                 }
             }
+            EdgeSource::Referenced(refs) => {
+                for (p, &(s, t)) in refs.pairs.iter().enumerate() {
+                    *patterns
+                        .entry((kind(End::Base(s)), g.rel_type.clone(), kind(End::Base(t))))
+                        .or_default() += refs.prefix[p + 1] - refs.prefix[p];
+                }
+            }
             EdgeSource::Linked(l) => {
                 for (p, &(k, e)) in l.pairs.iter().enumerate() {
                     let (copy, other) = (
@@ -249,6 +256,7 @@ pub(super) fn replicate_bytes(baseline: &Baseline, copies: &[u32], edges: &[OutE
                     total += (rec.len() as u64 + 90) * p.rows;
                 }
             }
+            EdgeSource::Referenced(refs) => total += 120 * refs.prefix.last().unwrap_or(&0),
             EdgeSource::Linked(l) => {
                 for (p, &(_, e)) in l.pairs.iter().enumerate() {
                     total +=

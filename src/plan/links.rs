@@ -169,6 +169,152 @@ pub(super) fn plan(
     Ok((out, sources))
 }
 
+/// Edges between copies of two bases that reference each other by Azure id (a NIC's
+/// `properties.ipConfigurations[].subnet.id`, a VM's network interfaces, a subnet's own id under
+/// its VNet's): every copy `j` of the source base to copy `j` of the target base.
+#[derive(Debug, Clone)]
+pub struct Referenced {
+    /// (source base, target base), in order.
+    pub pairs: Vec<(u32, u32)>,
+    /// `prefix[p]` = rows before pair p.
+    pub prefix: Vec<u64>,
+}
+
+/// The referenced edges of a replicate plan, one group per relationship type: base pairs where
+/// one names the other by its `original_id` (in its `properties` JSON, or as the parent of its
+/// own `original_id`), typed and directed by the built-in topology rule for their two types,
+/// and not already copied from the bases' own edges or their twins'.
+pub(super) fn referenced(
+    config: &GenerateConfig,
+    baseline: &Baseline,
+    copies: &[u32],
+) -> Result<Vec<OutEdges>, PlanError> {
+    if config.atg_compat || !config.links {
+        return Ok(Vec::new());
+    }
+    let mut fields = Vec::new();
+    let text = |k: usize, key: &str, fields: &mut Vec<Range<usize>>| -> Option<String> {
+        let b = &baseline.bases[k];
+        let g = &baseline.node_groups[b.group as usize];
+        let col = g.header.property(key)?;
+        let rec = baseline.base_record(b, fields);
+        let v = csvfmt::unescape(&rec[fields.get(col)?.clone()])?;
+        Some(String::from_utf8_lossy(&v).into_owned())
+    };
+    let mut by_id: HashMap<String, u32> = HashMap::new();
+    for k in 0..baseline.bases.len() {
+        if let Some(id) = text(k, "original_id", &mut fields) {
+            by_id.entry(id.to_lowercase()).or_insert(k as u32);
+        }
+    }
+    if by_id.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kind = |k: u32| baseline.kinds[baseline.bases[k as usize].kind as usize].as_str();
+    let mut seen: std::collections::HashSet<(String, u32, u32)> = baseline
+        .base_edges
+        .iter()
+        .filter_map(|e| match (e.start, e.end) {
+            (crate::baseline::End::Base(s), crate::baseline::End::Base(t)) => Some((
+                baseline.rel_groups[e.group as usize].meta.rel_type.clone(),
+                s,
+                t,
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut by_type: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
+    for (k, &c) in copies.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let mut named = Vec::new();
+        if let Some(props) = text(k, "properties", &mut fields) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&props) {
+                collect_ids(&v, &mut named);
+            }
+        }
+        if let Some(own) = text(k, "original_id", &mut fields) {
+            named.extend(parent_id(&own));
+        }
+        for id in named {
+            let Some(&t) = by_id.get(&id.to_lowercase()) else {
+                continue;
+            };
+            if t as usize == k || copies[t as usize] == 0 {
+                continue;
+            }
+            let Some((_, rule, reversed)) =
+                crate::template::topology::builtin_between(kind(k as u32), kind(t))
+            else {
+                continue;
+            };
+            let (s, d) = if reversed {
+                (t, k as u32)
+            } else {
+                (k as u32, t)
+            };
+            if seen.insert((rule.relationship_type.clone(), s, d)) {
+                by_type
+                    .entry(rule.relationship_type.clone())
+                    .or_default()
+                    .push((s, d));
+            }
+        }
+    }
+    let space = baseline
+        .bases
+        .first()
+        .map(|b| baseline.node_groups[b.group as usize].meta.id_space.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (rel, mut pairs) in by_type {
+        pairs.sort_unstable();
+        let mut prefix = vec![0u64];
+        for &(s, d) in &pairs {
+            let rows = u64::from(copies[s as usize].min(copies[d as usize]));
+            prefix.push(prefix.last().copied().unwrap_or(0) + rows);
+        }
+        let rows = *prefix.last().unwrap_or(&0);
+        let mut g = edge_group(
+            config,
+            format!("synthetic.referenced.{}", rel.to_ascii_lowercase()),
+            &rel,
+            (&space, &space),
+            rows,
+            EdgeSource::Referenced(Box::new(Referenced { pairs, prefix })),
+        );
+        g.parts = cut_checked(rows, config.part_rows)?;
+        out.push(g);
+    }
+    Ok(out)
+}
+
+/// Every string under an `id` key of a JSON value.
+fn collect_ids(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match x {
+                    serde_json::Value::String(s) if k == "id" => out.push(s.clone()),
+                    _ => collect_ids(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_ids(x, out)),
+        _ => {}
+    }
+}
+
+/// The Azure id of a nested resource's parent: `…/providers/NS/T/a/S/b` → `…/providers/NS/T/a`.
+fn parent_id(id: &str) -> Option<String> {
+    let (head, rest) = id.split_once("/providers/")?;
+    let segs: Vec<&str> = rest.split('/').collect();
+    // NS, then (type, name) pairs: a nested resource has two pairs or more.
+    (segs.len() >= 5 && segs.len() % 2 == 1)
+        .then(|| format!("{head}/providers/{}", segs[..segs.len() - 2].join("/")))
+}
+
 /// What resolving needs of the baseline, indexed once.
 struct Resolver<'b> {
     baseline: &'b Baseline,
@@ -647,5 +793,49 @@ mod tests {
             (lifted[0].start, lifted[0].end),
             (crate::baseline::End::Base(1), crate::baseline::End::Base(0))
         );
+    }
+
+    #[test]
+    fn bases_naming_each_other_by_azure_id_get_edges_the_builtin_rules_type() {
+        let b = Baseline::from_memory(
+            &[MemNodes {
+                labels: &["Resource"],
+                id_space: "Resource",
+                header: "id:ID(Resource),name,type,original_id,properties",
+                rows: "vnet,vnet,Microsoft.Network/virtualNetworks,/s/p/providers/Microsoft.Network/virtualNetworks/v1,\n\
+                       snet,snet,Microsoft.Network/subnets,/s/p/providers/Microsoft.Network/virtualNetworks/v1/subnets/a,\n\
+                       nic,nic,Microsoft.Network/networkInterfaces,/s/p/providers/Microsoft.Network/networkInterfaces/n1,\"{\"\"ipConfigurations\"\":[{\"\"subnet\"\":{\"\"id\"\":\"\"/S/P/providers/Microsoft.Network/virtualNetworks/v1/subnets/A\"\"}}]}\"\n\
+                       kv,kv,Microsoft.KeyVault/vaults,/s/p/providers/Microsoft.KeyVault/vaults/k,\"{\"\"id\"\":\"\"/s/p/providers/Microsoft.Network/networkInterfaces/n1\"\"}\"\n",
+            }],
+            &[],
+        )
+        .expect("the in-memory baseline is valid");
+        let groups = referenced(&config(EdgeMode::Aligned), &b, &[2, 3, 2, 1]).unwrap();
+        assert_eq!(groups.len(), 1);
+        let EdgeSource::Referenced(r) = &groups[0].source else {
+            panic!("not a referenced group")
+        };
+        // VNet → subnet (the subnet's own id is under the VNet's), subnet → NIC (the NIC names
+        // its subnet, ids compared ignoring case); the vault names the NIC but no built-in rule
+        // relates the two types. Rows: the fewer copies of the two.
+        assert_eq!(groups[0].rel_type, "CONTAINS");
+        assert_eq!(r.pairs, vec![(0, 1), (1, 2)]);
+        assert_eq!(r.prefix, vec![0, 2, 4]);
+        let mut c = config(EdgeMode::Aligned);
+        c.links = false;
+        assert!(referenced(&c, &b, &[2, 3, 2, 1]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn parent_ids_are_one_nesting_level_up() {
+        assert_eq!(
+            parent_id("/s/x/providers/Microsoft.Network/virtualNetworks/v/subnets/a").as_deref(),
+            Some("/s/x/providers/Microsoft.Network/virtualNetworks/v")
+        );
+        assert_eq!(
+            parent_id("/s/x/providers/Microsoft.Network/virtualNetworks/v"),
+            None
+        );
+        assert_eq!(parent_id("no-providers"), None);
     }
 }

@@ -128,6 +128,8 @@ pub enum EdgeSource {
     TaggedWith,
     /// Subscription → each new resource group of a template plan.
     SubscriptionContains,
+    /// Replicate copies → copies of the bases their base references by Azure id.
+    Referenced(Box<links::Referenced>),
     /// Replicate copies → their base's resource group, region or tags.
     Linked(Box<links::Links>),
 }

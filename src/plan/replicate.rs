@@ -110,6 +110,7 @@ pub(super) fn plan(
     let mut edges = plan_edges(&config, baseline, &copies)?;
     let (linked, sources) = links::plan(&config, baseline, &copies)?;
     edges.extend(linked);
+    edges.extend(links::referenced(&config, baseline, &copies)?);
     notes.extend(sources.iter().filter(|(_, s)| s.twin + s.properties > 0).map(|(k, s)| {
         format!(
             "{} links of copies: {} bases have their own (copied as edges), {} through their :Original twin, {} from their properties, {} none",

@@ -97,7 +97,7 @@ pub fn first_owned(links: u64, owners: u64, i: u64) -> u64 {
 }
 
 fn same_types(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+    topology::same_type(a, b)
 }
 
 /// The rules of `t` with rows counts `counts`: the file's rules in order (each taking the

@@ -20,6 +20,38 @@ struct File {
     relationships: Vec<yaml::RawRelationship>,
 }
 
+/// Whether two Azure type names name the same type: ASCII case ignored, and the spellings
+/// scanned tenants use for the same thing taken as one (`Microsoft.Network/subnets` is
+/// `Microsoft.Network/virtualNetworks/subnets`).
+pub fn same_type(a: &str, b: &str) -> bool {
+    const ALIASES: [(&str, &str); 1] = [(
+        "microsoft.network/subnets",
+        "microsoft.network/virtualnetworks/subnets",
+    )];
+    let canon = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == t)
+            .map_or(t, |(_, c)| c.to_string())
+    };
+    canon(a) == canon(b)
+}
+
+/// The built-in rule between types `a` and `b` (either direction): the rule and whether it
+/// runs from `b` to `a`.
+pub fn builtin_between(a: &str, b: &str) -> Option<(usize, &'static RelationshipRule, bool)> {
+    builtin().iter().enumerate().find_map(|(i, r)| {
+        if same_type(&r.source_type, a) && same_type(&r.target_type, b) {
+            Some((i, r, false))
+        } else if same_type(&r.source_type, b) && same_type(&r.target_type, a) {
+            Some((i, r, true))
+        } else {
+            None
+        }
+    })
+}
+
 /// The built-in rules, checked like a template's own.
 pub fn builtin() -> &'static [RelationshipRule] {
     static RULES: OnceLock<Vec<RelationshipRule>> = OnceLock::new();

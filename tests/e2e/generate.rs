@@ -76,15 +76,19 @@ fn default_mode_copies_edges_aligned_with_markers() {
     generate_seed(&out, &[]);
     let e = manifest(&out).expected.unwrap();
     assert_eq!(e.nodes, 25_755);
-    // 47 base→base CONTAINS edges and 9 between the bases' :Original twins, 9 copies each;
+    // 47 base→base CONTAINS edges, 9 between the bases' :Original twins and 409 between bases
+    // that name each other by Azure id (VNet → subnet, subnet → NIC, VM → NIC…), 9 copies each;
     // every copy contained by its base's resource group (all 2,046 bases have one), located in
     // its base's region (1,974 bases; 72 are `global` or have none) and tagged with its base's
     // tags (3,969 base–tag pairs).
-    assert_eq!(e.by_rel_type["CONTAINS"], 4_431 + (47 + 9) * 9 + 2_046 * 9);
+    assert_eq!(
+        e.by_rel_type["CONTAINS"],
+        4_431 + (47 + 9 + 409) * 9 + 2_046 * 9
+    );
     assert_eq!(e.by_rel_type["LOCATED_IN"], 2_144 + 1_974 * 9);
     assert_eq!(e.by_rel_type["TAGGED_WITH"], 48 + 3_969 * 9);
-    assert_eq!(e.operation_relationships, (56 + 2_046 + 1_974 + 3_969) * 9);
-    assert_eq!(e.relationships, 6_825 + 72_405);
+    assert_eq!(e.operation_relationships, (465 + 2_046 + 1_974 + 3_969) * 9);
+    assert_eq!(e.relationships, 6_825 + 76_086);
     assert_eq!(e.by_label["Synthetic"], 18_414);
     let m = manifest(&out);
     assert!(m.operation.unwrap().hierarchy_links);

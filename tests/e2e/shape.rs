@@ -83,7 +83,7 @@ fn generated_tenants_have_the_shape_of_a_real_one() {
     let (tmp_replicate, tmp_template) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
-    // Replicate, default mode: copies are linked into the hierarchy and follow their bases.
+    // Replicate, default mode: copies are linked into the hierarchy and to each other.
     let (uri, instance) = run_kept(
         tmp_replicate.path(),
         &["--scale-factor", "10", "--operation-id", "shape-replicate"],
@@ -93,8 +93,11 @@ fn generated_tenants_have_the_shape_of_a_real_one() {
         check(&f, "connected", |v, _| v >= 0.99),
         check(&f, "reachable", |v, _| v == 1.0),
         check(&f, "nic_shared", |v, _| v == 0.0),
-        check(&f, "subnet_one_vnet", |v, real| Some(v) == real),
-        check(&f, "vm_network_path", |v, real| Some(v) == real),
+        // Found from the Azure ids the bases hold (a subnet's id under its VNet's, a NIC's
+        // subnet, a VM's NICs); where the NICs and subnets sit is the bases' (the seed's NICs
+        // and subnets are in different regions), so no co-location bar here.
+        check(&f, "subnet_one_vnet", |v, _| v == 1.0),
+        check(&f, "vm_network_path", |v, _| v >= 0.95),
         check(&f, "subscription_spread", |v, _| v <= 0.10),
         check(&f, "types_per_group", |v, real| {
             real.is_some_and(|r| (v - r).abs() <= 0.5 * r)
