@@ -268,40 +268,16 @@ impl<'a> Generator<'a> {
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
-        let mut out = Rows::new(sink);
-        let prefix = &links.prefix;
-        let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
-        let mut r = range.start;
-        while r < range.end {
-            while r >= prefix[p + 1] {
-                p += 1;
-            }
+        self.pair_rows(group, &links.prefix, range, sink, |buf, col, p, j| {
             let (k, e) = links.pairs[p];
-            let (k, end) = (k as usize, &links.ends[e as usize]);
-            let stop = range.end.min(prefix[p + 1]);
-            while r < stop {
-                let copy = rp.prefix[k] + (r - prefix[p]);
-                for (c, col) in group.columns.iter().enumerate() {
-                    if c > 0 {
-                        out.buf.push(csvfmt::DELIMITER);
-                    }
-                    match (*col, links.kind.copy_is_start) {
-                        (RelCol::Start, true) | (RelCol::End, false) => {
-                            self.plan.push_id(&mut out.buf, self.prefixes[k], copy)
-                        }
-                        (RelCol::Start, false) | (RelCol::End, true) => {
-                            out.buf.extend_from_slice(end)
-                        }
-                        (RelCol::Synthetic, _) => out.buf.extend_from_slice(b"true"),
-                        (RelCol::OperationId, _) => out.buf.extend_from_slice(&self.op_id),
-                        (RelCol::Copy(_), _) => {}
-                    }
+            let k = k as usize;
+            match (col, links.kind.copy_is_start) {
+                (RelCol::Start, true) | (RelCol::End, false) => {
+                    self.plan.push_id(buf, self.prefixes[k], rp.prefix[k] + j)
                 }
-                r += 1;
-                out.end_row()?;
+                _ => buf.extend_from_slice(&links.ends[e as usize]),
             }
-        }
-        out.finish()
+        })
     }
 
     /// Rows `range` of a referenced-edge group: pair-major, copy j to copy j.
@@ -313,40 +289,42 @@ impl<'a> Generator<'a> {
         range: Range<u64>,
         sink: &mut Sink<'_>,
     ) -> std::io::Result<PartStats> {
+        self.pair_rows(group, &refs.prefix, range, sink, |buf, col, p, j| {
+            let (s, t) = refs.pairs[p];
+            let k = if col == RelCol::Start { s } else { t } as usize;
+            self.plan.push_id(buf, self.prefixes[k], rp.prefix[k] + j)
+        })
+    }
+
+    /// Rows `range` of a group made of pairs, pair `p` giving `prefix[p + 1] - prefix[p]` rows:
+    /// `end(buf, column, p, j)` writes the start or end of row `j` of pair `p`, the markers are
+    /// written here.
+    fn pair_rows(
+        &self,
+        group: &OutEdges,
+        prefix: &[u64],
+        range: Range<u64>,
+        sink: &mut Sink<'_>,
+        end: impl Fn(&mut Vec<u8>, RelCol, usize, u64),
+    ) -> std::io::Result<PartStats> {
         let mut out = Rows::new(sink);
-        let prefix = &refs.prefix;
         let mut p = prefix.partition_point(|&x| x <= range.start) - 1;
-        let mut r = range.start;
-        while r < range.end {
+        for r in range {
             while r >= prefix[p + 1] {
                 p += 1;
             }
-            let (s, t) = refs.pairs[p];
-            let (s, t) = (s as usize, t as usize);
-            let stop = range.end.min(prefix[p + 1]);
-            while r < stop {
-                let j = r - prefix[p];
-                for (c, col) in group.columns.iter().enumerate() {
-                    if c > 0 {
-                        out.buf.push(csvfmt::DELIMITER);
-                    }
-                    match col {
-                        RelCol::Start => {
-                            self.plan
-                                .push_id(&mut out.buf, self.prefixes[s], rp.prefix[s] + j)
-                        }
-                        RelCol::End => {
-                            self.plan
-                                .push_id(&mut out.buf, self.prefixes[t], rp.prefix[t] + j)
-                        }
-                        RelCol::Synthetic => out.buf.extend_from_slice(b"true"),
-                        RelCol::OperationId => out.buf.extend_from_slice(&self.op_id),
-                        RelCol::Copy(_) => {}
-                    }
+            for (c, &col) in group.columns.iter().enumerate() {
+                if c > 0 {
+                    out.buf.push(csvfmt::DELIMITER);
                 }
-                r += 1;
-                out.end_row()?;
+                match col {
+                    RelCol::Start | RelCol::End => end(&mut out.buf, col, p, r - prefix[p]),
+                    RelCol::Synthetic => out.buf.extend_from_slice(b"true"),
+                    RelCol::OperationId => out.buf.extend_from_slice(&self.op_id),
+                    RelCol::Copy(_) => {}
+                }
             }
+            out.end_row()?;
         }
         out.finish()
     }

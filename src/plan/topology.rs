@@ -33,6 +33,27 @@ pub struct RulePlan {
 }
 
 impl RulePlan {
+    fn new(
+        rule: &RelationshipRule,
+        (source, target): (usize, usize),
+        cardinality: Cardinality,
+        counts: &[u64],
+        same: Vec<Same>,
+        builtin: Option<usize>,
+        index: Option<usize>,
+    ) -> RulePlan {
+        RulePlan {
+            relationship_type: rule.relationship_type.clone(),
+            source,
+            target,
+            cardinality,
+            rows: links(rule, cardinality, counts[source], counts[target]),
+            same,
+            builtin,
+            index,
+        }
+    }
+
     /// (owner entry, owned entry) of a one-sided rule.
     fn sides(&self) -> Option<(usize, usize)> {
         match self.cardinality {
@@ -162,16 +183,16 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
                     .and_then(|(b, _)| builtins[b].same.clone())
             })
             .unwrap_or_default();
-        top.rules.push(RulePlan {
-            relationship_type: rule.relationship_type.clone(),
-            source: s,
-            target: d,
+        let builtin = inherited.map(|(b, _)| b);
+        top.rules.push(RulePlan::new(
+            rule,
+            (s, d),
             cardinality,
-            rows: links(rule, cardinality, counts[s], counts[d]),
+            counts,
             same,
-            builtin: inherited.map(|(b, _)| b),
-            index: Some(k),
-        });
+            builtin,
+            Some(k),
+        ));
     }
     for (b, rule) in builtins.iter().enumerate() {
         if covered[b] {
@@ -184,16 +205,16 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
             continue;
         }
         let cardinality = rule.cardinality.unwrap_or(Cardinality::ManyToMany);
-        top.rules.push(RulePlan {
-            relationship_type: rule.relationship_type.clone(),
-            source: s,
-            target: d,
+        let same = rule.same.clone().unwrap_or_default();
+        top.rules.push(RulePlan::new(
+            rule,
+            (s, d),
             cardinality,
-            rows: links(rule, cardinality, counts[s], counts[d]),
-            same: rule.same.clone().unwrap_or_default(),
-            builtin: Some(b),
-            index: None,
-        });
+            counts,
+            same,
+            Some(b),
+            None,
+        ));
     }
     top.place(counts);
     Ok(top)
