@@ -27,6 +27,7 @@ use crate::neo4j::{
     Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
 };
 use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
+use crate::shards::{self, Combined, Link, ShardError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -46,12 +47,8 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
-    #[error("{dir} is shard {index} of {count} of an operation: a shard holds only its own data parts and cannot be imported on its own; generate without --shard to import")]
-    Shard {
-        dir: PathBuf,
-        index: u32,
-        count: u32,
-    },
+    #[error(transparent)]
+    Shards(#[from] ShardError),
     #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`tenantgen stop {path}` for an instance tenantgen made, `scripts/neo4j stop NAME` for a named one, `kill {pid}` otherwise), or choose another --data-dir")]
     InUse {
         path: PathBuf,
@@ -89,6 +86,9 @@ pub enum ImportError {
 pub struct ImportConfig {
     /// The tenantgen directory to import.
     pub dir: PathBuf,
+    /// Shard directories to combine into one import (`dir` is then the first of them); empty
+    /// for an ordinary import of `dir`.
+    pub shards: Vec<PathBuf>,
     pub neo4j_home: Option<PathBuf>,
     /// The Neo4j instance directory (conf, data, logs) to create or replace.
     pub instance_dir: PathBuf,
@@ -113,6 +113,7 @@ impl ImportConfig {
     pub fn new(dir: PathBuf, instance_dir: PathBuf) -> ImportConfig {
         ImportConfig {
             dir,
+            shards: Vec::new(),
             neo4j_home: None,
             instance_dir,
             database: "neo4j".into(),
@@ -164,10 +165,13 @@ fn target(cfg: &ImportConfig) -> Result<bool, ImportError> {
             file: h.file,
         });
     }
-    let inputs = [Input {
-        what: "the directory being imported",
-        path: cfg.dir.clone(),
-    }];
+    let inputs: Vec<Input> = std::iter::once(&cfg.dir)
+        .chain(&cfg.shards)
+        .map(|d| Input {
+            what: "the directory being imported",
+            path: d.clone(),
+        })
+        .collect();
     let rule = Replace {
         flag: "--data-dir",
         made: Made::Instance,
@@ -200,21 +204,19 @@ fn target(cfg: &ImportConfig) -> Result<bool, ImportError> {
 pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
     find_java()?;
-    let manifest = Manifest::read(&cfg.dir)?;
-    if let Some(s) = &manifest.shard {
-        return Err(ImportError::Shard {
-            dir: cfg.dir.clone(),
-            index: s.index,
-            count: s.count,
-        });
-    }
-    let dir = cfg.dir.canonicalize().map_err(|error| ImportError::Io {
-        what: "resolve",
-        path: cfg.dir.clone(),
-        error,
-    })?;
     let started = Instant::now();
-    check_files(&dir, &manifest)?;
+    let (manifest, combined) = if cfg.shards.is_empty() {
+        let manifest = Manifest::read(&cfg.dir)?;
+        if let Some(e) = shards::single(&cfg.dir, &manifest) {
+            return Err(e.into());
+        }
+        check_files(&resolve(&cfg.dir)?, &manifest)?;
+        (manifest, None)
+    } else {
+        let combined = shards::combine(&cfg.shards)?;
+        check_shards(&combined)?;
+        (combined.manifest.clone(), Some(combined))
+    };
     let check_time = started.elapsed();
 
     target(cfg)?;
@@ -227,8 +229,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             error,
         })?;
     }
+    // A shard of 1 is the whole plan.
+    let whole = manifest.shard.as_ref().is_none_or(|s| s.count == 1);
     let (want_nodes, want_rels) = match &manifest.expected {
-        Some(e) if manifest.shard.is_none() => (e.nodes, e.relationships),
+        Some(e) if whole => (e.nodes, e.relationships),
         _ => (manifest.node_rows(), manifest.relationship_rows()),
     };
     // Small graphs: the JVMs' start-up dominates, and C1 alone starts faster.
@@ -249,6 +253,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         path: staged.dir().join(outdir::MARKER),
         error,
     })?;
+    let dir = match &combined {
+        Some(c) => link_shards(c, staged.dir())?,
+        None => resolve(&cfg.dir)?,
+    };
     let argfile = if dir.join("import.args").is_file() {
         PathBuf::from("import.args")
     } else {
@@ -295,6 +303,9 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             staging,
         });
     }
+    if combined.is_some() {
+        let _ = fs::remove_dir_all(&dir);
+    }
     // The server could have been started while neo4j-admin ran.
     let (instance, kept_instance) = crate::interrupt::critical(|| {
         if target(cfg)? {
@@ -306,6 +317,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             Ok::<_, ImportError>((Instance::create(&cfg.instance_dir, opts)?, false))
         }
     })?;
+    keep_manifest(&cfg.instance_dir, combined.as_ref())?;
     let mut notes = Vec::new();
     if kept_instance && cfg.server_heap == "auto" && size_bytes(instance.heap()) < size_bytes(&auto)
     {
@@ -327,6 +339,47 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         kept_instance,
         notes,
     })
+}
+
+fn resolve(dir: &Path) -> Result<PathBuf, ImportError> {
+    dir.canonicalize().map_err(|error| ImportError::Io {
+        what: "resolve",
+        path: dir.to_path_buf(),
+        error,
+    })
+}
+
+/// The combined shards as one directory of symbolic links inside the staging instance, where
+/// neo4j-admin reads them with the combination's argfile; removed before the install.
+fn link_shards(c: &Combined, staging: &Path) -> Result<PathBuf, ImportError> {
+    let dir = staging.join(SHARDS_INPUT);
+    fs::create_dir_all(&dir).map_err(|error| ImportError::Io {
+        what: "create",
+        path: dir.clone(),
+        error,
+    })?;
+    c.materialize(&dir, Link::Symbolic)?;
+    Ok(dir)
+}
+
+/// The staging instance's directory of links to the shards' files.
+const SHARDS_INPUT: &str = "shards-input";
+
+/// The combination's manifest, kept in the instance directory: the whole plan's expected
+/// counts exist in no single shard, and `verify INSTANCE` reads them from here. An ordinary
+/// import removes the one an earlier combined import left, which described another graph.
+fn keep_manifest(instance: &Path, combined: Option<&Combined>) -> Result<(), ImportError> {
+    let path = instance.join(crate::manifest::FILE_NAME);
+    match combined {
+        Some(c) => c.manifest.write(&path)?,
+        None if path.is_file() => fs::remove_file(&path).map_err(|error| ImportError::Io {
+            what: "remove",
+            path: path.clone(),
+            error,
+        })?,
+        None => {}
+    }
+    Ok(())
 }
 
 /// Opens the kept instance and writes the settings the user gave explicitly (an "auto" size or
@@ -416,6 +469,14 @@ pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// [`check_files`] of every shard of a combination.
+pub fn check_shards(c: &Combined) -> Result<(), ImportError> {
+    for s in &c.shards {
+        check_files(&resolve(&s.dir)?, &s.manifest)?;
     }
     Ok(())
 }

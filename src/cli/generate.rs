@@ -121,6 +121,7 @@ impl GenerateArgs {
             .transpose()?;
         let part_rows = config::part_rows(self.part_rows)?;
         let shard = self.shard.as_deref().map(config::parse_shard).transpose()?;
+        config::check_shard_time(shard, timestamp)?;
         let threads = config::threads(self.threads)?;
         let edges = EdgeMode::resolve(
             self.edges.map(|e| match e {
@@ -221,7 +222,7 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
                 .manifest
                 .shard
                 .as_ref()
-                .map(|s| (s.index as usize, s.count as usize));
+                .map(|s| (s.index as usize, s.count as usize, s.plan.as_str()));
             out(&report::written(r.rows, r.bytes, &r.out, r.elapsed, shard))?;
         }
     }

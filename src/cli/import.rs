@@ -14,9 +14,14 @@ use crate::report::thousands;
 /// Flags of `import`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The directory to import (generated output, baseline or export).
-    #[arg(default_value = "import-out/generated")]
-    pub dir: PathBuf,
+    /// The directory to import (generated output, baseline or export), or all the shard
+    /// directories of one sharded plan (`generate --shard K/N`), imported together in one run.
+    #[arg(value_name = "DIR", default_value = "import-out/generated", num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// The shard directories to combine, as a pattern with `*` and `?` in its last component
+    /// (quote it), e.g. --shards 'out/shard-*'.
+    #[arg(long, value_name = "GLOB", conflicts_with = "dirs")]
+    pub shards: Option<String>,
     #[command(flatten)]
     pub neo4j: Neo4jArgs,
     /// Replace an existing database in the instance directory.
@@ -98,10 +103,50 @@ impl Neo4jArgs {
     }
 }
 
+impl ImportArgs {
+    /// The import configuration: of one directory, or of shards combined (which need
+    /// `--data-dir`: no one shard's name says where the whole goes).
+    pub fn config(&self) -> anyhow::Result<ImportConfig> {
+        let dirs = match &self.shards {
+            Some(p) => crate::shards::expand(p)?,
+            None => self.dirs.clone(),
+        };
+        let combine = self.shards.is_some() || dirs.len() > 1;
+        if combine && self.neo4j.data_dir.is_none() {
+            anyhow::bail!(
+                "importing {} shard directories together needs --data-dir DIR, the instance directory the whole plan goes into (e.g. --data-dir tenant.neo4j)",
+                dirs.len()
+            );
+        }
+        let mut cfg = self.neo4j.config(&dirs[0], self.overwrite)?;
+        if combine {
+            cfg.shards = dirs;
+        }
+        Ok(cfg)
+    }
+
+    /// The input as messages name it.
+    fn input(&self, cfg: &ImportConfig) -> String {
+        if cfg.shards.is_empty() {
+            cfg.dir.display().to_string()
+        } else {
+            format!("{} shards ({} …)", cfg.shards.len(), cfg.dir.display())
+        }
+    }
+}
+
 pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let mut cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    let mut cfg = args.config()?;
     cfg.progress = !global.quiet && !args.json;
-    let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
+    let input = args.input(&cfg);
+    let done = import(&cfg).with_context(|| format!("importing {input}"))?;
+    // What `verify` checks the graph against: a combination's manifest is kept with the
+    // instance, as no shard holds the whole plan's counts.
+    let manifest = if cfg.shards.is_empty() {
+        cfg.dir.join(crate::manifest::FILE_NAME)
+    } else {
+        done.instance.dir().join(crate::manifest::FILE_NAME)
+    };
     let quiet = Global {
         quiet: global.quiet || args.json,
     };
@@ -111,7 +156,9 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
         super::json::print(
             "import",
             serde_json::json!({
-                "dir": args.dir.display().to_string(),
+                "dir": cfg.dir.display().to_string(),
+                "shards": cfg.shards.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "manifest": manifest.display().to_string(),
                 "instance": done.instance.dir().display().to_string(),
                 "database": done.instance.database(),
                 "port": done.instance.port(),
@@ -125,8 +172,19 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let combined = if cfg.shards.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "combined {} shards; the whole plan's manifest is {}\nthen verify with: tenantgen verify {} --uri bolt://127.0.0.1:{}\n",
+            cfg.shards.len(),
+            manifest.display(),
+            done.instance.dir().display(),
+            done.instance.port(),
+        )
+    };
     out(&format!(
-        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n",
+        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n{combined}",
         thousands(done.report.nodes),
         thousands(done.report.relationships),
         thousands(done.report.properties),
@@ -149,7 +207,7 @@ mod tests {
         let Command::Import(a) = cli.command else {
             panic!("not import")
         };
-        a.neo4j.config(&a.dir, a.overwrite)
+        a.config()
     }
 
     #[test]

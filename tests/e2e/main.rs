@@ -15,5 +15,6 @@ mod neo4j_smoke;
 mod roundtrip;
 mod run;
 mod safety;
+mod shards;
 mod signals;
 mod verify;

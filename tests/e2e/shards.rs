@@ -1,0 +1,250 @@
+//! Shards that combine, as docs/sharding.md's recipe runs them (this test is its simulation):
+//! four workers generate `--shard K/4` as separate processes into separate directories (no
+//! shared state but the inputs), one `tenantgen import DIR…` imports them into one database
+//! with the real neo4j-admin, and `verify`, `stats` and `clean --dry-run` work on it; the graph
+//! equals the unsharded run's (every node and relationship, [`graph_digest`]). `merge` writes
+//! the unsharded directory (same files, same `import.args`), which imports to the same graph.
+//! A missing, duplicated or foreign shard, a shard alone and a combination without
+//! `--data-dir` are refused with the golden messages of `tests/golden/shards/` (plan
+//! fingerprints written `{plan}`/`{foreign}`, the temporary directory `{tmp}`; accept new ones
+//! with `UPDATE_GOLDEN=1`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{
+    graph_digest, local_client, mini_baseline, neo_home, tenantgen, tree, GraphDigest, SIZES,
+};
+
+/// The plan every worker runs: the mini baseline ×120 in parts of 40 rows (a dozen parts).
+const PLAN: [&str; 8] = [
+    "--scale-factor",
+    "120",
+    "--part-rows",
+    "40",
+    "--seed",
+    "5",
+    "--timestamp",
+    "2025-11-15T21:17:00Z",
+];
+
+fn generate_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["generate", "--quiet", "--baseline"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.push(mini_baseline().display().to_string());
+    a.extend(PLAN.iter().map(|s| s.to_string()));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a.push("--out".into());
+    a.push(out.display().to_string());
+    a
+}
+
+/// Runs `tenantgen` with `args`; panics with its stderr unless it exits 0.
+fn ok(args: &[String]) -> String {
+    let o = tenantgen().args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "tenantgen {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Imports with the CLI (sizes of a shared test machine), starts the server and takes the
+/// digest; the server stops when the returned one is dropped.
+fn import_digest(
+    import: &[String],
+    instance: &Path,
+) -> (GraphDigest, String, tenantgen::neo4j::Server) {
+    let mut args = import.to_vec();
+    args.extend(s(&SIZES));
+    args.extend(["--data-dir".into(), p(instance)]);
+
+    let stdout = ok(&args);
+    let inst = tenantgen::neo4j::Instance::open(instance, None).unwrap();
+    let server = inst.start(&neo_home()).unwrap();
+    let client = local_client(&server.uri());
+    let digest = graph_digest(&client);
+    (digest, stdout, server)
+}
+
+#[test]
+fn four_worker_processes_combine_into_the_unsharded_graph() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let whole = t.join("whole");
+    ok(&generate_args(&whole, &[]));
+
+    // The workers: separate processes, started together, each with its own output directory.
+    let bin = assert_cmd::cargo::cargo_bin("tenantgen");
+    let shards: Vec<PathBuf> = (1..=4).map(|k| t.join(format!("shard-{k}"))).collect();
+    let workers: Vec<_> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            Command::new(&bin)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(generate_args(out, &["--shard", &format!("{}/4", i + 1)]))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut w in workers {
+        assert!(w.wait().unwrap().success());
+    }
+    // Only a whole plan gets an argfile: a shard's could not work.
+    for d in &shards {
+        assert!(!d.join("import.args").exists(), "{}", d.display());
+    }
+
+    let (want, _, server) = import_digest(&s(&["import", &p(&whole)]), &t.join("whole.neo4j"));
+    drop(server);
+    assert!(want.nodes.len() > 300, "{} nodes", want.nodes.len());
+
+    // One import of all four (named by a pattern, as a shell glob would), then the user's
+    // workflow on it: verify, stats, clean.
+    let combined = t.join("combined.neo4j");
+    let mut import = s(&["import", "--shards"]);
+    import.push(format!("{}/shard-*", t.display()));
+    let (got, out, server) = import_digest(&import, &combined);
+    assert_eq!(got.diff(&want), "", "combined import differs");
+    let uri = server.uri();
+    assert!(
+        out.contains("combined 4 shards") && out.contains("tenantgen verify"),
+        "{out}"
+    );
+    let o = tenantgen()
+        .args(["verify", "--quiet", &p(&combined), "--uri", &uri])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "verify of the combined import: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let stats = ok(&s(&["stats", "--json", "--uri", &uri]));
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["totals"]["nodes"], want.nodes.len() as u64, "{stats}");
+    let m = tenantgen::manifest::Manifest::read(&combined).unwrap();
+    let op = m.operation.unwrap().id;
+    let clean = ok(&s(&[
+        "clean",
+        "--json",
+        "--dry-run",
+        "--operation-id",
+        &op,
+        "--uri",
+        &uri,
+    ]));
+    let clean: serde_json::Value = serde_json::from_str(&clean).unwrap();
+    assert_eq!(
+        clean["before"]["operation_nodes"],
+        m.expected.unwrap().operation_nodes,
+        "{clean}"
+    );
+    drop(server);
+
+    // merge: the unsharded directory, file for file (load.cypher aside), and the same graph.
+    let merged = t.join("merged");
+    let mut args = s(&["merge"]);
+    args.extend(shards.iter().map(|d| p(d)));
+    args.extend(["--out".into(), p(&merged)]);
+    let out = ok(&args);
+    assert!(out.contains("neo4j-admin database import full"), "{out}");
+    assert_eq!(tree(&merged, &[]), tree(&whole, &["load.cypher"]));
+    let (got, _, _server) = import_digest(&s(&["import", &p(&merged)]), &t.join("merged.neo4j"));
+    assert_eq!(got.diff(&want), "", "merged import differs");
+
+    // The refusals, each before anything is written.
+    let foreign = t.join("foreign-3");
+    ok(&generate_args(
+        &foreign,
+        &["--shard", "3/4", "--compress", "gz"],
+    ));
+    let sh = |k: usize| p(&shards[k - 1]);
+    let data_dir = p(&t.join("refused.neo4j"));
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        (
+            "missing",
+            s(&["import", &sh(1), &sh(2), &sh(4), "--data-dir", &data_dir]),
+        ),
+        (
+            "duplicate",
+            s(&[
+                "import",
+                &sh(1),
+                &sh(2),
+                &sh(3),
+                &sh(3),
+                &sh(4),
+                "--data-dir",
+                &data_dir,
+            ]),
+        ),
+        (
+            "foreign",
+            s(&[
+                "import",
+                &sh(1),
+                &sh(2),
+                &p(&foreign),
+                &sh(4),
+                "--data-dir",
+                &data_dir,
+            ]),
+        ),
+        ("alone", s(&["import", &sh(2), "--data-dir", &data_dir])),
+        (
+            "no-data-dir",
+            s(&["import", &sh(1), &sh(2), &sh(3), &sh(4)]),
+        ),
+        (
+            "merge-not-a-shard",
+            s(&["merge", &sh(1), &p(&whole), "--out", &p(&t.join("m2"))]),
+        ),
+    ];
+    let plan = m_plan(&shards[0]);
+    let foreign_plan = m_plan(&foreign);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shards");
+    for (name, args) in cases {
+        let o = tenantgen().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&o.stderr)
+            .replace(&p(t), "{tmp}")
+            .replace(&plan, "{plan}")
+            .replace(&foreign_plan, "{foreign}");
+        let file = golden.join(format!("{name}.stderr.txt"));
+        if update {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&file, &stderr).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 to write)", file.display()));
+            assert_eq!(
+                stderr, want,
+                "{name}: stderr differs (UPDATE_GOLDEN=1 to accept)"
+            );
+        }
+        assert!(!t.join("refused.neo4j").exists() && !t.join("m2").exists());
+    }
+}
+
+fn m_plan(dir: &Path) -> String {
+    tenantgen::manifest::Manifest::read(dir)
+        .unwrap()
+        .shard
+        .unwrap()
+        .plan
+}
