@@ -73,6 +73,13 @@ pub enum ImportError {
         want_rels: u64,
         staging: PathBuf,
     },
+    #[error("--dump {path} exists: tenantgen never replaces a file it did not write in this run; remove it or pass another --dump path")]
+    DumpExists { path: PathBuf },
+    #[error("--dump {path}: {problem}; pass a file path such as --dump tenant.dump")]
+    DumpPath {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error("cannot {what} {path}: {error}")]
     Io {
         what: &'static str,
@@ -471,6 +478,78 @@ pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
         }
     }
     Ok(())
+}
+
+/// Refuses a `--dump` target that exists or cannot be a file; called before any work, so a
+/// refusal costs nothing.
+pub fn check_dump(file: &Path) -> Result<(), ImportError> {
+    if file.exists() || file.is_symlink() {
+        return Err(ImportError::DumpExists { path: file.into() });
+    }
+    if file.file_name().is_none() {
+        return Err(ImportError::DumpPath {
+            path: file.into(),
+            problem: "names no file",
+        });
+    }
+    if let Some(a) = file.ancestors().skip(1).find(|a| a.exists()) {
+        if !a.is_dir() {
+            return Err(ImportError::DumpPath {
+                path: file.into(),
+                problem: "a parent is not a directory",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A written dump archive.
+#[derive(Debug, Clone)]
+pub struct Dumped {
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Writes the database of `instance` (its server stopped) as a `neo4j-admin database dump`
+/// archive to `file`: dumped into a hidden sibling directory (removed again, also on an
+/// interrupt) and hard-linked into place, which fails rather than replace a file that appeared
+/// meanwhile. The archive loads with `neo4j-admin database load` into any Neo4j 5.26+.
+pub fn dump(
+    instance: &Instance,
+    home: &NeoHome,
+    file: &Path,
+    heap: &str,
+) -> Result<Dumped, ImportError> {
+    check_dump(file)?;
+    let started = Instant::now();
+    let io = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |error| ImportError::Io { what, path, error }
+    };
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io("create", &parent))?;
+    let staging = sibling(file, "dump");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+    }
+    fs::create_dir(&staging).map_err(io("create", &staging))?;
+    let _remove = crate::interrupt::remove_on_interrupt(&staging);
+    let result = instance
+        .dump(home, &staging, heap)
+        .map_err(ImportError::from)
+        .and_then(|made| fs::hard_link(&made, file).map_err(io("write", file)));
+    let _ = fs::remove_dir_all(&staging);
+    result?;
+    let bytes = fs::metadata(file).map_err(io("read", file))?.len();
+    Ok(Dumped {
+        file: file.to_path_buf(),
+        bytes,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// [`check_files`] of every shard of a combination.

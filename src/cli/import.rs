@@ -63,6 +63,10 @@ pub struct Neo4jArgs {
     /// existing instance).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Then write the database as a `neo4j-admin database dump` archive to FILE (run: after
+    /// verification), for `neo4j-admin database load` elsewhere; FILE must not exist.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
     /// Replace the whole instance directory instead of only its database: a fresh config (auth
     /// off, a new port) and a new system database (its users and roles are lost).
     #[arg(long)]
@@ -139,7 +143,17 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let mut cfg = args.config()?;
     cfg.progress = !global.quiet && !args.json;
     let input = args.input(&cfg);
+    if let Some(f) = &args.neo4j.dump {
+        crate::import::check_dump(f)?;
+    }
     let done = import(&cfg).with_context(|| format!("importing {input}"))?;
+    let dumped = match &args.neo4j.dump {
+        Some(f) => Some(
+            crate::import::dump(&done.instance, &done.home, f, &cfg.heap)
+                .with_context(|| format!("dumping {}", done.instance.dir().display()))?,
+        ),
+        None => None,
+    };
     // What `verify` checks the graph against: a combination's manifest is kept with the
     // instance, as no shard holds the whole plan's counts.
     let manifest = if cfg.shards.is_empty() {
@@ -167,6 +181,7 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
                 "properties": done.report.properties,
                 "import_seconds": done.report.elapsed.as_secs_f64(),
                 "check_seconds": done.check_time.as_secs_f64(),
+                "dump": dumped.as_ref().map(dump_json),
                 "cleaned": done.cleaned.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             }),
         )?;
@@ -183,8 +198,9 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
             done.instance.port(),
         )
     };
+    let dump_text = dumped.as_ref().map(dump_summary).unwrap_or_default();
     out(&format!(
-        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n{combined}",
+        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n{combined}{dump_text}",
         thousands(done.report.nodes),
         thousands(done.report.relationships),
         thousands(done.report.properties),
@@ -194,6 +210,26 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
         done.instance.dir().display(),
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `dump` object of the `import` and `run` documents.
+pub fn dump_json(d: &crate::import::Dumped) -> serde_json::Value {
+    serde_json::json!({
+        "file": d.file.display().to_string(),
+        "bytes": d.bytes,
+        "seconds": d.elapsed.as_secs_f64(),
+    })
+}
+
+/// The lines `import` and `run` print about a written dump.
+pub fn dump_summary(d: &crate::import::Dumped) -> String {
+    format!(
+        "dumped the database to {} ({}) in {:.1} s\nload it into another Neo4j (stopped) with: neo4j-admin database load neo4j --from-stdin --overwrite-destination < {}\n",
+        d.file.display(),
+        crate::report::human_bytes(d.bytes),
+        d.elapsed.as_secs_f64(),
+        d.file.display(),
+    )
 }
 
 #[cfg(test)]
