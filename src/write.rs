@@ -325,6 +325,47 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// One data part of the plan, as `generate --dry-run --json` lists it for an orchestrator.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PartInfo {
+    /// Position in the whole plan: shard K of N writes the parts with `index % N == K - 1`.
+    pub index: usize,
+    pub group: String,
+    /// `nodes` or `relationships`.
+    pub kind: &'static str,
+    pub path: String,
+    pub rows: u64,
+    /// The plan's byte estimate shared out over all parts by rows (rough: node and
+    /// relationship rows differ in width).
+    pub estimated_bytes: u64,
+}
+
+/// The plan's data parts in the order shards share them out (see [`PartInfo`]).
+pub fn parts(plan: &Plan, compress: Compression) -> Vec<PartInfo> {
+    let tasks = tasks(plan, compress);
+    let total_rows: u64 = tasks.iter().map(|t| t.range.end - t.range.start).sum();
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let rows = t.range.end - t.range.start;
+            let (group, kind) = match t.group {
+                Group::Nodes(g) => (&plan.nodes[g].name, "nodes"),
+                Group::Edges(g) => (&plan.edges[g].name, "relationships"),
+            };
+            PartInfo {
+                index,
+                group: group.clone(),
+                kind,
+                path: t.path.clone(),
+                rows,
+                estimated_bytes: (plan.estimated_bytes as u128 * rows as u128
+                    / total_rows.max(1) as u128) as u64,
+            }
+        })
+        .collect()
+}
+
 /// Every data part of the plan, in a fixed order: node groups, then relationship groups, each
 /// by part index.
 fn tasks(plan: &Plan, compress: Compression) -> Vec<Task> {

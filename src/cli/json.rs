@@ -116,7 +116,7 @@ fn kind(e: &anyhow::Error) -> &'static str {
                 plan::PlanError::Flag { .. } | plan::PlanError::Config(_) => "flag",
                 plan::PlanError::Baseline(_) => "input",
                 plan::PlanError::Template(_) => "template",
-                plan::PlanError::Other { .. } => "plan",
+                plan::PlanError::Other { .. } | plan::PlanError::StoreLimit { .. } => "plan",
             }
         } else if cause.is::<neo4j::Neo4jError>() {
             "neo4j"

@@ -52,7 +52,10 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         // The plan and expected counts, as `generate --dry-run` prints them: nothing is run.
         let (plan, _, _) = super::generate::generate(&args.generate, global)?;
         if args.generate.json {
-            super::json::print("run", super::generate::plan_json(&plan, None))?;
+            super::json::print(
+                "run",
+                super::generate::plan_json(&plan, None, &args.generate),
+            )?;
         } else {
             out(&plan.describe())?;
         }

@@ -108,6 +108,38 @@ fn four_worker_processes_combine_into_the_unsharded_graph() {
     for d in &shards {
         assert!(!d.join("import.args").exists(), "{}", d.display());
     }
+    // The orchestrator's view: the dry run's part list is what the shards wrote, shard K of
+    // N holding the parts whose index % N is K - 1.
+    let mut dry = generate_args(&t.join("unused"), &["--dry-run", "--json"]);
+    dry.retain(|a| a != "--quiet");
+    let planned: serde_json::Value = serde_json::from_str(&ok(&dry)).unwrap();
+    let parts = planned["parts"].as_array().unwrap();
+    assert!(parts.len() >= 8, "{} parts", parts.len());
+    assert_eq!(planned["part_count"], parts.len());
+    for (k, d) in shards.iter().enumerate() {
+        let m = tenantgen::manifest::Manifest::read(d).unwrap();
+        let mut have: Vec<String> = m
+            .node_groups
+            .iter()
+            .filter(|g| g.origin == tenantgen::manifest::Origin::Synthetic)
+            .flat_map(|g| &g.files)
+            .chain(
+                m.relationship_groups
+                    .iter()
+                    .filter(|g| g.origin == tenantgen::manifest::Origin::Synthetic)
+                    .flat_map(|g| &g.files),
+            )
+            .map(|f| f.path.clone())
+            .collect();
+        have.sort();
+        let mut want: Vec<String> = parts
+            .iter()
+            .filter(|p| p["index"].as_u64().unwrap() % 4 == k as u64)
+            .map(|p| p["path"].as_str().unwrap().to_string())
+            .collect();
+        want.sort();
+        assert_eq!(have, want, "shard {}", k + 1);
+    }
 
     // The unsharded run, imported with a dump hand-off: the archive, loaded into a fresh
     // instance by the real `neo4j-admin database load`, verifies, and its graph is the one the
