@@ -16,6 +16,12 @@
 //! directory with a fresh one (new config: auth off, a new port, a new system database).
 //! Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a directory without one comes from
 //! its manifest ([`Manifest::import_args`]).
+//!
+//! The shards of one plan import together ([`ImportConfig::shards`]): [`crate::shards`] checks
+//! the set, its files are linked into the staging instance (`shards-input/`, removed before the
+//! install) and read by one neo4j-admin run, and the whole plan's manifest, which no shard
+//! holds, is kept as `INSTANCE/manifest.json` for `verify`. [`dump`] writes the installed
+//! database as a `neo4j-admin database dump` archive (`--dump`).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -100,6 +100,14 @@ fn kind(e: &anyhow::Error) -> &'static str {
             || matches!(
                 cause.downcast_ref::<export::ExportError>(),
                 Some(export::ExportError::Ownership(_))
+            )
+            || matches!(
+                cause.downcast_ref::<crate::shards::ShardError>(),
+                Some(
+                    crate::shards::ShardError::Ownership(_)
+                        | crate::shards::ShardError::Exists { .. }
+                        | crate::shards::ShardError::Out(_)
+                )
             );
         let k = if output {
             "output"
@@ -122,6 +130,9 @@ fn kind(e: &anyhow::Error) -> &'static str {
             "neo4j"
         } else if cause.is::<import::ImportError>() {
             "import"
+        } else if cause.is::<crate::shards::ShardError>() {
+            // The shards given (incomplete, foreign, not shards) are the input of `merge`.
+            "input"
         } else if cause.is::<load::LoadError>() {
             "load"
         } else if cause.is::<export::ExportError>() {
