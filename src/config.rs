@@ -45,6 +45,8 @@ pub enum ConfigError {
     PartRowsZero,
     #[error("--shard {0:?} must be K/N with 1 ≤ K ≤ N, e.g. --shard 1/4")]
     Shard(String),
+    #[error("--shard {index}/{count} needs --timestamp: the operation id and the generation markers derive from the run's time, so shards made at different times do not combine; pass the same --timestamp (e.g. --timestamp 2025-11-15T21:17:00Z) to all {count} shards")]
+    ShardTimestamp { index: u32, count: u32 },
     #[error("--atg-compat copies edges as ATG does (cross product) and --edges aligned asks for the opposite: leave out --edges, or drop --atg-compat")]
     AtgCompatAligned,
     #[error("--threads 0: pass at least 1, or leave it out to use every CPU")]
@@ -188,6 +190,19 @@ pub fn part_rows(rows: u64) -> Result<u64, ConfigError> {
         return Err(ConfigError::PartRowsZero);
     }
     Ok(rows)
+}
+
+/// A shard of several pins the run's time: every worker must make the same operation.
+pub fn check_shard_time(
+    shard: Option<(u32, u32)>,
+    timestamp: Option<DateTime<Utc>>,
+) -> Result<(), ConfigError> {
+    match shard {
+        Some((index, count)) if count > 1 && timestamp.is_none() => {
+            Err(ConfigError::ShardTimestamp { index, count })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `--shard K/N` with 1 ≤ K ≤ N.
@@ -515,6 +530,12 @@ mod tests {
     fn shards_are_k_of_n() {
         assert_eq!(parse_shard("2/4"), Ok((2, 4)));
         assert_eq!(parse_shard(" 1 / 1 "), Ok((1, 1)));
+        let t = parse_timestamp("2025-11-15T21:17:00Z").ok();
+        assert!(check_shard_time(Some((2, 4)), t).is_ok());
+        assert!(check_shard_time(Some((1, 1)), None).is_ok());
+        assert!(check_shard_time(None, None).is_ok());
+        let e = check_shard_time(Some((2, 4)), None).unwrap_err();
+        assert!(e.to_string().contains("--timestamp"), "{e}");
         for bad in ["0/4", "5/4", "x", "1/", "/2"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }

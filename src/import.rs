@@ -16,6 +16,12 @@
 //! directory with a fresh one (new config: auth off, a new port, a new system database).
 //! Running neo4j-admin is [`crate::neo4j`]'s; the argfile of a directory without one comes from
 //! its manifest ([`Manifest::import_args`]).
+//!
+//! The shards of one plan import together ([`ImportConfig::shards`]): [`crate::shards`] checks
+//! the set, its files are linked into the staging instance (`shards-input/`, removed before the
+//! install) and read by one neo4j-admin run, and the whole plan's manifest, which no shard
+//! holds, is kept as `INSTANCE/manifest.json` for `verify`. [`dump`] writes the installed
+//! database as a `neo4j-admin database dump` archive (`--dump`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,6 +33,7 @@ use crate::neo4j::{
     Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
 };
 use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
+use crate::shards::{self, Combined, Link, ShardError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -46,12 +53,8 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Ownership(#[from] OwnershipError),
-    #[error("{dir} is shard {index} of {count} of an operation: a shard holds only its own data parts and cannot be imported on its own; generate without --shard to import")]
-    Shard {
-        dir: PathBuf,
-        index: u32,
-        count: u32,
-    },
+    #[error(transparent)]
+    Shards(#[from] ShardError),
     #[error("instance {path} is in use by process {pid} (it holds {file}): stop that server first (`tenantgen stop {path}` for an instance tenantgen made, `scripts/neo4j stop NAME` for a named one, `kill {pid}` otherwise), or choose another --data-dir")]
     InUse {
         path: PathBuf,
@@ -76,6 +79,13 @@ pub enum ImportError {
         want_rels: u64,
         staging: PathBuf,
     },
+    #[error("--dump {path} exists: tenantgen never replaces a file it did not write in this run; remove it or pass another --dump path")]
+    DumpExists { path: PathBuf },
+    #[error("--dump {path}: {problem}; pass a file path such as --dump tenant.dump")]
+    DumpPath {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error("cannot {what} {path}: {error}")]
     Io {
         what: &'static str,
@@ -89,6 +99,9 @@ pub enum ImportError {
 pub struct ImportConfig {
     /// The tenantgen directory to import.
     pub dir: PathBuf,
+    /// Shard directories to combine into one import (`dir` is then the first of them); empty
+    /// for an ordinary import of `dir`.
+    pub shards: Vec<PathBuf>,
     pub neo4j_home: Option<PathBuf>,
     /// The Neo4j instance directory (conf, data, logs) to create or replace.
     pub instance_dir: PathBuf,
@@ -113,6 +126,7 @@ impl ImportConfig {
     pub fn new(dir: PathBuf, instance_dir: PathBuf) -> ImportConfig {
         ImportConfig {
             dir,
+            shards: Vec::new(),
             neo4j_home: None,
             instance_dir,
             database: "neo4j".into(),
@@ -164,10 +178,13 @@ fn target(cfg: &ImportConfig) -> Result<bool, ImportError> {
             file: h.file,
         });
     }
-    let inputs = [Input {
-        what: "the directory being imported",
-        path: cfg.dir.clone(),
-    }];
+    let inputs: Vec<Input> = std::iter::once(&cfg.dir)
+        .chain(&cfg.shards)
+        .map(|d| Input {
+            what: "the directory being imported",
+            path: d.clone(),
+        })
+        .collect();
     let rule = Replace {
         flag: "--data-dir",
         made: Made::Instance,
@@ -200,21 +217,19 @@ fn target(cfg: &ImportConfig) -> Result<bool, ImportError> {
 pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
     let home = NeoHome::locate(cfg.neo4j_home.as_deref())?;
     find_java()?;
-    let manifest = Manifest::read(&cfg.dir)?;
-    if let Some(s) = &manifest.shard {
-        return Err(ImportError::Shard {
-            dir: cfg.dir.clone(),
-            index: s.index,
-            count: s.count,
-        });
-    }
-    let dir = cfg.dir.canonicalize().map_err(|error| ImportError::Io {
-        what: "resolve",
-        path: cfg.dir.clone(),
-        error,
-    })?;
     let started = Instant::now();
-    check_files(&dir, &manifest)?;
+    let (manifest, combined) = if cfg.shards.is_empty() {
+        let manifest = Manifest::read(&cfg.dir)?;
+        if let Some(e) = shards::single(&cfg.dir, &manifest) {
+            return Err(e.into());
+        }
+        check_files(&resolve(&cfg.dir)?, &manifest)?;
+        (manifest, None)
+    } else {
+        let combined = shards::combine(&cfg.shards)?;
+        check_shards(&combined)?;
+        (combined.manifest.clone(), Some(combined))
+    };
     let check_time = started.elapsed();
 
     target(cfg)?;
@@ -227,8 +242,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             error,
         })?;
     }
+    // A shard of 1 is the whole plan.
+    let whole = manifest.shard.as_ref().is_none_or(|s| s.count == 1);
     let (want_nodes, want_rels) = match &manifest.expected {
-        Some(e) if manifest.shard.is_none() => (e.nodes, e.relationships),
+        Some(e) if whole => (e.nodes, e.relationships),
         _ => (manifest.node_rows(), manifest.relationship_rows()),
     };
     // Small graphs: the JVMs' start-up dominates, and C1 alone starts faster.
@@ -249,6 +266,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         path: staged.dir().join(outdir::MARKER),
         error,
     })?;
+    let dir = match &combined {
+        Some(c) => link_shards(c, staged.dir())?,
+        None => resolve(&cfg.dir)?,
+    };
     let argfile = if dir.join("import.args").is_file() {
         PathBuf::from("import.args")
     } else {
@@ -295,6 +316,9 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             staging,
         });
     }
+    if combined.is_some() {
+        let _ = fs::remove_dir_all(&dir);
+    }
     // The server could have been started while neo4j-admin ran.
     let (instance, kept_instance) = crate::interrupt::critical(|| {
         if target(cfg)? {
@@ -306,6 +330,7 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             Ok::<_, ImportError>((Instance::create(&cfg.instance_dir, opts)?, false))
         }
     })?;
+    keep_manifest(&cfg.instance_dir, combined.as_ref())?;
     let mut notes = Vec::new();
     if kept_instance && cfg.server_heap == "auto" && size_bytes(instance.heap()) < size_bytes(&auto)
     {
@@ -327,6 +352,47 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         kept_instance,
         notes,
     })
+}
+
+fn resolve(dir: &Path) -> Result<PathBuf, ImportError> {
+    dir.canonicalize().map_err(|error| ImportError::Io {
+        what: "resolve",
+        path: dir.to_path_buf(),
+        error,
+    })
+}
+
+/// The combined shards as one directory of symbolic links inside the staging instance, where
+/// neo4j-admin reads them with the combination's argfile; removed before the install.
+fn link_shards(c: &Combined, staging: &Path) -> Result<PathBuf, ImportError> {
+    let dir = staging.join(SHARDS_INPUT);
+    fs::create_dir_all(&dir).map_err(|error| ImportError::Io {
+        what: "create",
+        path: dir.clone(),
+        error,
+    })?;
+    c.materialize(&dir, Link::Symbolic)?;
+    Ok(dir)
+}
+
+/// The staging instance's directory of links to the shards' files.
+const SHARDS_INPUT: &str = "shards-input";
+
+/// The combination's manifest, kept in the instance directory: the whole plan's expected
+/// counts exist in no single shard, and `verify INSTANCE` reads them from here. An ordinary
+/// import removes the one an earlier combined import left, which described another graph.
+fn keep_manifest(instance: &Path, combined: Option<&Combined>) -> Result<(), ImportError> {
+    let path = instance.join(crate::manifest::FILE_NAME);
+    match combined {
+        Some(c) => c.manifest.write(&path)?,
+        None if path.is_file() => fs::remove_file(&path).map_err(|error| ImportError::Io {
+            what: "remove",
+            path: path.clone(),
+            error,
+        })?,
+        None => {}
+    }
+    Ok(())
 }
 
 /// Opens the kept instance and writes the settings the user gave explicitly (an "auto" size or
@@ -416,6 +482,86 @@ pub fn check_files(dir: &Path, manifest: &Manifest) -> Result<(), ImportError> {
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses a `--dump` target that exists or cannot be a file; called before any work, so a
+/// refusal costs nothing.
+pub fn check_dump(file: &Path) -> Result<(), ImportError> {
+    if file.exists() || file.is_symlink() {
+        return Err(ImportError::DumpExists { path: file.into() });
+    }
+    if file.file_name().is_none() {
+        return Err(ImportError::DumpPath {
+            path: file.into(),
+            problem: "names no file",
+        });
+    }
+    if let Some(a) = file.ancestors().skip(1).find(|a| a.exists()) {
+        if !a.is_dir() {
+            return Err(ImportError::DumpPath {
+                path: file.into(),
+                problem: "a parent is not a directory",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A written dump archive.
+#[derive(Debug, Clone)]
+pub struct Dumped {
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Writes the database of `instance` (its server stopped) as a `neo4j-admin database dump`
+/// archive to `file`: dumped into a hidden sibling directory (removed again, also on an
+/// interrupt) and hard-linked into place, which fails rather than replace a file that appeared
+/// meanwhile. The archive loads with `neo4j-admin database load` into any Neo4j 5.26+.
+pub fn dump(
+    instance: &Instance,
+    home: &NeoHome,
+    file: &Path,
+    heap: &str,
+) -> Result<Dumped, ImportError> {
+    check_dump(file)?;
+    let started = Instant::now();
+    let io = |what, path: &Path| {
+        let path = path.to_path_buf();
+        move |error| ImportError::Io { what, path, error }
+    };
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io("create", &parent))?;
+    let staging = sibling(file, "dump");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+    }
+    fs::create_dir(&staging).map_err(io("create", &staging))?;
+    let _remove = crate::interrupt::remove_on_interrupt(&staging);
+    let result = instance
+        .dump(home, &staging, heap)
+        .map_err(ImportError::from)
+        .and_then(|made| fs::hard_link(&made, file).map_err(io("write", file)));
+    let _ = fs::remove_dir_all(&staging);
+    result?;
+    let bytes = fs::metadata(file).map_err(io("read", file))?.len();
+    Ok(Dumped {
+        file: file.to_path_buf(),
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// [`check_files`] of every shard of a combination.
+pub fn check_shards(c: &Combined) -> Result<(), ImportError> {
+    for s in &c.shards {
+        check_files(&resolve(&s.dir)?, &s.manifest)?;
     }
     Ok(())
 }

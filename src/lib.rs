@@ -2,7 +2,7 @@
 //!
 //! The modules follow the pipeline: [`template`] and [`baseline`] are read, [`config`] holds the
 //! validated settings, [`plan`] decides what to make, [`generate`] makes the rows and
-//! [`mod@write`] puts them on disk; [`import`] and [`load`] bring them into Neo4j, [`verify`]
+//! [`mod@write`] puts them on disk ([`shards`] puts a sharded run back together); [`import`] and [`load`] bring them into Neo4j, [`verify`]
 //! checks the live graph, [`stats`] and [`clean`] report on and remove operations. [`export`]
 //! reads a live graph into a baseline. What several stages share has one home: [`mod@format`] (the
 //! CSV dialect and header files), [`outdir`] (the staged output directory), [`cypher`] (the
@@ -26,6 +26,7 @@ pub mod neo4j;
 pub mod outdir;
 pub mod plan;
 pub mod report;
+pub mod shards;
 pub mod stats;
 pub mod template;
 pub mod verify;

@@ -203,12 +203,22 @@ pub struct Expected {
     pub by_pattern: Vec<PatternCount>,
 }
 
-/// Which part of a sharded generation a directory holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which part of a sharded generation a directory holds. The groups of a shard list only its
+/// own data parts (the baseline's files are in shard 1); `plan` and `parts` let the shards be
+/// combined (`import DIR…`, `merge`) without trusting the user to pass the right set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShardInfo {
     pub index: u32,
     pub count: u32,
+    /// The plan's fingerprint: equal in every shard of one plan (tool version, the inputs'
+    /// checksums, the flags that shape the output, seed, operation id, N); see
+    /// `write::plan_fingerprint`. Empty in manifests of tenantgen versions before it.
+    #[serde(default)]
+    pub plan: String,
+    /// Synthetic data parts of the whole plan, over all shards.
+    #[serde(default)]
+    pub parts: u64,
 }
 
 /// The whole `manifest.json`.

@@ -54,20 +54,21 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// `generate`'s closing lines: what was written where, how fast, and how to import it.
-/// A shard (`Some((k, n))`) is one n-th of the operation and is not imported on its own.
+/// A shard of several (`Some((k, n, plan))`) is one n-th of the plan and is not imported on its
+/// own: the hint says how the shards combine.
 pub fn written(
     rows: u64,
     bytes: u64,
     out: &std::path::Path,
     elapsed: Duration,
-    shard: Option<(usize, usize)>,
+    shard: Option<(usize, usize, &str)>,
 ) -> String {
     let secs = elapsed.as_secs_f64();
     let next = match shard {
-        None => format!("import with: tenantgen import {}", out.display()),
-        Some((k, n)) => format!(
-            "this is shard {k} of {n} (split by data part): not importable on its own, its manifest lists only its own parts; the {n} shards' data parts together are the whole output"
+        Some((k, n, plan)) if n > 1 => format!(
+            "shard {k}/{n} of plan {plan}; combine with `tenantgen import DIR1 … DIR{n} --data-dir DIR` (the {n} shards' directories, this one among them), or `tenantgen merge DIR1 … DIR{n} --out DIR`; a shard alone cannot be imported"
         ),
+        _ => format!("import with: tenantgen import {}", out.display()),
     };
     format!(
         "wrote {} rows ({}) to {} in {:.2} s ({})\n{next}\n",
@@ -334,12 +335,21 @@ mod tests {
             1,
             std::path::Path::new("/o"),
             Duration::from_secs(1),
-            Some((2, 4)),
+            Some((2, 4, "0123abcd")),
         );
         assert!(
-            w.contains("shard 2 of 4") && !w.contains("tenantgen import"),
+            w.contains("shard 2/4 of plan 0123abcd; combine with `tenantgen import DIR1 … DIR4 --data-dir DIR`")
+                && !w.contains("tenantgen import /o"),
             "{w}"
         );
+        let w = written(
+            1,
+            1,
+            std::path::Path::new("/o"),
+            Duration::from_secs(1),
+            Some((1, 1, "x")),
+        );
+        assert!(w.contains("import with: tenantgen import /o"), "{w}");
     }
 
     #[test]

@@ -217,6 +217,16 @@ pub fn write(
         multiline_fields: baseline.manifest.csv.multiline_fields || baseline.line_breaks,
         ..CsvOptions::default()
     };
+    let shard = match opts.shard {
+        Some((index, count)) => Some(ShardInfo {
+            index,
+            count,
+            plan: plan_fingerprint(plan, baseline, &tasks, count, &csv)
+                .map_err(|e| io_err(&baseline.dir, e))?,
+            parts: tasks.len() as u64,
+        }),
+        None => None,
+    };
     let manifest = Manifest {
         format: manifest::FORMAT.into(),
         kind: Kind::Generated,
@@ -225,9 +235,11 @@ pub fn write(
         relationship_groups: rel_groups,
         operation: Some(operation(plan, baseline)),
         expected: Some(plan.expected.clone()),
-        shard: opts.shard.map(|(index, count)| ShardInfo { index, count }),
+        shard,
     };
-    if first_shard {
+    // A shard of several holds only some parts: an argfile or LOAD CSV script listing the
+    // whole plan's files would not work from it (`import DIR…` and `merge` write them).
+    if shard_count == 1 {
         let full = full_file_lists(&manifest, plan, &tasks);
         staged.write_file("import.args", &full.import_args())?;
         staged.write_file("load.cypher", &load_cypher(&full, &plan_headers(plan)))?;
@@ -242,6 +254,116 @@ pub fn write(
         elapsed: started.elapsed(),
         cleaned,
     })
+}
+
+/// The fingerprint of a plan, the same in every shard of it: 32 hex digits of xxh3-128 over the
+/// tool's version, the shard count, the operation (without the inputs' paths, which differ
+/// between workers), the expected counts, the CSV dialect, every synthetic group's header and
+/// every part's path and row range, and the bytes of the baseline (manifest, headers, data) and
+/// of the template. Shards of different inputs, flags, seeds or operation ids differ in it.
+fn plan_fingerprint(
+    plan: &Plan,
+    baseline: &Baseline,
+    tasks: &[Task],
+    count: u32,
+    csv: &CsvOptions,
+) -> io::Result<String> {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let field = |h: &mut xxhash_rust::xxh3::Xxh3, bytes: &[u8]| {
+        // Length-prefixed, so that no two field lists hash the same bytes.
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(
+        &mut h,
+        concat!("tenantgen ", env!("CARGO_PKG_VERSION")).as_bytes(),
+    );
+    field(&mut h, &count.to_le_bytes());
+    let mut op = operation(plan, baseline);
+    op.baseline = String::new();
+    op.template = None;
+    field(&mut h, json(&op).as_bytes());
+    field(&mut h, json(&plan.expected).as_bytes());
+    field(&mut h, json(csv).as_bytes());
+    for g in &plan.nodes {
+        field(&mut h, g.name.as_bytes());
+        field(&mut h, g.header.file_text().as_bytes());
+    }
+    for g in &plan.edges {
+        field(&mut h, g.name.as_bytes());
+        field(&mut h, g.header.file_text().as_bytes());
+    }
+    for t in tasks {
+        field(&mut h, t.path.as_bytes());
+        field(&mut h, &t.range.start.to_le_bytes());
+        field(&mut h, &t.range.end.to_le_bytes());
+    }
+    field(&mut h, json(&baseline.manifest).as_bytes());
+    let headers = baseline
+        .node_groups
+        .iter()
+        .map(|g| &g.header_path)
+        .chain(baseline.rel_groups.iter().map(|g| &g.header_path));
+    for p in headers {
+        field(&mut h, &fs::read(p)?);
+    }
+    let files = baseline
+        .node_groups
+        .iter()
+        .flat_map(|g| &g.files)
+        .chain(baseline.rel_groups.iter().flat_map(|g| &g.files));
+    for f in files {
+        field(&mut h, f.bytes());
+    }
+    if let Some(t) = &plan.config.template {
+        field(&mut h, &fs::read(t)?);
+    }
+    Ok(format!("{:032x}", h.digest128()))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// One data part of the plan, as `generate --dry-run --json` lists it for an orchestrator.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PartInfo {
+    /// Position in the whole plan: shard K of N writes the parts with `index % N == K - 1`.
+    pub index: usize,
+    pub group: String,
+    /// `nodes` or `relationships`.
+    pub kind: &'static str,
+    pub path: String,
+    pub rows: u64,
+    /// The plan's byte estimate shared out over all parts by rows (rough: node and
+    /// relationship rows differ in width).
+    pub estimated_bytes: u64,
+}
+
+/// The plan's data parts in the order shards share them out (see [`PartInfo`]).
+pub fn parts(plan: &Plan, compress: Compression) -> Vec<PartInfo> {
+    let tasks = tasks(plan, compress);
+    let total_rows: u64 = tasks.iter().map(|t| t.range.end - t.range.start).sum();
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let rows = t.range.end - t.range.start;
+            let (group, kind) = match t.group {
+                Group::Nodes(g) => (&plan.nodes[g].name, "nodes"),
+                Group::Edges(g) => (&plan.edges[g].name, "relationships"),
+            };
+            PartInfo {
+                index,
+                group: group.clone(),
+                kind,
+                path: t.path.clone(),
+                rows,
+                estimated_bytes: (plan.estimated_bytes as u128 * rows as u128
+                    / total_rows.max(1) as u128) as u64,
+            }
+        })
+        .collect()
 }
 
 /// Every data part of the plan, in a fixed order: node groups, then relationship groups, each

@@ -126,6 +126,7 @@ impl GenerateArgs {
             .transpose()?;
         let part_rows = config::part_rows(self.part_rows)?;
         let shard = self.shard.as_deref().map(config::parse_shard).transpose()?;
+        config::check_shard_time(shard, timestamp)?;
         let threads = config::threads(self.threads)?;
         let edges = EdgeMode::resolve(
             self.edges.map(|e| match e {
@@ -155,10 +156,7 @@ impl GenerateArgs {
             out: self.out.clone(),
             force: self.force,
             threads,
-            compress: match self.compress {
-                CompressArg::None => Compression::None,
-                CompressArg::Gz => Compression::Gzip,
-            },
+            compress: self.compression(),
             shard,
             progress: true,
             check_space: !self.ignore_space_check,
@@ -176,6 +174,16 @@ impl GenerateArgs {
             .collect(),
         };
         Ok((config, opts))
+    }
+}
+
+impl GenerateArgs {
+    /// The compression of the data parts.
+    pub fn compression(&self) -> Compression {
+        match self.compress {
+            CompressArg::None => Compression::None,
+            CompressArg::Gz => Compression::Gzip,
+        }
     }
 }
 
@@ -219,24 +227,35 @@ pub fn run(args: GenerateArgs, global: Global) -> anyhow::Result<ExitCode> {
     let (plan, _baseline, report) = generate(&args, global)?;
     match (&report, args.json) {
         (None, false) => out(&plan.describe())?,
-        (None, true) => super::json::print("generate", plan_json(&plan, None))?,
-        (Some(r), true) => super::json::print("generate", plan_json(&plan, Some(r)))?,
+        (None, true) => super::json::print("generate", plan_json(&plan, None, &args))?,
+        (Some(r), true) => super::json::print("generate", plan_json(&plan, Some(r), &args))?,
         (Some(r), false) => {
             super::note_cleaned(global, &r.cleaned);
             let shard = r
                 .manifest
                 .shard
                 .as_ref()
-                .map(|s| (s.index as usize, s.count as usize));
+                .map(|s| (s.index as usize, s.count as usize, s.plan.as_str()));
             out(&report::written(r.rows, r.bytes, &r.out, r.elapsed, shard))?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `--json` document of `generate`.
-pub fn plan_json(plan: &Plan, report: Option<&WriteReport>) -> serde_json::Value {
+/// The `--json` document of `generate`; a dry run's lists the plan's data parts (`parts`), so
+/// that an orchestrator can choose the shard count.
+pub fn plan_json(
+    plan: &Plan,
+    report: Option<&WriteReport>,
+    args: &GenerateArgs,
+) -> serde_json::Value {
     let mut doc = plan_doc(plan, report);
+    if report.is_none() {
+        let parts = write::parts(plan, args.compression());
+        doc["part_rows"] = serde_json::json!(plan.config.part_rows);
+        doc["part_count"] = serde_json::json!(parts.len());
+        doc["parts"] = serde_json::json!(parts);
+    }
     if !plan.notes.is_empty() {
         doc["notes"] = serde_json::json!(plan.notes);
     }

@@ -14,9 +14,14 @@ use crate::report::thousands;
 /// Flags of `import`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The directory to import (generated output, baseline or export).
-    #[arg(default_value = "import-out/generated")]
-    pub dir: PathBuf,
+    /// The directory to import (generated output, baseline or export), or all the shard
+    /// directories of one sharded plan (`generate --shard K/N`), imported together in one run.
+    #[arg(value_name = "DIR", default_value = "import-out/generated", num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// The shard directories to combine, as a pattern with `*` and `?` in its last component
+    /// (quote it), e.g. --shards 'out/shard-*'.
+    #[arg(long, value_name = "GLOB", conflicts_with = "dirs")]
+    pub shards: Option<String>,
     #[command(flatten)]
     pub neo4j: Neo4jArgs,
     /// Replace an existing database in the instance directory.
@@ -58,6 +63,10 @@ pub struct Neo4jArgs {
     /// existing instance).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Then write the database as a `neo4j-admin database dump` archive to FILE (run: after
+    /// verification), for `neo4j-admin database load` elsewhere; FILE must not exist.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
     /// Replace the whole instance directory instead of only its database: a fresh config (auth
     /// off, a new port) and a new system database (its users and roles are lost).
     #[arg(long)]
@@ -98,10 +107,60 @@ impl Neo4jArgs {
     }
 }
 
+impl ImportArgs {
+    /// The import configuration: of one directory, or of shards combined (which need
+    /// `--data-dir`: no one shard's name says where the whole goes).
+    pub fn config(&self) -> anyhow::Result<ImportConfig> {
+        let dirs = match &self.shards {
+            Some(p) => crate::shards::expand(p)?,
+            None => self.dirs.clone(),
+        };
+        let combine = self.shards.is_some() || dirs.len() > 1;
+        if combine && self.neo4j.data_dir.is_none() {
+            anyhow::bail!(
+                "importing {} shard directories together needs --data-dir DIR, the instance directory the whole plan goes into (e.g. --data-dir tenant.neo4j)",
+                dirs.len()
+            );
+        }
+        let mut cfg = self.neo4j.config(&dirs[0], self.overwrite)?;
+        if combine {
+            cfg.shards = dirs;
+        }
+        Ok(cfg)
+    }
+
+    /// The input as messages name it.
+    fn input(&self, cfg: &ImportConfig) -> String {
+        if cfg.shards.is_empty() {
+            cfg.dir.display().to_string()
+        } else {
+            format!("{} shards ({} …)", cfg.shards.len(), cfg.dir.display())
+        }
+    }
+}
+
 pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
-    let mut cfg = args.neo4j.config(&args.dir, args.overwrite)?;
+    let mut cfg = args.config()?;
     cfg.progress = !global.quiet && !args.json;
-    let done = import(&cfg).with_context(|| format!("importing {}", args.dir.display()))?;
+    let input = args.input(&cfg);
+    if let Some(f) = &args.neo4j.dump {
+        crate::import::check_dump(f)?;
+    }
+    let done = import(&cfg).with_context(|| format!("importing {input}"))?;
+    let dumped = match &args.neo4j.dump {
+        Some(f) => Some(
+            crate::import::dump(&done.instance, &done.home, f, &cfg.heap)
+                .with_context(|| format!("dumping {}", done.instance.dir().display()))?,
+        ),
+        None => None,
+    };
+    // What `verify` checks the graph against: a combination's manifest is kept with the
+    // instance, as no shard holds the whole plan's counts.
+    let manifest = if cfg.shards.is_empty() {
+        cfg.dir.join(crate::manifest::FILE_NAME)
+    } else {
+        done.instance.dir().join(crate::manifest::FILE_NAME)
+    };
     let quiet = Global {
         quiet: global.quiet || args.json,
     };
@@ -111,7 +170,9 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
         super::json::print(
             "import",
             serde_json::json!({
-                "dir": args.dir.display().to_string(),
+                "dir": cfg.dir.display().to_string(),
+                "shards": cfg.shards.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "manifest": manifest.display().to_string(),
                 "instance": done.instance.dir().display().to_string(),
                 "database": done.instance.database(),
                 "port": done.instance.port(),
@@ -120,13 +181,26 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
                 "properties": done.report.properties,
                 "import_seconds": done.report.elapsed.as_secs_f64(),
                 "check_seconds": done.check_time.as_secs_f64(),
+                "dump": dumped.as_ref().map(dump_json),
                 "cleaned": done.cleaned.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             }),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let combined = if cfg.shards.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "combined {} shards; the whole plan's manifest is {}\nthen verify with: tenantgen verify {} --uri bolt://127.0.0.1:{}\n",
+            cfg.shards.len(),
+            manifest.display(),
+            done.instance.dir().display(),
+            done.instance.port(),
+        )
+    };
+    let dump_text = dumped.as_ref().map(dump_summary).unwrap_or_default();
     out(&format!(
-        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n",
+        "imported {} nodes, {} relationships, {} properties in {:.1} s into {} (database {})\nstart it with: tenantgen start {}\n{combined}{dump_text}",
         thousands(done.report.nodes),
         thousands(done.report.relationships),
         thousands(done.report.properties),
@@ -136,6 +210,26 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
         done.instance.dir().display(),
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `dump` object of the `import` and `run` documents.
+pub fn dump_json(d: &crate::import::Dumped) -> serde_json::Value {
+    serde_json::json!({
+        "file": d.file.display().to_string(),
+        "bytes": d.bytes,
+        "seconds": d.elapsed.as_secs_f64(),
+    })
+}
+
+/// The lines `import` and `run` print about a written dump.
+pub fn dump_summary(d: &crate::import::Dumped) -> String {
+    format!(
+        "dumped the database to {} ({}) in {:.1} s\nload it into another Neo4j (stopped) with: neo4j-admin database load neo4j --from-stdin --overwrite-destination < {}\n",
+        d.file.display(),
+        crate::report::human_bytes(d.bytes),
+        d.elapsed.as_secs_f64(),
+        d.file.display(),
+    )
 }
 
 #[cfg(test)]
@@ -149,7 +243,7 @@ mod tests {
         let Command::Import(a) = cli.command else {
             panic!("not import")
         };
-        a.neo4j.config(&a.dir, a.overwrite)
+        a.config()
     }
 
     #[test]

@@ -100,6 +100,14 @@ fn kind(e: &anyhow::Error) -> &'static str {
             || matches!(
                 cause.downcast_ref::<export::ExportError>(),
                 Some(export::ExportError::Ownership(_))
+            )
+            || matches!(
+                cause.downcast_ref::<crate::shards::ShardError>(),
+                Some(
+                    crate::shards::ShardError::Ownership(_)
+                        | crate::shards::ShardError::Exists { .. }
+                        | crate::shards::ShardError::Out(_)
+                )
             );
         let k = if output {
             "output"
@@ -116,12 +124,15 @@ fn kind(e: &anyhow::Error) -> &'static str {
                 plan::PlanError::Flag { .. } | plan::PlanError::Config(_) => "flag",
                 plan::PlanError::Baseline(_) => "input",
                 plan::PlanError::Template(_) => "template",
-                plan::PlanError::Other { .. } => "plan",
+                plan::PlanError::Other { .. } | plan::PlanError::StoreLimit { .. } => "plan",
             }
         } else if cause.is::<neo4j::Neo4jError>() {
             "neo4j"
         } else if cause.is::<import::ImportError>() {
             "import"
+        } else if cause.is::<crate::shards::ShardError>() {
+            // The shards given (incomplete, foreign, not shards) are the input of `merge`.
+            "input"
         } else if cause.is::<load::LoadError>() {
             "load"
         } else if cause.is::<export::ExportError>() {

@@ -13,6 +13,7 @@ mod generate;
 mod import;
 mod json;
 mod load;
+mod merge;
 mod run;
 mod start;
 mod stats;
@@ -55,6 +56,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Import a generated directory into a fresh Neo4j database with neo4j-admin.
     Import(import::ImportArgs),
+    /// Combine the shard directories of one plan into one directory of the whole plan.
+    Merge(merge::MergeArgs),
     /// The whole job: generate, import into a fresh database, start Neo4j, verify.
     Run(Box<run::RunArgs>),
     /// Scale a running graph in place: stream a generated directory over Bolt.
@@ -79,6 +82,7 @@ impl Command {
         match self {
             Command::Generate(_) => "generate",
             Command::Import(_) => "import",
+            Command::Merge(_) => "merge",
             Command::Run(_) => "run",
             Command::Load(_) => "load",
             Command::Export(_) => "export",
@@ -95,6 +99,7 @@ impl Command {
         match self {
             Command::Generate(a) => a.json,
             Command::Import(a) => a.json,
+            Command::Merge(a) => a.json,
             Command::Run(a) => a.generate.json,
             Command::Load(a) => a.json,
             Command::Export(a) => a.json,
@@ -186,6 +191,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => export::run(a, global),
         Command::Verify(a) => verify::run(a, global),
         Command::Clean(a) => clean::run(a, global),
+        Command::Merge(a) => merge::run(a, global),
         Command::Stats(a) => stats::run(a, global),
         Command::Start(a) => start::start(a, global),
         Command::Stop(a) => start::stop(a, global),

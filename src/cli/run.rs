@@ -52,7 +52,10 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         // The plan and expected counts, as `generate --dry-run` prints them: nothing is run.
         let (plan, _, _) = super::generate::generate(&args.generate, global)?;
         if args.generate.json {
-            super::json::print("run", super::generate::plan_json(&plan, None))?;
+            super::json::print(
+                "run",
+                super::generate::plan_json(&plan, None, &args.generate),
+            )?;
         } else {
             out(&plan.describe())?;
         }
@@ -69,6 +72,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let pre = args.neo4j.config(&args.generate.out, true)?;
     crate::import::check_target(&pre)
         .with_context(|| format!("importing {}", args.generate.out.display()))?;
+    if let Some(f) = &args.neo4j.dump {
+        crate::import::check_dump(f)?;
+    }
 
     if let Some(uri) = &args.from_uri {
         let t = Instant::now();
@@ -137,15 +143,43 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     timed("verify", t);
     drop(client);
 
-    let uri = server.uri();
-    let pid = server.pid();
-    let kept = if args.keep_running {
-        Some(server.keep())
-    } else {
+    let mut server = Some(server);
+    let mut dumped = None;
+    // Only a verified graph is dumped: a mismatch leaves no archive that looks good.
+    if let (Some(file), true) = (&args.neo4j.dump, verdict.passed()) {
         let t = Instant::now();
-        server.stop().context("stopping Neo4j")?;
+        if let Some(s) = server.take() {
+            s.stop().context("stopping Neo4j")?;
+        }
         timed("server stop", t);
-        None
+        let t = Instant::now();
+        let d = crate::import::dump(&done.instance, &done.home, file, &cfg.heap)
+            .with_context(|| format!("dumping {}", done.instance.dir().display()))?;
+        dumped = Some(d);
+        timed("dump", t);
+        if args.keep_running {
+            let t = Instant::now();
+            server = Some(
+                done.instance
+                    .start_showing_progress(&done.home, !quiet.quiet)
+                    .with_context(|| {
+                        format!("restarting Neo4j on {}", done.instance.dir().display())
+                    })?,
+            );
+            timed("server start", t);
+        }
+    }
+    let uri = done.instance.uri();
+    let pid = server.as_ref().map_or(0, |s| s.pid());
+    let kept = match server {
+        Some(s) if args.keep_running => Some(s.keep()),
+        Some(s) => {
+            let t = Instant::now();
+            s.stop().context("stopping Neo4j")?;
+            timed("server stop", t);
+            None
+        }
+        None => None,
     };
     let total = started.elapsed();
     let e = &plan.expected;
@@ -162,6 +196,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             "stages": stages.iter().map(|s| (s.name.replace(' ', "_"), serde_json::json!(s.time.as_secs_f64()))).collect::<serde_json::Map<_, _>>(),
             "total_seconds": total.as_secs_f64(),
             "verify": verdict.to_json(),
+            "dump": dumped.as_ref().map(super::import::dump_json),
             "passed": verdict.passed(),
         });
         super::json::print("run", doc)?;
@@ -180,6 +215,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             },
         };
         out(&run_summary(&summary))?;
+        if let Some(d) = &dumped {
+            out(&super::import::dump_summary(d))?;
+        }
     }
     Ok(if verdict.passed() {
         ExitCode::SUCCESS

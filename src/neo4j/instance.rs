@@ -484,6 +484,42 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Runs `neo4j-admin database dump <db> --to-path=<dir>`, which writes `<dir>/<db>.dump`,
+    /// and returns that file. The server of this instance must not be running (Community dumps
+    /// only a stopped database).
+    pub fn dump(&self, home: &NeoHome, dir: &Path, heap: &str) -> Result<PathBuf> {
+        let log_path = self.logs_dir().join("dump.log");
+        let jvm = self.opts.jvm_flags.clone();
+        let mut admin = self.command(home, home.admin(), heap, jvm.as_deref(), &log_path)?;
+        admin
+            .args(["database", "dump", &self.opts.database])
+            .arg(format!("--to-path={}", dir.display()))
+            .arg("--overwrite-destination=false")
+            .process_group(0);
+        let mut child = admin.spawn().map_err(|error| Neo4jError::Spawn {
+            program: home.admin(),
+            error,
+        })?;
+        let _stop = crate::interrupt::stop_on_interrupt(child.id(), "neo4j-admin");
+        let status = child.wait().map_err(|error| Neo4jError::Spawn {
+            program: home.admin(),
+            error,
+        })?;
+        let file = dir.join(format!("{}.dump", self.opts.database));
+        if !status.success() || !file.is_file() {
+            let output = read_lossy(&log_path)?;
+            return Err(Neo4jError::DumpFailed {
+                database: self.opts.database.clone(),
+                status: describe_status(status),
+                log: log_path,
+                details: relevant_tail(&output, TAIL_LINES),
+            });
+        }
+        Ok(file)
+    }
+}
+
 /// What [`Instance::import`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRequest {

@@ -77,6 +77,15 @@ pub enum Neo4jError {
         log: PathBuf,
         details: String,
     },
+    #[error(
+        "neo4j-admin database dump {database} failed ({status}); full output in {log}\n{details}"
+    )]
+    DumpFailed {
+        database: String,
+        status: String,
+        log: PathBuf,
+        details: String,
+    },
     #[error("neo4j-admin import of '{database}' exited 0 but printed no `IMPORT DONE ... Imported: N nodes N relationships N properties` summary (full output in {log}); last lines:\n{tail}")]
     ImportSummaryMissing {
         database: String,

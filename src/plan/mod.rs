@@ -37,6 +37,12 @@ pub use template::{apportion, LocationMode, TemplatePlan, ROWS_PER_RESOURCE_GROU
 pub enum PlanError {
     #[error("{flag}: {message}")]
     Flag { flag: &'static str, message: String },
+    #[error("the plan's graph would hold {estimate} {what}, more than the {limit} a Neo4j store of the aligned format holds (Neo4j 5.26 Community has only that format; the block format, which goes further, is Enterprise-only): lower --scale-factor or --target-total, or split the tenant into several databases")]
+    StoreLimit {
+        what: &'static str,
+        estimate: String,
+        limit: String,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -215,6 +221,7 @@ impl Plan {
         }?;
         // The template's warnings go out on the plan's one channel of notes.
         plan.notes.extend(warnings);
+        check_store_limit(&plan.expected)?;
         Ok(plan)
     }
 
@@ -388,6 +395,25 @@ fn above_current(target: u64, abstracted_before: u64) -> Result<u64, PlanError> 
     Ok(target - abstracted_before)
 }
 
+/// Nodes, and relationships, one store of the `aligned` format holds (2^35, "34 billion" in
+/// Neo4j's operations manual). Neo4j 5.26 Community has no other format: `block` (beyond it)
+/// is Enterprise-only, so tenantgen, which imports into Community, refuses a larger graph.
+pub const ALIGNED_LIMIT: u64 = 1 << 35;
+
+/// Refuses a plan whose whole graph (baseline included) exceeds [`ALIGNED_LIMIT`].
+pub fn check_store_limit(e: &Expected) -> Result<(), PlanError> {
+    for (what, n) in [("nodes", e.nodes), ("relationships", e.relationships)] {
+        if n > ALIGNED_LIMIT {
+            return Err(PlanError::StoreLimit {
+                what,
+                estimate: thousands(n),
+                limit: thousands(ALIGNED_LIMIT),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a plan above [`MAX_SYNTHETIC`] before anything is sized by it.
 fn check_synthetic(n: u64, scale: Scale) -> Result<(), PlanError> {
     if n <= MAX_SYNTHETIC {
@@ -411,6 +437,27 @@ fn check_synthetic(n: u64, scale: Scale) -> Result<(), PlanError> {
 mod tests {
     //! Table tests: for a small baseline built in memory, each strategy and scale form gives
     //! the expected rows per type and per pattern.
+
+    #[test]
+    fn graphs_beyond_the_aligned_format_are_refused_with_the_estimate() {
+        let mut e = crate::manifest::Expected {
+            nodes: super::ALIGNED_LIMIT,
+            relationships: super::ALIGNED_LIMIT,
+            ..Default::default()
+        };
+        assert!(super::check_store_limit(&e).is_ok());
+        e.relationships = 40_000_000_000;
+        let m = super::check_store_limit(&e).unwrap_err().to_string();
+        assert!(
+            m.starts_with("the plan's graph would hold 40,000,000,000 relationships, more than the 34,359,738,368")
+                && m.contains("block format")
+                && m.contains("Enterprise"),
+            "{m}"
+        );
+        e.nodes = super::ALIGNED_LIMIT + 1;
+        let m = super::check_store_limit(&e).unwrap_err().to_string();
+        assert!(m.contains("34,359,738,369 nodes"), "{m}");
+    }
 
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};

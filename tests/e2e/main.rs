@@ -16,5 +16,6 @@ mod roundtrip;
 mod run;
 mod safety;
 mod shape;
+mod shards;
 mod signals;
 mod verify;
