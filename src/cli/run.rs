@@ -105,6 +105,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
     super::note_kept(quiet, &done, cfg.reset_instance);
+    super::note_archives(quiet);
     timed("import", t);
     drop(generated);
     let _imported = crate::interrupt::note(format!(
@@ -119,6 +120,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         .start_showing_progress(&done.home, !quiet.quiet)
         .with_context(|| format!("starting Neo4j on {}", done.instance.dir().display()))?;
     timed("server start", t);
+    super::note_archives(quiet);
 
     let t = Instant::now();
     // A kept instance may ask for a password (its users survive `--overwrite`).

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use crate::report::Bar;
 
 use super::{
-    describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result, TAIL_LINES,
+    cds, describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result,
+    TAIL_LINES,
 };
 
 /// How long [`Instance::start`] waits for Bolt to answer `RETURN 1`.
@@ -45,12 +46,16 @@ impl Instance {
             return Err(Neo4jError::PortInUse { port: self.port });
         }
         let log_path = self.logs_dir().join("console.log");
-        let mut command = self.command(
+        let run_dir = self.dir.join("run");
+        // A server kept earlier and stopped by other means left its archive pending.
+        cds::finish_pending(&run_dir);
+        let (mut command, archive) = self.command(
             home,
             home.server(),
             &self.opts.heap,
             self.opts.jvm_flags.as_deref(),
             &log_path,
+            cds::Kind::Server,
         )?;
         command.arg("console").current_dir(&self.dir);
         // SAFETY: setsid is async-signal-safe and touches no memory of this process. A session
@@ -68,8 +73,11 @@ impl Instance {
             program: home.server(),
             error,
         })?;
-        let pid_file = self.dir.join("run/neo4j.pid");
+        let pid_file = run_dir.join("neo4j.pid");
         let _ = fs::write(&pid_file, format!("{}\n", child.id()));
+        if let Some(build) = archive.and_then(|a| a.build) {
+            cds::record_pending(&run_dir, &build);
+        }
         let mut server = Server {
             interrupt: Some(crate::interrupt::stop_on_interrupt(
                 child.id(),
@@ -210,6 +218,9 @@ impl Server {
         };
         let stopped = self.kill(&mut child);
         let _ = fs::remove_file(&self.pid_file);
+        if let Some(run_dir) = self.pid_file.parent() {
+            cds::finish_pending(run_dir);
+        }
         self.interrupt = None;
         stopped
     }

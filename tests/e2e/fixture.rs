@@ -1,0 +1,137 @@
+//! Fresh test instances fast: the JVMs' class-data archives (never a reason for a start to
+//! fail), the CI hand-off file of `run --keep-running --env-file`, and the fixture cache.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::common::{generate_mini, local_client, tenantgen, SIZES};
+
+/// A Neo4j home of its own (hard links to the project's install, so its archives go to the
+/// user's cache directory, here `cache`), as a user's own `NEO4J_HOME` would.
+fn own_home(tmp: &Path) -> PathBuf {
+    let home = tmp.join("home");
+    fs::create_dir_all(&home).unwrap();
+    let project = crate::common::neo_home().path;
+    for sub in ["bin", "conf", "lib", "plugins"] {
+        let st = std::process::Command::new("cp")
+            .arg("-al")
+            .arg(project.join(sub))
+            .arg(&home)
+            .status()
+            .unwrap();
+        assert!(st.success(), "cp -al {sub}");
+    }
+    home
+}
+
+/// The archive files of `kind` in `dir` (`server-….jsa`).
+fn archives(dir: &Path, kind: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let n = p.file_name().unwrap().to_str().unwrap();
+        n.starts_with(&format!("{kind}-")) && n.ends_with(".jsa")
+    });
+    v
+}
+
+fn checksum_matches(archive: &Path) -> bool {
+    let bytes = fs::read(archive).unwrap();
+    let want = fs::read_to_string(archive.with_extension("jsa.xxh3")).unwrap_or_default();
+    want == format!(
+        "{} {:016x}\n",
+        bytes.len(),
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    )
+}
+
+fn start_and_stop(inst: &Path, home: &Path, cache: &Path) -> String {
+    let o = tenantgen()
+        .env("XDG_CACHE_HOME", cache)
+        .args(["start", "--neo4j-home"])
+        .arg(home)
+        .arg(inst)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "start failed:\n{stderr}");
+    let uri = tenantgen::neo4j::Instance::open(inst, None).unwrap().uri();
+    let n: i64 = local_client(&uri)
+        .rows("MATCH (n) RETURN count(n) AS n", &[])
+        .unwrap()[0]
+        .get("n")
+        .unwrap();
+    assert!(n > 0, "the started server holds the graph");
+    let o = tenantgen().arg("stop").arg(inst).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    stderr
+}
+
+#[test]
+fn archives_are_built_used_and_a_damaged_or_unusable_one_never_fails_a_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = own_home(tmp.path());
+    let cache = tmp.path().join("cache");
+    let cds = cache.join("tenantgen/cds");
+    let out = tmp.path().join("mini");
+    let inst = tmp.path().join("inst");
+    generate_mini(&out, "2");
+    let o = tenantgen()
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["import", "--quiet"])
+        .args(SIZES)
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(&inst)
+        .arg("--neo4j-home")
+        .arg(&home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let admin = archives(&cds, "admin");
+    assert_eq!(
+        admin.len(),
+        1,
+        "the import left its archive in {}",
+        cds.display()
+    );
+    assert!(checksum_matches(&admin[0]));
+
+    // The first start builds the server's archive, written when the server stops.
+    start_and_stop(&inst, &home, &cache);
+    let server = archives(&cds, "server");
+    assert_eq!(server.len(), 1, "{server:?}");
+    let server = &server[0];
+    assert!(checksum_matches(server));
+
+    // Damaged (same size, other bytes): noticed, the start works, the archive is rebuilt.
+    let mut bytes = fs::read(server).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid..mid + 64].fill(0xA5);
+    fs::remove_file(server).unwrap();
+    fs::write(server, &bytes).unwrap();
+    let stderr = start_and_stop(&inst, &home, &cache);
+    assert!(
+        stderr.contains("did not match its checksum"),
+        "a note says so:\n{stderr}"
+    );
+    assert!(checksum_matches(server), "rebuilt at stop");
+    assert_ne!(fs::read(server).unwrap(), bytes);
+
+    // Unusable for the JVM (garbage with a matching checksum): it is ignored, the start works.
+    fs::remove_file(server).unwrap();
+    let garbage = vec![7u8; 4096];
+    fs::write(server, &garbage).unwrap();
+    fs::write(
+        server.with_extension("jsa.xxh3"),
+        format!(
+            "{} {:016x}\n",
+            garbage.len(),
+            xxhash_rust::xxh3::xxh3_64(&garbage)
+        ),
+    )
+    .unwrap();
+    // (A missing archive is the first start above.)
+    start_and_stop(&inst, &home, &cache);
+}
