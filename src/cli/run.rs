@@ -1,6 +1,8 @@
 //! `tenantgen run`: the whole job — (export) → generate → import into a fresh instance →
 //! start the server → verify → summary → stop (or keep it running).
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -29,6 +31,11 @@ pub struct RunArgs {
     /// `tenantgen stop DIR` stops it.
     #[arg(long)]
     pub keep_running: bool,
+    /// With --keep-running: append NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD (when the server
+    /// asks for one), NEO4J_DATABASE, NEO4J_PID and TENANTGEN_INSTANCE to FILE as KEY=VALUE
+    /// lines, for the next CI step (a dotenv file, or "$GITHUB_ENV").
+    #[arg(long, value_name = "FILE", requires = "keep_running")]
+    pub env_file: Option<PathBuf>,
     /// Copies whose properties verify compares with their base.
     #[arg(long, default_value_t = 200)]
     pub sample: usize,
@@ -65,6 +72,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         quiet: global.quiet || json,
     };
 
+    if let Some(file) = &args.env_file {
+        check_env_file(file)?;
+    }
     // Refuse an instance directory that is not ours or is in use before exporting or generating anything.
     let pre = args.neo4j.config(&args.generate.out, true)?;
     crate::import::check_target(&pre)
@@ -142,7 +152,25 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let uri = server.uri();
     let pid = server.pid();
     let kept = if args.keep_running {
-        Some(server.keep())
+        let uri = server.keep();
+        if let Some(file) = &args.env_file {
+            let lines = env_lines(
+                &uri,
+                &settings,
+                done.instance.database(),
+                pid,
+                done.instance.dir(),
+            );
+            write_env_file(file, &lines)?;
+            info(
+                quiet,
+                &format!(
+                    "appended NEO4J_URI and the other connection settings to {}",
+                    file.display()
+                ),
+            );
+        }
+        Some(uri)
     } else {
         let t = Instant::now();
         server.stop().context("stopping Neo4j")?;
@@ -200,4 +228,71 @@ fn env_settings(uri: &str) -> ConnectionSettings {
         password: Secret::new(std::env::var("NEO4J_PASSWORD").unwrap_or_default()),
         database: None,
     }
+}
+
+/// Refuses an `--env-file` that cannot be written, before any work.
+fn check_env_file(file: &Path) -> anyhow::Result<()> {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "--env-file {}: its directory {} does not exist; create it or pass another file",
+            file.display(),
+            parent.display()
+        );
+    }
+    if file.exists() && !file.is_file() {
+        anyhow::bail!(
+            "--env-file {}: exists and is not a regular file; pass a file path",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// The KEY=VALUE lines of the CI hand-off: what a client needs to connect, the server's pid,
+/// and the instance directory for `tenantgen stop`.
+fn env_lines(
+    uri: &str,
+    settings: &ConnectionSettings,
+    database: &str,
+    pid: u32,
+    instance: &Path,
+) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("NEO4J_URI", uri.to_string()),
+        ("NEO4J_USERNAME", settings.user.clone()),
+    ];
+    if !settings.password.expose().is_empty() {
+        lines.push(("NEO4J_PASSWORD", settings.password.expose().to_string()));
+    }
+    lines.push(("NEO4J_DATABASE", database.to_string()));
+    lines.push(("NEO4J_PID", pid.to_string()));
+    lines.push(("TENANTGEN_INSTANCE", instance.display().to_string()));
+    lines
+}
+
+/// Appends `lines` to `file` (created owner-only: it may hold a password). Appending, not
+/// replacing: `$GITHUB_ENV` and a user's dotenv file hold other lines, and the last value of a
+/// key wins in both.
+fn write_env_file(file: &Path, lines: &[(&str, String)]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (key, value) in lines {
+        if value.contains(['\n', '\r']) {
+            anyhow::bail!("--env-file {}: the value of {key} has a line break, which a KEY=VALUE file cannot hold; the server is running (stop it with `tenantgen stop`)", file.display());
+        }
+        text.push_str(&format!("{key}={value}\n"));
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("opening --env-file {}", file.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing --env-file {}", file.display()))?;
+    Ok(())
 }

@@ -135,3 +135,78 @@ fn archives_are_built_used_and_a_damaged_or_unusable_one_never_fails_a_start() {
     // (A missing archive is the first start above.)
     start_and_stop(&inst, &home, &cache);
 }
+
+#[test]
+fn env_file_hands_the_kept_server_to_the_next_ci_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env_file = tmp.path().join("ci.env");
+    // A CI env file holds other lines already: they stay.
+    fs::write(&env_file, "OTHER_STEP=kept\n").unwrap();
+    let o = crate::common::small_run()
+        .args(["--keep-running", "--scale-factor", "2", "--baseline"])
+        .arg(crate::common::mini_baseline())
+        .arg("--env-file")
+        .arg(&env_file)
+        .arg("--out")
+        .arg(tmp.path().join("job"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = fs::read_to_string(&env_file).unwrap();
+    let pid = doc["pid"].as_u64().unwrap();
+    assert!(text.starts_with("OTHER_STEP=kept\n"), "{text}");
+    for line in [
+        format!("NEO4J_URI={}", doc["uri"].as_str().unwrap()),
+        "NEO4J_USERNAME=neo4j".into(),
+        format!("NEO4J_PID={pid}"),
+        format!("TENANTGEN_INSTANCE={}", doc["instance"].as_str().unwrap()),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing in:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("NEO4J_PASSWORD"),
+        "auth is off: no password line"
+    );
+
+    // The next step: another process that knows nothing but the file.
+    let bin = assert_cmd::cargo::cargo_bin("tenantgen");
+    let step = |script: &str| {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -a; . \"$1\"; set +a; {script}"))
+            .arg("step")
+            .arg(&env_file)
+            .env("TG", &bin)
+            .env_remove("NEO4J_URI")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let stats = step("\"$TG\" stats --json");
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let expected_nodes = doc["imported"]["nodes"].as_u64().unwrap();
+    assert_eq!(
+        stats["totals"]["nodes"].as_u64(),
+        Some(expected_nodes),
+        "{stats:#}"
+    );
+
+    // Gone, or a zombie its new parent has not reaped yet.
+    let stop = step(
+        "\"$TG\" stop \"$TENANTGEN_INSTANCE\" && st=$(awk '{print $3}' /proc/$NEO4J_PID/stat 2>/dev/null); [[ -z $st || $st == Z ]]",
+    );
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+}
