@@ -11,7 +11,8 @@ use clap::Args;
 
 use super::import::Neo4jArgs;
 use super::{info, out, GenerateArgs, Global, EXIT_MISMATCH};
-use crate::import::import;
+use crate::fixture::{Cache, Entry, Lookup};
+use crate::import::{import, Restore};
 use crate::neo4j::{Client, ConnectionSettings, Secret};
 use crate::report::{run_summary, RunSummary, Server, Stage};
 use crate::verify::{verify, VerifyOptions};
@@ -36,6 +37,17 @@ pub struct RunArgs {
     /// lines, for the next CI step (a dotenv file, or "$GITHUB_ENV").
     #[arg(long, value_name = "FILE", requires = "keep_running")]
     pub env_file: Option<PathBuf>,
+    /// Keep the imported store in a fixture cache and restore it when the same job runs again
+    /// (needs --timestamp). DIR defaults to $XDG_CACHE_HOME/tenantgen/fixtures (else
+    /// ~/.cache/tenantgen/fixtures).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "", conflicts_with = "from_uri")]
+    pub cache: Option<PathBuf>,
+    /// Size bound of the fixture cache (least recently used entries go first), e.g. 10G or 512m.
+    #[arg(long, value_name = "SIZE", default_value = "10G")]
+    pub cache_max_size: String,
+    /// Print the fixture-cache key of this job (everything that determines its store) and exit.
+    #[arg(long, conflicts_with = "from_uri")]
+    pub print_cache_key: bool,
     /// Copies whose properties verify compares with their base.
     #[arg(long, default_value_t = 200)]
     pub sample: usize,
@@ -97,30 +109,101 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         timed("export", t);
     }
 
-    let t = Instant::now();
-    let (plan, _baseline, report) = super::generate::generate(&args.generate, quiet)?;
-    let report = report.context("generate wrote nothing")?;
-    timed("generate", t);
+    let fixture = if args.cache.is_some() || args.print_cache_key {
+        Some(cache_key(&args)?)
+    } else {
+        None
+    };
+    if args.print_cache_key {
+        out(&format!("{}\n", fixture.as_deref().unwrap_or_default()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cache = match &args.cache {
+        Some(dir) => Some(open_cache(dir, &args.cache_max_size)?),
+        None => None,
+    };
+    let hit = match (&cache, &fixture) {
+        (Some(cache), Some(key)) => match cache.lookup(key) {
+            Lookup::Hit { dir, entry } => Some((dir, entry)),
+            Lookup::Miss { note } => {
+                if let Some(note) = note {
+                    info(quiet, &format!("note: {note}"));
+                }
+                None
+            }
+        },
+        _ => None,
+    };
 
     let t = Instant::now();
-    let mut cfg = args.neo4j.config(&report.out, true)?;
+    let (plan, out_dir) = match &hit {
+        Some(_) => {
+            // Planned, not written: the summary needs the operation and the expected counts.
+            let mut plan_only = args.generate.clone();
+            plan_only.dry_run = true;
+            let (plan, _, _) = super::generate::generate(&plan_only, quiet)?;
+            (plan, args.generate.out.clone())
+        }
+        None => {
+            let (plan, _baseline, report) = super::generate::generate(&args.generate, quiet)?;
+            let report = report.context("generate wrote nothing")?;
+            timed("generate", t);
+            (plan, report.out)
+        }
+    };
+
+    let t = Instant::now();
+    let mut cfg = match &hit {
+        Some((dir, entry)) => {
+            // The instance goes where a miss would put it; the input is the entry.
+            let mut cfg = args.neo4j.config(&args.generate.out, true)?;
+            cfg.dir = dir.clone();
+            cfg.restore = Some(Restore {
+                store: dir.join("store"),
+                properties: entry.properties,
+            });
+            cfg
+        }
+        None => args.neo4j.config(&out_dir, true)?,
+    };
     cfg.progress = !quiet.quiet;
     let generated = crate::interrupt::note(format!(
         "{out} is generated and complete; {inst} {state}: import it with `tenantgen import {out} --data-dir {inst}{overwrite}`",
-        out = report.out.display(),
+        out = out_dir.display(),
         inst = cfg.instance_dir.display(),
         state = if cfg.instance_dir.exists() { "is as it was" } else { "was not created" },
         overwrite = if cfg.instance_dir.exists() { " --overwrite" } else { "" },
     ));
-    let done = import(&cfg).with_context(|| format!("importing {}", report.out.display()))?;
+    let done = import(&cfg).with_context(|| format!("importing {}", out_dir.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
     super::note_kept(quiet, &done, cfg.reset_instance);
     super::note_archives(quiet);
-    timed("import", t);
+    timed(if hit.is_some() { "restore" } else { "import" }, t);
     drop(generated);
+    // A miss keeps the fresh store (before any server ran on it), published once verified.
+    let pending = match (&cache, &fixture, &hit) {
+        (Some(cache), Some(key), None) => {
+            let entry = Entry {
+                format: String::new(),
+                key: key.clone(),
+                database: done.instance.database().to_string(),
+                nodes: done.report.nodes,
+                relationships: done.report.relationships,
+                properties: done.report.properties,
+                files: Vec::new(),
+            };
+            Some(cache.stage(
+                key,
+                &done.instance.data_dir(),
+                &out_dir.join("manifest.json"),
+                entry,
+            )?)
+        }
+        _ => None,
+    };
     let _imported = crate::interrupt::note(format!(
         "{out} is imported into {inst} (complete, not verified; the server was stopped): start it with `tenantgen start {inst}` and check it with `tenantgen verify {out} --uri URI`",
-        out = report.out.display(),
+        out = out_dir.display(),
         inst = done.instance.dir().display()
     ));
 
@@ -147,6 +230,19 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     };
     let verdict = verify(&client, &done.manifest, &opts).context("verifying")?;
     timed("verify", t);
+    if let Some(pending) = pending.filter(|_| verdict.passed()) {
+        let (dir, evicted) = pending.commit()?;
+        info(
+            quiet,
+            &format!("cached the imported store in {}", dir.display()),
+        );
+        for e in evicted {
+            info(
+                quiet,
+                &format!("evicted the least recently used fixture {}", e.display()),
+            );
+        }
+    }
     drop(client);
 
     let uri = server.uri();
@@ -180,9 +276,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     let total = started.elapsed();
     let e = &plan.expected;
     if json {
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "operation_id": plan.op.id,
-            "out": report.out.display().to_string(),
+            "out": out_dir.display().to_string(),
             "instance": done.instance.dir().display().to_string(),
             "uri": kept.as_deref().unwrap_or(&uri),
             "running": kept.is_some(),
@@ -194,6 +290,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             "verify": verdict.to_json(),
             "passed": verdict.passed(),
         });
+        if let Some(key) = &fixture {
+            doc["cache"] = serde_json::json!({ "key": key, "hit": hit.is_some() });
+        }
         super::json::print("run", doc)?;
     } else {
         let summary = RunSummary {
@@ -295,4 +394,39 @@ fn write_env_file(file: &Path, lines: &[(&str, String)]) -> anyhow::Result<()> {
     f.write_all(text.as_bytes())
         .with_context(|| format!("writing --env-file {}", file.display()))?;
     Ok(())
+}
+
+/// The fixture-cache key of this job (see [`crate::fixture::key`]).
+fn cache_key(args: &RunArgs) -> anyhow::Result<String> {
+    let (config, _) = args.generate.config()?;
+    if config.timestamp.is_none() {
+        anyhow::bail!(
+            "--cache and --print-cache-key need --timestamp: without it each run makes another operation (its id and markers carry the time), so no cached store could ever be reused; pin one, e.g. --timestamp 2025-11-15T21:17:00Z"
+        );
+    }
+    let op = crate::config::OperationInfo::resolve(&config)?;
+    let home = crate::neo4j::NeoHome::locate(args.neo4j.neo4j_home.as_deref())?;
+    let version = home.version()?;
+    let database = crate::config::DatabaseName::for_import(&args.neo4j.database)?;
+    Ok(crate::fixture::key(
+        &config,
+        &op,
+        &version,
+        database.as_str(),
+    )?)
+}
+
+fn open_cache(dir: &Path, max_size: &str) -> anyhow::Result<Cache> {
+    let dir = if dir.as_os_str().is_empty() {
+        Cache::default_dir().context(
+            "--cache: neither XDG_CACHE_HOME nor HOME is set, so there is no default cache directory; pass --cache DIR",
+        )?
+    } else {
+        dir.to_path_buf()
+    };
+    let bytes = crate::import::size_bytes(max_size);
+    if bytes == 0 {
+        anyhow::bail!("--cache-max-size {max_size}: pass a size such as 10G, 512m or 2048k");
+    }
+    Ok(Cache::open(&dir, bytes)?)
 }

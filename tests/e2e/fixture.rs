@@ -210,3 +210,102 @@ fn env_file_hands_the_kept_server_to_the_next_ci_step() {
         String::from_utf8_lossy(&stop.stderr)
     );
 }
+
+/// `run` of the mini baseline with a pinned timestamp and `extra` flags; its JSON document.
+fn mini_run(out: &Path, extra: &[&str]) -> serde_json::Value {
+    let o = crate::common::small_run()
+        .args(["--scale-factor", "3", "--timestamp", "2025-11-15T21:17:00Z"])
+        .arg("--baseline")
+        .arg(crate::common::mini_baseline())
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn print_key(extra: &[&str]) -> String {
+    let o = tenantgen()
+        .args([
+            "run",
+            "--scale-factor",
+            "3",
+            "--timestamp",
+            "2025-11-15T21:17:00Z",
+        ])
+        .arg("--baseline")
+        .arg(crate::common::mini_baseline())
+        .args(extra)
+        .arg("--print-cache-key")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// The digest of the kept server's graph in `doc`; stops the server.
+fn digest_and_stop(doc: &serde_json::Value) -> crate::common::GraphDigest {
+    let digest = crate::common::graph_digest(&local_client(doc["uri"].as_str().unwrap()));
+    let o = tenantgen()
+        .arg("stop")
+        .arg(doc["instance"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    digest
+}
+
+#[test]
+fn cache_hit_gives_the_graph_of_the_miss_and_a_damaged_entry_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("job");
+    let key = print_key(&[]);
+    assert_eq!(key.len(), 16, "{key}");
+    let cache_args = ["--cache", cache.to_str().unwrap(), "--keep-running"];
+
+    let miss = mini_run(&out, &cache_args);
+    assert_eq!(
+        miss["cache"]["key"],
+        key.as_str(),
+        "the printed key is the one used"
+    );
+    assert_eq!(miss["cache"]["hit"], false);
+    assert!(miss["stages"]["import"].is_number());
+    let entry = cache.join(&key);
+    assert!(entry.join(tenantgen::fixture::MARKER).is_file());
+    let before = digest_and_stop(&miss);
+
+    let hit = mini_run(&out, &cache_args);
+    assert_eq!(hit["cache"]["hit"], true, "{hit:#}");
+    assert!(hit["stages"]["import"].is_null() && hit["stages"]["generate"].is_null());
+    assert!(hit["stages"]["restore"].is_number());
+    assert_eq!(hit["passed"], true);
+    crate::json::check_document(&hit, "run", "run-cached");
+    let after = digest_and_stop(&hit);
+    assert_eq!(before.diff(&after), "", "a hit restores the same graph");
+
+    // A changed input (the seed) is another key.
+    assert_ne!(print_key(&["--seed", "7"]), key);
+
+    // A damaged entry: detected, removed and rebuilt by the same run.
+    let marker: tenantgen::fixture::Entry =
+        serde_json::from_str(&fs::read_to_string(entry.join(tenantgen::fixture::MARKER)).unwrap())
+            .unwrap();
+    let (rel, _, _) = marker
+        .files
+        .iter()
+        .find(|f| f.0.starts_with("store/databases/") && f.1 > 0)
+        .unwrap();
+    let damaged = entry.join(rel);
+    let mut bytes = fs::read(&damaged).unwrap();
+    bytes[0] ^= 0xFF;
+    fs::write(&damaged, &bytes).unwrap();
+    let rebuilt = mini_run(&out, &["--cache", cache.to_str().unwrap()]);
+    assert_eq!(rebuilt["cache"]["hit"], false, "a damaged entry misses");
+    assert_eq!(rebuilt["passed"], true);
+    assert_ne!(fs::read(&damaged).unwrap(), bytes, "rebuilt");
+    assert!(entry.join(tenantgen::fixture::MARKER).is_file());
+}
