@@ -132,7 +132,7 @@ pub fn stop(args: StopArgs, _global: Global) -> anyhow::Result<ExitCode> {
         ))?;
         return Ok(ExitCode::SUCCESS);
     };
-    stop_process(holder.pid)
+    stop_process(holder.pid, &args.dir)
         .with_context(|| format!("stopping the server on {}", args.dir.display()))?;
     let _ = std::fs::remove_file(args.dir.join("run/neo4j.pid"));
     crate::neo4j::finish_pending_archive(&args.dir.join("run"));

@@ -107,7 +107,7 @@ pub fn prepare(home: &NeoHome, kind: Kind) -> Option<Launch> {
         let _ = fs::remove_file(&archive);
         let _ = fs::remove_file(sum_path(&archive));
         note(format!(
-            "class-data archive {} did not match its checksum: removed it; this start builds a new one",
+            "class-data archive {} is damaged (it does not match its checksum): removed it; this start builds a new one",
             archive.display()
         ));
     }
@@ -130,7 +130,8 @@ pub fn finish(part: &Path, archive: &Path) {
     let Ok(bytes) = fs::read(part) else {
         return;
     };
-    if bytes.is_empty() {
+    if !bytes.starts_with(&DYNAMIC_MAGIC) {
+        // Empty, or cut short: the JVM writes the header last.
         let _ = fs::remove_file(part);
         return;
     }
@@ -172,6 +173,11 @@ pub fn finish_pending(run_dir: &Path) {
 
 const PENDING: &str = "cds.pending";
 
+/// Whether the server of this instance is to write an archive when it exits.
+pub fn is_pending(run_dir: &Path) -> bool {
+    run_dir.join(PENDING).is_file()
+}
+
 fn is_ours(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
         (n.starts_with("server-") || n.starts_with("admin-")) && n.contains(".jsa")
@@ -190,8 +196,12 @@ fn intact(archive: &Path) -> bool {
     let Ok(want) = fs::read_to_string(sum_path(archive)) else {
         return false;
     };
-    fs::read(archive).is_ok_and(|bytes| checksum(&bytes) == want)
+    fs::read(archive)
+        .is_ok_and(|bytes| bytes.starts_with(&DYNAMIC_MAGIC) && checksum(&bytes) == want)
 }
+
+/// The first bytes of a dynamic archive (HotSpot's `CDS_DYNAMIC_ARCHIVE_MAGIC`, little-endian).
+const DYNAMIC_MAGIC: [u8; 4] = [0xa8, 0xab, 0x0b, 0xf0];
 
 /// Removes this kind's archives of this home under another key (stale: Java or jars changed)
 /// and `.part` files their JVM never finished.
@@ -327,12 +337,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let archive = tmp.path().join("server-0000-1.jsa");
         let part = tmp.path().join("server-0000-1.jsa.1-2.part");
-        fs::write(&part, b"class data").unwrap();
+        fs::write(&part, [&DYNAMIC_MAGIC[..], b"class data"].concat()).unwrap();
         finish(&part, &archive);
         assert!(!part.exists());
         assert!(intact(&archive));
-        fs::write(&archive, b"class dat!").unwrap();
+        fs::write(&archive, [&DYNAMIC_MAGIC[..], b"class dat!"].concat()).unwrap();
         assert!(!intact(&archive), "same size, other bytes");
+        // Cut short (no header yet): never moved into place.
+        let cut = tmp.path().join("server-0000-1.jsa.5-6.part");
+        fs::write(&cut, [0u8; 64]).unwrap();
+        finish(&cut, &tmp.path().join("server-0000-2.jsa"));
+        assert!(!tmp.path().join("server-0000-2.jsa").exists() && !cut.exists());
         // A JVM that wrote nothing leaves nothing.
         finish(&tmp.path().join("server-0000-1.jsa.3-4.part"), &archive);
         assert!(archive.exists());

@@ -227,7 +227,8 @@ impl Server {
 
     fn kill(&self, child: &mut Child) -> Result<()> {
         let pid = child.id();
-        terminate(pid, || match child.try_wait() {
+        let timeout = stop_timeout(self.pid_file.parent());
+        terminate(pid, timeout, || match child.try_wait() {
             Ok(Some(_)) => Ok(true),
             Ok(None) => Ok(false),
             Err(e) => Err(e.to_string()),
@@ -241,9 +242,22 @@ impl Server {
 }
 
 /// Stops a server that is not this process's child (one a kept `run` or `tenantgen start`
-/// left running): SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns once it is gone.
-pub fn stop_process(pid: u32) -> Result<()> {
-    terminate(pid, || Ok(!alive(pid)))
+/// left running on the instance `dir`): SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns
+/// once it is gone.
+pub fn stop_process(pid: u32, dir: &Path) -> Result<()> {
+    terminate(pid, stop_timeout(Some(&dir.join("run"))), || {
+        Ok(!alive(pid))
+    })
+}
+
+/// [`STOP_TIMEOUT`], or four times that while the server is to write its class-data archive
+/// at exit (a minute or more on a busy machine): a SIGKILL would cost the archive.
+fn stop_timeout(run_dir: Option<&Path>) -> Duration {
+    if run_dir.is_some_and(cds::is_pending) {
+        STOP_TIMEOUT * 4
+    } else {
+        STOP_TIMEOUT
+    }
 }
 
 /// Whether `pid` runs (a zombie waiting for its parent does not).
@@ -257,8 +271,12 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// SIGTERM, wait for `gone`, SIGKILL after [`STOP_TIMEOUT`].
-fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, String>) -> Result<()> {
+/// SIGTERM, wait for `gone`, SIGKILL after `timeout`.
+fn terminate(
+    pid: u32,
+    timeout: Duration,
+    mut gone: impl FnMut() -> std::result::Result<bool, String>,
+) -> Result<()> {
     let stop_err = |detail: String| Neo4jError::Stop { pid, detail };
     let signal = |sig| {
         // SAFETY: kill takes plain integers; a process that is gone only makes it fail.
@@ -268,7 +286,7 @@ fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, Strin
         return Ok(());
     }
     signal(libc::SIGTERM);
-    let deadline = Instant::now() + STOP_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if gone().map_err(stop_err)? {
             return Ok(());
@@ -278,7 +296,7 @@ fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, Strin
     if signal(libc::SIGKILL) != 0 && !gone().map_err(stop_err)? {
         return Err(stop_err(format!(
             "SIGKILL after {} s failed: {}",
-            STOP_TIMEOUT.as_secs(),
+            timeout.as_secs(),
             std::io::Error::last_os_error()
         )));
     }

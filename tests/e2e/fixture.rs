@@ -113,15 +113,17 @@ fn archives_are_built_used_and_a_damaged_or_unusable_one_never_fails_a_start() {
     fs::write(server, &bytes).unwrap();
     let stderr = start_and_stop(&inst, &home, &cache);
     assert!(
-        stderr.contains("did not match its checksum"),
+        stderr.contains("does not match its checksum"),
         "a note says so:\n{stderr}"
     );
     assert!(checksum_matches(server), "rebuilt at stop");
     assert_ne!(fs::read(server).unwrap(), bytes);
 
-    // Unusable for the JVM (garbage with a matching checksum): it is ignored, the start works.
+    // Unusable for the JVM (the archive's first bytes, then garbage, with a matching checksum):
+    // the JVM ignores it, the start works.
     fs::remove_file(server).unwrap();
-    let garbage = vec![7u8; 4096];
+    let mut garbage = vec![7u8; 4096];
+    garbage[..4].copy_from_slice(&[0xa8, 0xab, 0x0b, 0xf0]);
     fs::write(server, &garbage).unwrap();
     fs::write(
         server.with_extension("jsa.xxh3"),
