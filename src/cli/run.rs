@@ -84,6 +84,16 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         quiet: global.quiet || json,
     };
 
+    // The key says what a run would make: nothing is checked or run for it.
+    let fixture = if args.cache.is_some() || args.print_cache_key {
+        Some(cache_key(&args)?)
+    } else {
+        None
+    };
+    if args.print_cache_key {
+        out(&format!("{}\n", fixture.as_deref().unwrap_or_default()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(file) = &args.env_file {
         check_env_file(file)?;
     }
@@ -109,15 +119,6 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         timed("export", t);
     }
 
-    let fixture = if args.cache.is_some() || args.print_cache_key {
-        Some(cache_key(&args)?)
-    } else {
-        None
-    };
-    if args.print_cache_key {
-        out(&format!("{}\n", fixture.as_deref().unwrap_or_default()))?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let cache = match &args.cache {
         Some(dir) => Some(open_cache(dir, &args.cache_max_size)?),
         None => None,
@@ -167,13 +168,24 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         None => args.neo4j.config(&out_dir, true)?,
     };
     cfg.progress = !quiet.quiet;
-    let generated = crate::interrupt::note(format!(
-        "{out} is generated and complete; {inst} {state}: import it with `tenantgen import {out} --data-dir {inst}{overwrite}`",
-        out = out_dir.display(),
-        inst = cfg.instance_dir.display(),
-        state = if cfg.instance_dir.exists() { "is as it was" } else { "was not created" },
-        overwrite = if cfg.instance_dir.exists() { " --overwrite" } else { "" },
-    ));
+    let state = if cfg.instance_dir.exists() {
+        "is as it was"
+    } else {
+        "was not created"
+    };
+    let generated = crate::interrupt::note(match &hit {
+        Some((dir, _)) => format!(
+            "the cached fixture {} is as it was; {inst} {state}: run the same command again",
+            dir.display(),
+            inst = cfg.instance_dir.display(),
+        ),
+        None => format!(
+            "{out} is generated and complete; {inst} {state}: import it with `tenantgen import {out} --data-dir {inst}{overwrite}`",
+            out = out_dir.display(),
+            inst = cfg.instance_dir.display(),
+            overwrite = if cfg.instance_dir.exists() { " --overwrite" } else { "" },
+        ),
+    });
     let done = import(&cfg).with_context(|| format!("importing {}", out_dir.display()))?;
     super::note_cleaned(quiet, &done.cleaned);
     super::note_kept(quiet, &done, cfg.reset_instance);
@@ -203,7 +215,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     };
     let _imported = crate::interrupt::note(format!(
         "{out} is imported into {inst} (complete, not verified; the server was stopped): start it with `tenantgen start {inst}` and check it with `tenantgen verify {out} --uri URI`",
-        out = out_dir.display(),
+        out = cfg.dir.display(),
         inst = done.instance.dir().display()
     ));
 
@@ -429,4 +441,32 @@ fn open_cache(dir: &Path, max_size: &str) -> anyhow::Result<Cache> {
         anyhow::bail!("--cache-max-size {max_size}: pass a size such as 10G, 512m or 2048k");
     }
     Ok(Cache::open(&dir, bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_appends_and_names_the_password_only_with_auth() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("ci.env");
+        std::fs::write(&file, "KEPT=1\n").unwrap();
+        let local = ConnectionSettings::local("bolt://127.0.0.1:7");
+        let lines = env_lines("bolt://127.0.0.1:7", &local, "neo4j", 42, tmp.path());
+        write_env_file(&file, &lines).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("KEPT=1\nNEO4J_URI=bolt://127.0.0.1:7\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nNEO4J_PID=42\n") && !text.contains("NEO4J_PASSWORD"));
+        let mut auth = local.clone();
+        auth.password = Secret::new("s3cret");
+        let lines = env_lines("bolt://127.0.0.1:7", &auth, "neo4j", 42, tmp.path());
+        assert!(lines.contains(&("NEO4J_PASSWORD", "s3cret".to_string())));
+        let broken = [("NEO4J_PASSWORD", "a\nb".to_string())];
+        assert!(write_env_file(&file, &broken).is_err());
+        assert!(check_env_file(&tmp.path().join("missing/ci.env")).is_err());
+    }
 }
