@@ -119,6 +119,17 @@ pub struct ImportConfig {
     pub pagecache: String,
     /// Show the importer's progress on stderr (when it is a terminal).
     pub progress: bool,
+    /// Restore this store instead of running neo4j-admin (a fixture-cache hit; `dir` then
+    /// holds only the manifest).
+    pub restore: Option<Restore>,
+}
+
+/// A store imported before (by a run with the same inputs): `store/databases/<db>` and
+/// `store/transactions/<db>`, and the property count its import reported.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    pub store: PathBuf,
+    pub properties: u64,
 }
 
 impl ImportConfig {
@@ -139,6 +150,7 @@ impl ImportConfig {
             server_heap: "auto".into(),
             pagecache: "auto".into(),
             progress: false,
+            restore: None,
         }
     }
 }
@@ -223,7 +235,9 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         if let Some(e) = shards::single(&cfg.dir, &manifest) {
             return Err(e.into());
         }
-        check_files(&resolve(&cfg.dir)?, &manifest)?;
+        if cfg.restore.is_none() {
+            check_files(&resolve(&cfg.dir)?, &manifest)?;
+        }
         (manifest, None)
     } else {
         let combined = shards::combine(&cfg.shards)?;
@@ -296,7 +310,11 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             relationships: want_rels,
         },
     };
-    let report = match staged.import(&home, &req) {
+    let imported = match &cfg.restore {
+        Some(r) => restore(r, &staged, &cfg.database, want_nodes, want_rels),
+        None => staged.import(&home, &req),
+    };
+    let report = match imported {
         Ok(r) => r,
         Err(mut e) => {
             // Stopped by an interrupt: the handler removes the staging directory, log and all.
@@ -395,6 +413,35 @@ fn keep_manifest(instance: &Path, combined: Option<&Combined>) -> Result<(), Imp
     Ok(())
 }
 
+/// Copies a cached store into the staging instance, as neo4j-admin would have written it.
+fn restore(
+    r: &Restore,
+    staged: &Instance,
+    database: &str,
+    nodes: u64,
+    relationships: u64,
+) -> Result<ImportReport, Neo4jError> {
+    let started = Instant::now();
+    for sub in ["databases", "transactions"] {
+        let from = r.store.join(sub).join(database);
+        let to = staged.data_dir().join(sub).join(database);
+        if from.is_dir() {
+            crate::fixture::copy_tree(&from, &to).map_err(|e| Neo4jError::Io {
+                what: "cannot restore the cached store",
+                path: from.clone(),
+                error: std::io::Error::other(e.to_string()),
+            })?;
+        }
+    }
+    Ok(ImportReport {
+        nodes,
+        relationships,
+        properties: r.properties,
+        log: String::new(),
+        elapsed: started.elapsed(),
+    })
+}
+
 /// Opens the kept instance and writes the settings the user gave explicitly (an "auto" size or
 /// a missing `--port` changes nothing). The default database is set only while no system
 /// database has fixed it ([`target`] refused a different one).
@@ -423,7 +470,7 @@ fn keep_settings(cfg: &ImportConfig, jvm_flags: Option<String>) -> Result<Instan
 }
 
 /// Bytes in a Neo4j memory setting (`768m`, `1g`, `1024k`, `2G`); 0 when unreadable.
-fn size_bytes(s: &str) -> u64 {
+pub fn size_bytes(s: &str) -> u64 {
     let s = s.trim();
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = digits.parse().unwrap_or(0);

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod cypher;
 pub mod export;
+pub mod fixture;
 pub mod format;
 pub mod generate;
 pub mod import;

@@ -166,6 +166,7 @@ pub fn run(args: ImportArgs, global: Global) -> anyhow::Result<ExitCode> {
     };
     super::note_cleaned(quiet, &done.cleaned);
     super::note_kept(quiet, &done, cfg.reset_instance);
+    super::note_archives(quiet);
     if args.json {
         super::json::print(
             "import",

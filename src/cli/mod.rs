@@ -228,6 +228,14 @@ pub fn info(global: Global, text: &str) {
     }
 }
 
+/// Says once what became of the JVMs' class-data archives when it costs speed (skipped, or
+/// rebuilt after damage).
+pub fn note_archives(global: Global) {
+    for text in crate::neo4j::archive_notes() {
+        info(global, &format!("note: {text}"));
+    }
+}
+
 /// Notes the leftovers of interrupted runs that a stage removed.
 pub fn note_cleaned(global: Global, cleaned: &[std::path::PathBuf]) {
     for p in cleaned {

@@ -72,6 +72,9 @@ pub fn start(args: StartArgs, global: Global) -> anyhow::Result<ExitCode> {
     let server = instance
         .start_showing_progress(&home, !global.quiet && !args.json)
         .with_context(|| format!("starting Neo4j on {}", args.dir.display()))?;
+    super::note_archives(Global {
+        quiet: global.quiet || args.json,
+    });
     let pid = server.pid();
     let uri = server.keep();
     report_running(&args, &instance, &uri, pid, false)
@@ -129,9 +132,10 @@ pub fn stop(args: StopArgs, _global: Global) -> anyhow::Result<ExitCode> {
         ))?;
         return Ok(ExitCode::SUCCESS);
     };
-    stop_process(holder.pid)
+    stop_process(holder.pid, &args.dir)
         .with_context(|| format!("stopping the server on {}", args.dir.display()))?;
     let _ = std::fs::remove_file(args.dir.join("run/neo4j.pid"));
+    crate::neo4j::finish_pending_archive(&args.dir.join("run"));
     if args.json {
         return super::json::print(
             "stop",

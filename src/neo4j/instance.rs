@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use super::admin_progress::{AdminProgress, ImportTotals};
-use super::{describe_status, io_err, Neo4jError, NeoHome, Result, TAIL_LINES};
+use super::{cds, describe_status, io_err, Neo4jError, NeoHome, Result, TAIL_LINES};
 use crate::report::Bar;
 
 /// How to lay out an [`Instance`].
@@ -370,19 +370,25 @@ impl Instance {
         heap: &str,
         jvm_flags: Option<&str>,
         log: &Path,
-    ) -> Result<Command> {
+        kind: cds::Kind,
+    ) -> Result<(Command, Option<cds::Launch>)> {
         let out = fs::File::create(log).map_err(io_err("cannot create", log))?;
         let err = out.try_clone().map_err(io_err("cannot reopen", log))?;
+        let archive = cds::prepare(home, kind);
+        let flags: Vec<&str> = jvm_flags
+            .into_iter()
+            .chain(archive.as_ref().map(|a| a.flags.as_str()))
+            .collect();
         let mut command = Command::new(program);
         command
             .env("NEO4J_HOME", &home.path)
             .env("NEO4J_CONF", self.conf_dir())
             .env("HEAP_SIZE", heap)
-            .envs(jvm_flags.map(|f| ("JAVA_TOOL_OPTIONS", f)))
+            .envs((!flags.is_empty()).then(|| ("JAVA_TOOL_OPTIONS", flags.join(" "))))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        Ok(command)
+        Ok((command, archive))
     }
 
     /// Whether `data/databases/<database>` exists (an import or a server start made it).
@@ -417,12 +423,13 @@ impl Instance {
         let report = self.report_file();
         let _ = fs::remove_file(&report);
         let log_path = self.logs_dir().join("import.log");
-        let mut admin = self.command(
+        let (mut admin, archive) = self.command(
             home,
             home.admin(),
             &req.heap,
             req.jvm_flags.as_deref(),
             &log_path,
+            cds::Kind::Admin,
         )?;
         let started = Instant::now();
         admin
@@ -452,6 +459,13 @@ impl Instance {
             }
         })?;
         let elapsed = started.elapsed();
+        if let Some((part, target)) = archive.and_then(|a| a.build) {
+            if status.success() {
+                cds::finish(&part, &target);
+            } else {
+                let _ = fs::remove_file(&part);
+            }
+        }
         let output = read_lossy(&log_path)?;
 
         if !status.success() {
@@ -491,7 +505,14 @@ impl Instance {
     pub fn dump(&self, home: &NeoHome, dir: &Path, heap: &str) -> Result<PathBuf> {
         let log_path = self.logs_dir().join("dump.log");
         let jvm = self.opts.jvm_flags.clone();
-        let mut admin = self.command(home, home.admin(), heap, jvm.as_deref(), &log_path)?;
+        let (mut admin, archive) = self.command(
+            home,
+            home.admin(),
+            heap,
+            jvm.as_deref(),
+            &log_path,
+            cds::Kind::Admin,
+        )?;
         admin
             .args(["database", "dump", &self.opts.database])
             .arg(format!("--to-path={}", dir.display()))
@@ -506,6 +527,13 @@ impl Instance {
             program: home.admin(),
             error,
         })?;
+        if let Some((part, target)) = archive.and_then(|a| a.build) {
+            if status.success() {
+                cds::finish(&part, &target);
+            } else {
+                let _ = fs::remove_file(&part);
+            }
+        }
         let file = dir.join(format!("{}.dump", self.opts.database));
         if !status.success() || !file.is_file() {
             let output = read_lossy(&log_path)?;

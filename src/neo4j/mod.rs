@@ -1,5 +1,5 @@
-//! The real Neo4j, in five parts: `home` finds a Neo4j home ([`NeoHome`]) and the pinned
-//! version; `instance` lays out a run directory with its own `neo4j.conf` ([`Instance`]) and runs
+//! The real Neo4j, in six parts: `home` finds a Neo4j home ([`NeoHome`]) and the pinned
+//! version; `cds` keeps the JVMs' class-data archives that make their starts faster; `instance` lays out a run directory with its own `neo4j.conf` ([`Instance`]) and runs
 //! `neo4j-admin database import full` on it ([`Instance::import`], [`ImportReport`]);
 //! `admin_progress` reads the importer's live progress ([`AdminProgress`]); `server`
 //! starts and stops the server as a child process ([`Server`]); `client` talks Bolt to it
@@ -9,12 +9,16 @@
 //! printed. The import directory itself (`import.args`, CSV) is `write`'s, not this module's.
 
 mod admin_progress;
+mod cds;
 mod client;
 mod home;
 mod instance;
 mod server;
 
 pub use admin_progress::{AdminProgress, ImportTotals};
+pub use cds::{
+    finish_pending as finish_pending_archive, take_notes as archive_notes, user_cache_dir,
+};
 pub use client::{Client, ConnectionSettings, Params, Retry, RetryError, Secret};
 pub use home::{default_home, neo4j_version, NeoHome};
 pub use instance::{

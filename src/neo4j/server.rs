@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use crate::report::Bar;
 
 use super::{
-    describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result, TAIL_LINES,
+    cds, describe_status, Client, ConnectionSettings, Instance, Neo4jError, NeoHome, Result,
+    TAIL_LINES,
 };
 
 /// How long [`Instance::start`] waits for Bolt to answer `RETURN 1`.
@@ -45,12 +46,16 @@ impl Instance {
             return Err(Neo4jError::PortInUse { port: self.port });
         }
         let log_path = self.logs_dir().join("console.log");
-        let mut command = self.command(
+        let run_dir = self.dir.join("run");
+        // A server kept earlier and stopped by other means left its archive pending.
+        cds::finish_pending(&run_dir);
+        let (mut command, archive) = self.command(
             home,
             home.server(),
             &self.opts.heap,
             self.opts.jvm_flags.as_deref(),
             &log_path,
+            cds::Kind::Server,
         )?;
         command.arg("console").current_dir(&self.dir);
         // SAFETY: setsid is async-signal-safe and touches no memory of this process. A session
@@ -68,8 +73,11 @@ impl Instance {
             program: home.server(),
             error,
         })?;
-        let pid_file = self.dir.join("run/neo4j.pid");
+        let pid_file = run_dir.join("neo4j.pid");
         let _ = fs::write(&pid_file, format!("{}\n", child.id()));
+        if let Some(build) = archive.and_then(|a| a.build) {
+            cds::record_pending(&run_dir, &build);
+        }
         let mut server = Server {
             interrupt: Some(crate::interrupt::stop_on_interrupt(
                 child.id(),
@@ -210,13 +218,17 @@ impl Server {
         };
         let stopped = self.kill(&mut child);
         let _ = fs::remove_file(&self.pid_file);
+        if let Some(run_dir) = self.pid_file.parent() {
+            cds::finish_pending(run_dir);
+        }
         self.interrupt = None;
         stopped
     }
 
     fn kill(&self, child: &mut Child) -> Result<()> {
         let pid = child.id();
-        terminate(pid, || match child.try_wait() {
+        let timeout = stop_timeout(self.pid_file.parent());
+        terminate(pid, timeout, || match child.try_wait() {
             Ok(Some(_)) => Ok(true),
             Ok(None) => Ok(false),
             Err(e) => Err(e.to_string()),
@@ -230,9 +242,22 @@ impl Server {
 }
 
 /// Stops a server that is not this process's child (one a kept `run` or `tenantgen start`
-/// left running): SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns once it is gone.
-pub fn stop_process(pid: u32) -> Result<()> {
-    terminate(pid, || Ok(!alive(pid)))
+/// left running on the instance `dir`): SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; returns
+/// once it is gone.
+pub fn stop_process(pid: u32, dir: &Path) -> Result<()> {
+    terminate(pid, stop_timeout(Some(&dir.join("run"))), || {
+        Ok(!alive(pid))
+    })
+}
+
+/// [`STOP_TIMEOUT`], or four times that while the server is to write its class-data archive
+/// at exit (a minute or more on a busy machine): a SIGKILL would cost the archive.
+fn stop_timeout(run_dir: Option<&Path>) -> Duration {
+    if run_dir.is_some_and(cds::is_pending) {
+        STOP_TIMEOUT * 4
+    } else {
+        STOP_TIMEOUT
+    }
 }
 
 /// Whether `pid` runs (a zombie waiting for its parent does not).
@@ -246,8 +271,12 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// SIGTERM, wait for `gone`, SIGKILL after [`STOP_TIMEOUT`].
-fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, String>) -> Result<()> {
+/// SIGTERM, wait for `gone`, SIGKILL after `timeout`.
+fn terminate(
+    pid: u32,
+    timeout: Duration,
+    mut gone: impl FnMut() -> std::result::Result<bool, String>,
+) -> Result<()> {
     let stop_err = |detail: String| Neo4jError::Stop { pid, detail };
     let signal = |sig| {
         // SAFETY: kill takes plain integers; a process that is gone only makes it fail.
@@ -257,7 +286,7 @@ fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, Strin
         return Ok(());
     }
     signal(libc::SIGTERM);
-    let deadline = Instant::now() + STOP_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if gone().map_err(stop_err)? {
             return Ok(());
@@ -267,7 +296,7 @@ fn terminate(pid: u32, mut gone: impl FnMut() -> std::result::Result<bool, Strin
     if signal(libc::SIGKILL) != 0 && !gone().map_err(stop_err)? {
         return Err(stop_err(format!(
             "SIGKILL after {} s failed: {}",
-            STOP_TIMEOUT.as_secs(),
+            timeout.as_secs(),
             std::io::Error::last_os_error()
         )));
     }

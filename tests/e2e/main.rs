@@ -6,6 +6,7 @@ mod common;
 mod environment;
 mod errors;
 mod export;
+mod fixture;
 mod generate;
 mod instance;
 mod json;
