@@ -575,7 +575,8 @@ fn name_resource_groups(
                     "ResourceGroup",
                 ),
             );
-        } else if seen.insert(id) {
+        } else if seen.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes())) {
+            // A 128-bit hash, not the id: millions of groups would hold hundreds of MB of ids.
             new.push(g as u32);
         }
     }
