@@ -359,24 +359,29 @@ impl Baseline {
             .any(|g| self.contains_id(&g.meta.id_space, id.as_bytes()))
     }
 
+    /// Property `key` of base resource `k` as text (`None` when its group has no such column
+    /// or the value is absent).
+    pub fn base_property(
+        &self,
+        k: usize,
+        key: &str,
+        fields: &mut Vec<Range<usize>>,
+    ) -> Option<String> {
+        let b = &self.bases[k];
+        let col = self.node_groups[b.group as usize].header.property(key)?;
+        let rec = self.base_record(b, fields);
+        let v = csvfmt::unescape(&rec[fields.get(col)?.clone()])?;
+        Some(String::from_utf8_lossy(&v).into_owned())
+    }
+
     /// The values of property `key` on the base resources with how many bases hold each, by
     /// value (absent values left out).
     pub fn real_resources_by(&self, key: &str) -> Vec<(String, u64)> {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         let mut fields = Vec::new();
-        for b in &self.bases {
-            let g = &self.node_groups[b.group as usize];
-            let Some(col) = g.header.property(key) else {
-                continue;
-            };
-            let rec = self.base_record(b, &mut fields);
-            if let Some(v) = fields
-                .get(col)
-                .and_then(|r| csvfmt::unescape(&rec[r.clone()]))
-            {
-                *counts
-                    .entry(String::from_utf8_lossy(&v).into_owned())
-                    .or_default() += 1;
+        for k in 0..self.bases.len() {
+            if let Some(v) = self.base_property(k, key, &mut fields) {
+                *counts.entry(v).or_default() += 1;
             }
         }
         counts.into_iter().collect()

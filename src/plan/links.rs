@@ -193,13 +193,8 @@ pub(super) fn referenced(
         return Ok(Vec::new());
     }
     let mut fields = Vec::new();
-    let text = |k: usize, key: &str, fields: &mut Vec<Range<usize>>| -> Option<String> {
-        let b = &baseline.bases[k];
-        let g = &baseline.node_groups[b.group as usize];
-        let col = g.header.property(key)?;
-        let rec = baseline.base_record(b, fields);
-        let v = csvfmt::unescape(&rec[fields.get(col)?.clone()])?;
-        Some(String::from_utf8_lossy(&v).into_owned())
+    let text = |k: usize, key: &str, fields: &mut Vec<Range<usize>>| {
+        baseline.base_property(k, key, fields)
     };
     let mut by_id: HashMap<String, u32> = HashMap::new();
     for k in 0..baseline.bases.len() {
@@ -553,17 +548,8 @@ impl PropertyIndex {
 
     /// The nodes base `k`'s properties name.
     fn lookup(&self, b: &Baseline, k: u32) -> Vec<u32> {
-        let base = &b.bases[k as usize];
-        let g = &b.node_groups[base.group as usize];
         let mut fields = Vec::new();
-        let rec = b.base_record(base, &mut fields);
-        let get = |name: &str| {
-            g.header
-                .property(name)
-                .and_then(|c| fields.get(c))
-                .and_then(|r| csvfmt::unescape(&rec[r.clone()]))
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-        };
+        let mut get = |name: &str| b.base_property(k as usize, name, &mut fields);
         match self.kind.label {
             RESOURCE_GROUP => {
                 let Some(rg) = get("resource_group").map(|v| v.to_lowercase()) else {

@@ -117,10 +117,6 @@ pub fn first_owned(links: u64, owners: u64, i: u64) -> u64 {
     }
 }
 
-fn same_types(a: &str, b: &str) -> bool {
-    topology::same_type(a, b)
-}
-
 /// The rules of `t` with rows counts `counts`: the file's rules in order (each taking the
 /// cardinality and `same` of the built-in rule for its two types when it gives none), then the
 /// built-in rules for type pairs the file does not mention. `builtin` false (ATG-compatible
@@ -130,19 +126,13 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
     let entry_of = |ty: &str| {
         t.resources
             .iter()
-            .position(|r| same_types(&r.type_name, ty))
+            .position(|r| topology::same_type(&r.type_name, ty))
     };
     let builtins: &[RelationshipRule] = if builtin { topology::builtin() } else { &[] };
-    let pair_builtin = |s: &str, d: &str| -> Option<(usize, bool)> {
-        builtins.iter().enumerate().find_map(|(b, r)| {
-            if same_types(&r.source_type, s) && same_types(&r.target_type, d) {
-                Some((b, false))
-            } else if same_types(&r.source_type, d) && same_types(&r.target_type, s) {
-                Some((b, true))
-            } else {
-                None
-            }
-        })
+    let pair_builtin = |s: &str, d: &str| {
+        topology::builtin_between(s, d)
+            .filter(|_| builtin)
+            .map(|(b, _, reversed)| (b, reversed))
     };
     let mut top = Topology {
         parents: vec![None; counts.len()],
