@@ -215,8 +215,9 @@ impl Baseline {
         Ok(b)
     }
 
-    /// Calls `f(file, offset, start, end)` for every record of relationship group `g`.
-    fn for_each_rel(&self, g: usize, mut f: impl FnMut(u16, u64, u32, u32)) {
+    /// Calls `f(file, offset, start, end, raw start field, raw end field)` for every record of
+    /// relationship group `g` whose ends are indexed.
+    pub fn for_each_rel(&self, g: usize, mut f: impl FnMut(u16, u64, u32, u32, &[u8], &[u8])) {
         let data = &self.rel_groups[g];
         let (Some(ss), Some(es)) = (
             self.space(&data.meta.start_space),
@@ -230,14 +231,12 @@ impl Baseline {
             let mut pos = 0;
             while pos < bytes.len() {
                 let next = csvfmt::split_record(bytes, pos, &mut fields);
-                let id = |c: usize| {
-                    fields
-                        .get(c)
-                        .and_then(|r| csvfmt::unescape(&bytes[r.clone()]))
-                };
-                if let (Some(s), Some(e)) = (id(data.start_col), id(data.end_col)) {
-                    if let (Some(s), Some(e)) = (self.lookup(ss, &s), self.lookup(es, &e)) {
-                        f(fi as u16, pos as u64, s, e);
+                let raw = |c: usize| fields.get(c).map(|r| &bytes[r.clone()]);
+                if let (Some(rs), Some(re)) = (raw(data.start_col), raw(data.end_col)) {
+                    if let (Some(s), Some(e)) = (csvfmt::unescape(rs), csvfmt::unescape(re)) {
+                        if let (Some(s), Some(e)) = (self.lookup(ss, &s), self.lookup(es, &e)) {
+                            f(fi as u16, pos as u64, s, e, rs, re);
+                        }
                     }
                 }
                 pos = next.max(pos + 1);
@@ -261,7 +260,7 @@ impl Baseline {
             if self.rel_groups[g].meta.rel_type != "SCAN_SOURCE_NODE" {
                 continue;
             }
-            self.for_each_rel(g, |_, _, s, e| {
+            self.for_each_rel(g, |_, _, s, e, _, _| {
                 let original = |n: u32| self.nodes[n as usize].flags & flags::ORIGINAL != 0;
                 let (base, twin) = if original(s) { (e, s) } else { (s, e) };
                 if let (true, Some(&k)) = (original(twin), base_of.get(&base)) {
@@ -288,7 +287,7 @@ impl Baseline {
             if self.rel_groups[g].meta.rel_type == "SCAN_SOURCE_NODE" {
                 continue;
             }
-            self.for_each_rel(g, |file, offset, s, e| {
+            self.for_each_rel(g, |file, offset, s, e, _, _| {
                 let (ts, te) = (twins.get(&s), twins.get(&e));
                 if ts.is_none() && te.is_none() {
                     return;
@@ -396,7 +395,7 @@ impl Baseline {
             if self.rel_groups[g].meta.rel_type != "CONTAINS" {
                 continue;
             }
-            self.for_each_rel(g, |_, _, s, _| {
+            self.for_each_rel(g, |_, _, s, _, _, _| {
                 let sg = &self.node_groups[self.nodes[s as usize].group as usize];
                 if sg.meta.labels.iter().any(|l| l == "ResourceGroup") {
                     groups.insert(s);

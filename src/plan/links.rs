@@ -408,27 +408,8 @@ impl<'b> Resolver<'b> {
     /// `rel_type` whose ends are indexed.
     fn for_each_edge(&self, rel_type: &str, mut f: impl FnMut(u32, u32, &[u8], &[u8])) {
         let b = self.baseline;
-        let mut fields = Vec::new();
-        for g in b.rel_groups.iter().filter(|g| g.meta.rel_type == rel_type) {
-            let (Some(ss), Some(es)) = (b.space(&g.meta.start_space), b.space(&g.meta.end_space))
-            else {
-                continue;
-            };
-            for file in &g.files {
-                let bytes = file.bytes();
-                for_each_record(bytes, &mut fields, |fields| {
-                    let raw = |col: usize| fields.get(col).map(|r| &bytes[r.clone()]);
-                    let (Some(rs), Some(re)) = (raw(g.start_col), raw(g.end_col)) else {
-                        return;
-                    };
-                    let (Some(s), Some(e)) = (csvfmt::unescape(rs), csvfmt::unescape(re)) else {
-                        return;
-                    };
-                    if let (Some(s), Some(e)) = (b.lookup(ss, &s), b.lookup(es, &e)) {
-                        f(s, e, rs, re);
-                    }
-                });
-            }
+        for g in (0..b.rel_groups.len()).filter(|&g| b.rel_groups[g].meta.rel_type == rel_type) {
+            b.for_each_rel(g, |_, _, s, e, rs, re| f(s, e, rs, re));
         }
     }
 }
