@@ -117,6 +117,10 @@ pub struct RelGroupData {
     pub end_col: usize,
 }
 
+/// The relationship from an abstracted resource to its `:Original` twin: never copied, it is how
+/// a base's twin is found.
+pub const SCAN_SOURCE_NODE: &str = "SCAN_SOURCE_NODE";
+
 /// A node's flags.
 pub mod flags {
     pub const SYNTHETIC: u8 = 1;
@@ -257,7 +261,7 @@ impl Baseline {
             .collect();
         let mut twins = HashMap::new();
         for g in 0..self.rel_groups.len() {
-            if self.rel_groups[g].meta.rel_type != "SCAN_SOURCE_NODE" {
+            if self.rel_groups[g].meta.rel_type != SCAN_SOURCE_NODE {
                 continue;
             }
             self.for_each_rel(g, |_, _, s, e, _, _| {
@@ -284,7 +288,7 @@ impl Baseline {
             .collect();
         let mut lifted = Vec::new();
         for g in 0..self.rel_groups.len() {
-            if self.rel_groups[g].meta.rel_type == "SCAN_SOURCE_NODE" {
+            if self.rel_groups[g].meta.rel_type == SCAN_SOURCE_NODE {
                 continue;
             }
             self.for_each_rel(g, |file, offset, s, e, _, _| {
@@ -727,7 +731,7 @@ impl Baseline {
                 end_col,
                 start_space: self.space(&meta.start_space).unwrap_or(u16::MAX),
                 end_space: self.space(&meta.end_space).unwrap_or(u16::MAX),
-                copyable: meta.rel_type != "SCAN_SOURCE_NODE",
+                copyable: meta.rel_type != SCAN_SOURCE_NODE,
             };
             let mut files = Vec::new();
             for (fi, entry) in meta.files.iter().enumerate() {
