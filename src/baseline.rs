@@ -7,7 +7,7 @@
 //! Everything is checked while indexing (header syntax, record width, typed values, duplicate
 //! ids, dangling relationship ends), and every error names the file and line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -183,8 +183,8 @@ pub struct Baseline {
     spaces: Vec<String>,
     pub bases: Vec<BaseResource>,
     pub base_edges: Vec<BaseEdge>,
-    /// The base (index into `bases`) of each `:Original` twin linked to one by
-    /// `SCAN_SOURCE_NODE`.
+    /// The base (index into `bases`) of each `:Original` twin: linked to it by
+    /// `SCAN_SOURCE_NODE`, or named by its `original_id`.
     pub twins: HashMap<u32, u32>,
     /// The baseline graph's own counts.
     pub counts: Expected,
@@ -248,7 +248,8 @@ impl Baseline {
         }
     }
 
-    /// Finds the `:Original` twins of the bases and the edges between twins (or a twin and a
+    /// Finds the `:Original` twins of the bases (by `SCAN_SOURCE_NODE`, else by `original_id`)
+    /// and the edges between twins (or a twin and a
     /// base) that the bases themselves lack: in a scanned tenant most resource-to-resource
     /// edges (VM → NIC, subnet → NIC, VM → disk) hang on the twins. They are added to
     /// `base_edges` marked `via_twin`, each base pair and type once.
@@ -271,6 +272,31 @@ impl Baseline {
                     twins.entry(twin).or_insert(k);
                 }
             });
+        }
+        // A scanned tenant links few bases by SCAN_SOURCE_NODE, but every abstracted resource
+        // names its twin's Azure id in `original_id`.
+        let original_spaces: BTreeSet<u16> = self
+            .node_groups
+            .iter()
+            .filter(|g| g.is_original)
+            .filter_map(|g| self.space(&g.meta.id_space))
+            .collect();
+        let linked: std::collections::HashSet<u32> = twins.values().copied().collect();
+        let mut fields = Vec::new();
+        for k in 0..self.bases.len() {
+            if linked.contains(&(k as u32)) {
+                continue;
+            }
+            let Some(oid) = self.base_property(k, "original_id", &mut fields) else {
+                continue;
+            };
+            let twin = original_spaces
+                .iter()
+                .filter_map(|&sp| self.lookup(sp, oid.as_bytes()))
+                .find(|&n| self.nodes[n as usize].flags & flags::ORIGINAL != 0);
+            if let Some(t) = twin {
+                twins.entry(t).or_insert(k as u32);
+            }
         }
         if twins.is_empty() {
             self.twins = twins;

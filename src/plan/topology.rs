@@ -149,6 +149,14 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
             });
         };
         let inherited = pair_builtin(&rule.source_type, &rule.target_type);
+        if rule.max.is_some() && rule.cardinality.is_none() && inherited.is_none() {
+            return Err(PlanError::Other {
+                message: format!(
+                    "{}: relationships[{k}].max relies on the built-in rule's cardinality, which `config.topology: none` turns off: write `cardinality: one_to_many` or `many_to_one`",
+                    t.path.display()
+                ),
+            });
+        }
         if let Some((b, _)) = inherited {
             covered[b] = true;
         }

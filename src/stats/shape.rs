@@ -2,13 +2,14 @@
 //! connected, reachable from its subscriptions, NICs owned by one VM, owners and owned in one
 //! region and resource group, subnets in one VNet, resources spread over subscriptions and
 //! resource groups mixing types the way the real part does. Each figure is a count over the
-//! synthetic abstracted resources (optionally of one operation) and the real ones it is set
-//! against; what the figures should be is the caller's business (the e2e tests and benchmarks
-//! state their bars). The words are [`crate::cypher`]'s.
+//! synthetic abstracted resources (optionally of one operation) and the real tenant it is set
+//! against: its scanned `:Original` layer where the graph has one (a scanned tenant keeps its
+//! hierarchy and resource-to-resource edges there). What the figures should be is the caller's
+//! business (the e2e tests and benchmarks state their bars). The words are [`crate::cypher`]'s.
 
 use serde::Serialize;
 
-use crate::cypher::{abstracted, real, synthetic};
+use crate::cypher::{abstracted, quote, real_abstracted, synthetic, ORIGINAL};
 use crate::neo4j::{Client, Neo4jError};
 
 /// Azure's type names of the resources the ownership figures look at (compared in lower case).
@@ -34,7 +35,7 @@ pub struct Figure {
     pub whole: Option<i64>,
     /// The figure: a share in 0..=1, a deviation, or a median.
     pub value: Option<f64>,
-    /// The same figure over the real abstracted resources.
+    /// The same figure over the real tenant (see [`Shape::real_layer`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub real: Option<f64>,
 }
@@ -58,6 +59,10 @@ pub struct Shape {
     /// The operation the figures are scoped to (all synthetic resources when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
+    /// Which nodes the `real` column is computed over: `original` (the scanned `:Original`
+    /// layer, where a scanned tenant keeps its hierarchy and resource-to-resource edges) when the
+    /// graph has one, else `abstracted` (the real abstracted resources).
+    pub real_layer: &'static str,
     pub figures: Vec<Figure>,
 }
 
@@ -109,7 +114,10 @@ impl Shape {
         if let Some(op) = &self.operation_id {
             out.push_str(&format!(" of operation {op}"));
         }
-        out.push('\n');
+        out.push_str(match self.real_layer {
+            "original" => "; real = the scanned tenant (its :Original resources)\n",
+            _ => "; real = the real abstracted resources\n",
+        });
         for r in rows {
             let line: Vec<String> = r
                 .iter()
@@ -139,8 +147,8 @@ fn is_type(var: &str, types: &[&str]) -> String {
 }
 
 /// Computes the figures on the live graph, for the synthetic resources of `operation` (all of
-/// them when `None`); every share is also computed over the real abstracted resources, so a
-/// replicate operation can be seen to follow its bases.
+/// them when `None`); every share is also computed over the real tenant (its `:Original` layer
+/// where it has one), so a generated tenant can be set against the scanned one.
 pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jError> {
     let scope = |v: &str| {
         let mut s = format!("{} AND {}", abstracted(v), synthetic(v));
@@ -149,7 +157,22 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
         }
         s
     };
-    let real_scope = |v: &str| format!("{} AND {}", abstracted(v), real(v));
+    let has_original = client
+        .rows(
+            &format!("MATCH (n:{}) RETURN count(n) AS c", quote(ORIGINAL)),
+            &[],
+        )?
+        .first()
+        .and_then(|r| r.get::<i64>("c").ok())
+        .unwrap_or(0)
+        > 0;
+    let real_scope = |v: &str| {
+        if has_original {
+            format!("{v}:{ORIGINAL}")
+        } else {
+            real_abstracted(v)
+        }
+    };
     let params: Vec<(&str, neo4rs::BoltType)> = operation
         .map(|op| vec![("op", op.into())])
         .unwrap_or_default();
@@ -272,29 +295,41 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
             )
         },
     )?);
-    figures.push(subscription_spread(client, &scope("r"), &params)?);
-    figures.push(types_per_group(client, &scope("r"), &params)?);
+    // Set against the resources generation follows (the baseline's real abstracted ones), not
+    // the scan, which may hold resources the abstraction left out.
+    figures.push(subscription_spread(
+        client,
+        &scope("r"),
+        &real_abstracted("r"),
+        &params,
+    )?);
+    figures.push(types_per_group(
+        client,
+        &scope("r"),
+        &real_scope("r"),
+        &params,
+    )?);
     Ok(Shape {
         operation_id: operation.map(str::to_string),
+        real_layer: if has_original { "original" } else { "abstracted" },
         figures,
     })
 }
 
 /// The largest relative difference between a subscription's share of the synthetic resources
-/// and its share of the real ones (subscriptions holding at least 1 % of the real ones).
+/// and its share of the `real_scope` ones (subscriptions holding at least 1 % of the real ones).
 fn subscription_spread(
     client: &Client,
     scope: &str,
+    real_scope: &str,
     params: &[(&str, neo4rs::BoltType)],
 ) -> Result<Figure, Neo4jError> {
     let rows = client.rows(
         &format!(
-            "MATCH (r) WHERE {} AND r.subscription_id IS NOT NULL \
+            "MATCH (r:Resource) WHERE r.subscription_id IS NOT NULL \
              RETURN toString(r.subscription_id) AS sub, \
-             sum(CASE WHEN {} THEN 1 ELSE 0 END) AS real_count, \
-             sum(CASE WHEN {scope} THEN 1 ELSE 0 END) AS synthetic_count",
-            abstracted("r"),
-            real("r")
+             sum(CASE WHEN {real_scope} THEN 1 ELSE 0 END) AS real_count, \
+             sum(CASE WHEN {scope} THEN 1 ELSE 0 END) AS synthetic_count"
         ),
         params,
     )?;
@@ -321,7 +356,7 @@ fn subscription_spread(
     });
     Ok(Figure {
         name: "subscription_spread",
-        description: "largest relative difference of a subscription's share, synthetic vs real",
+        description: "largest relative difference of a subscription's share, synthetic vs real (0.10 = 10 %)",
         part: None,
         whole: None,
         value,
@@ -334,6 +369,7 @@ fn subscription_spread(
 fn types_per_group(
     client: &Client,
     scope: &str,
+    real_scope: &str,
     params: &[(&str, neo4rs::BoltType)],
 ) -> Result<Figure, Neo4jError> {
     let median = |which: String| -> Result<Option<f64>, Neo4jError> {
@@ -357,6 +393,6 @@ fn types_per_group(
         part: None,
         whole: None,
         value: median(scope.to_string())?,
-        real: median(real("r"))?,
+        real: median(real_scope.to_string())?,
     })
 }

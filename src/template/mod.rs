@@ -914,15 +914,22 @@ impl Checker<'_> {
             })?),
         };
         if let Some(m) = r.max {
+            // A rule for a built-in pair inherits the built-in cardinality (see
+            // `plan::topology`); the built-in rules themselves always name theirs.
+            let effective = cardinality.or_else(|| {
+                topology::builtin_between(&r.source_type, &r.target_type).and_then(
+                    |(_, b, mirrored)| b.cardinality.map(|c| if mirrored { c.mirrored() } else { c }),
+                )
+            });
             let one_sided = matches!(
-                cardinality,
+                effective,
                 Some(Cardinality::OneToMany | Cardinality::ManyToOne)
             );
             if m == 0 || !one_sided {
                 return Err(self.err(
                     &at("max"),
                     format!(
-                        "{} needs `cardinality: one_to_many` (targets per source) or `many_to_one` (sources per target) and a value of 1 or more",
+                        "{} needs `cardinality: one_to_many` (targets per source) or `many_to_one` (sources per target), written or inherited from the built-in rule for the pair (docs/template.md), and a value of 1 or more",
                         path_string(&at("max"))
                     ),
                 ));

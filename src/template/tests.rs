@@ -514,6 +514,20 @@ fn bad_relationships() {
 }
 
 #[test]
+fn max_takes_the_builtin_pairs_cardinality_when_none_is_written() {
+    // VM → NIC is a built-in one_to_many pair: `max` alone is enough, either direction.
+    let ok = format!("{TWO}  - {{ source_type: Microsoft.Compute/virtualMachines, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, max: 2 }}\n");
+    assert_eq!(parse(&ok).unwrap().relationships[0].max, Some(2));
+    let reversed = format!("{TWO}  - {{ source_type: Microsoft.Network/networkInterfaces, target_type: Microsoft.Compute/virtualMachines, relationship_type: ATTACHED_TO, max: 1 }}\n");
+    assert!(parse(&reversed).is_ok());
+    // A pair without a built-in rule still needs the cardinality written.
+    let src = "resources:\n  - { type: Microsoft.KeyVault/vaults, count: 1, template: { name_pattern: a } }\n  - { type: Microsoft.Storage/storageAccounts, count: 1, template: { name_pattern: b } }\nrelationships:\n  - { source_type: Microsoft.KeyVault/vaults, target_type: Microsoft.Storage/storageAccounts, relationship_type: USES, max: 2 }\n";
+    let e = err(src);
+    assert_eq!(e.at(), Some("relationships[0].max"));
+    assert!(e.to_string().contains("inherited from the built-in rule"), "{e}");
+}
+
+#[test]
 fn replicate_section_errors() {
     let e = err("replicate: { types: [\"Microsoft.*/x*y\"] }\n");
     assert_eq!(e.at(), Some("replicate.types[0]"));
