@@ -81,8 +81,9 @@ pub struct GenerateArgs {
     /// no hierarchy links.
     #[arg(long)]
     pub atg_compat: bool,
-    /// Replicate: leave copies without hierarchy links (CONTAINS from their base's resource
-    /// group, LOCATED_IN its region, TAGGED_WITH its tags).
+    /// Replicate: copy only the bases' own edges — no hierarchy links (CONTAINS from their
+    /// base's resource group, LOCATED_IN its region, TAGGED_WITH its tags), no edges found on
+    /// the bases' :Original twins or from the Azure ids they name.
     #[arg(long)]
     pub no_hierarchy: bool,
     /// Operation id (default: scale-YYYYMMDDTHHMMSS-xxxxxxxx from the time and seed).

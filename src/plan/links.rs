@@ -1,8 +1,9 @@
 //! Hierarchy links of replicate copies: each copy is linked into the tenant the way its base
 //! is — `CONTAINS` from the base's resource group, `LOCATED_IN` the base's region,
 //! `TAGGED_WITH` the base's tags. In a scanned tenant those links rarely hang on the abstracted
-//! base itself: they hang on its `:Original` twin (reached through `SCAN_SOURCE_NODE`) or exist
-//! only as the base's `resource_group`/`location`/`tags` properties. For every base and every
+//! base itself: they hang on its `:Original` twin (linked by `SCAN_SOURCE_NODE` or named by the
+//! base's `original_id`: [`Baseline`] finds it) or exist only as the base's
+//! `resource_group`/`location`/`tags` properties. For every base and every
 //! kind of link this module takes the first of: the base's own links (copied by the aligned
 //! edge copy already, so nothing is added here), its twin's links, the nodes its properties
 //! name. ATG-compatible output and `--no-hierarchy` add none.
@@ -759,6 +760,46 @@ mod tests {
         assert_eq!(
             (lifted[0].start, lifted[0].end),
             (crate::baseline::End::Base(1), crate::baseline::End::Base(0))
+        );
+    }
+
+    #[test]
+    fn a_base_without_scan_source_node_finds_its_twin_by_original_id() {
+        let b = Baseline::from_memory(
+            &[
+                MemNodes {
+                    labels: &["Resource"],
+                    id_space: "Resource",
+                    header: "id:ID(Resource),name,type,original_id",
+                    rows: "vm,vm,Microsoft.Compute/virtualMachines,/orig/vm\n\
+                           disk,disk,Microsoft.Compute/disks,/orig/disk\n\
+                           lost,lost,Microsoft.Compute/disks,/orig/nowhere\n",
+                },
+                MemNodes {
+                    labels: &["Resource", "Original"],
+                    id_space: "Resource",
+                    header: "id:ID(Resource),name,type",
+                    rows: "/orig/vm,vm,Microsoft.Compute/virtualMachines\n\
+                           /orig/disk,disk,Microsoft.Compute/disks\n",
+                },
+            ],
+            &[MemRels {
+                rel_type: "CONTAINS",
+                start_space: "Resource",
+                end_space: "Resource",
+                header: ":START_ID(Resource),:END_ID(Resource)",
+                rows: "/orig/vm,/orig/disk\n",
+            }],
+        )
+        .unwrap();
+        let twin_of = |base: u32| b.twins.iter().find(|(_, &k)| k == base).map(|(&t, _)| t);
+        assert!(twin_of(0).is_some() && twin_of(1).is_some());
+        assert_eq!(twin_of(2), None, "an original_id that names no node");
+        let lifted: Vec<_> = b.base_edges.iter().filter(|e| e.via_twin).collect();
+        assert_eq!(lifted.len(), 1);
+        assert_eq!(
+            (lifted[0].start, lifted[0].end),
+            (crate::baseline::End::Base(0), crate::baseline::End::Base(1))
         );
     }
 

@@ -294,6 +294,15 @@ impl Plan {
         for (t, n) in by_rel {
             let _ = writeln!(s, "    +{} {t}", thousands(n));
         }
+        if let Source::Template(tp) = &self.source {
+            let lines = &tp.topology.lines;
+            if !lines.is_empty() {
+                let _ = writeln!(s, "  relationship rules ({}, edges each):", lines.len());
+                for line in lines {
+                    let _ = writeln!(s, "    {line}");
+                }
+            }
+        }
         let mut top: Vec<(&String, &u64)> = e.operation_by_type.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let _ = writeln!(s, "  synthetic by type ({} types):", top.len());

@@ -357,7 +357,7 @@ pub(super) fn plan(
     let mut notes = notes;
     tp.topology = topology::plan(&t, &tp.counts, tp.placed && t.config.builtin_topology)?;
     notes.extend(tp.topology.notes.iter().cloned());
-    choose_subscriptions(&mut tp, baseline, &t);
+    choose_subscriptions(&mut tp, baseline, &t)?;
     size_groups(&mut tp, baseline, &t);
     name_resource_groups(&mut tp, baseline, &t)?;
     check_rows(&tp, &t, config.seed)?;
@@ -469,7 +469,52 @@ fn scaled_counts(
 /// The subscriptions rows are spread over: `config.subscriptions` (evenly), `config.
 /// subscription_id` alone, or (placed rows) the baseline's in proportion to the real resources
 /// each holds; the first baseline subscription (ATG-compatible) or the nil id when there is none.
-fn choose_subscriptions(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
+///
+/// Placed rows hang from their subscription, so a named subscription the baseline lacks (while it
+/// has some) is refused rather than leaving its resource groups unreachable.
+fn choose_subscriptions(
+    tp: &mut TemplatePlan,
+    baseline: &Baseline,
+    t: &Template,
+) -> Result<(), PlanError> {
+    let named: Vec<(String, &str)> = if !t.config.subscriptions.is_empty() {
+        t.config
+            .subscriptions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("config.subscriptions[{i}]"), s.as_str()))
+            .collect()
+    } else {
+        t.config
+            .subscription_id
+            .iter()
+            .map(|s| ("config.subscription_id".to_string(), s.as_str()))
+            .collect()
+    };
+    if tp.placed && baseline.first_id("Subscription").is_some() {
+        if let Some((at, s)) = named
+            .iter()
+            .find(|(_, s)| !baseline.contains_label_id("Subscription", s))
+        {
+            let mut known: Vec<String> = baseline
+                .real_resources_by("subscription_id")
+                .into_iter()
+                .map(|(s, _)| s)
+                .filter(|s| baseline.contains_label_id("Subscription", s))
+                .collect();
+            let more = known.len().saturating_sub(5);
+            known.truncate(5);
+            return Err(PlanError::Other {
+                message: format!(
+                    "{}: {at} `{s}` is not a :Subscription of the baseline {}, so its resource groups would hang from nothing: name one of {}{} (or leave config.subscriptions out to spread over all of them), or add the subscription to the baseline",
+                    t.path.display(),
+                    baseline.dir.display(),
+                    known.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                ),
+            });
+        }
+    }
     let weighted: Vec<(String, u64)> = if !t.config.subscriptions.is_empty() {
         t.config
             .subscriptions
@@ -505,6 +550,7 @@ fn choose_subscriptions(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template
         .all(|(s, _)| baseline.contains_label_id("Subscription", s));
     tp.subscriptions = weighted.iter().map(|(s, _)| s.clone()).collect();
     tp.sub_groups = weighted.iter().map(|(_, w)| *w).collect();
+    Ok(())
 }
 
 /// Resources per group — `config.resources_per_group`, else (placed rows) the baseline's

@@ -94,6 +94,9 @@ pub struct Topology {
     /// Per entry, the roots before its first root.
     pub root_prefix: Vec<u64>,
     pub notes: Vec<String>,
+    /// One line per rule for the plan summary: edges, the two types, cardinality, `same` and
+    /// where the rule comes from.
+    pub lines: Vec<String>,
 }
 
 /// The owner of owned row `j < links` among `owners` rows.
@@ -215,6 +218,32 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
         ));
     }
     top.place(counts);
+    top.lines = top
+        .rules
+        .iter()
+        .map(|r| {
+            let origin = match (r.index, r.builtin) {
+                (Some(i), Some(b)) => format!("relationships[{i}], over built-in rule {b}"),
+                (Some(i), None) => format!("relationships[{i}]"),
+                (None, Some(b)) => format!("built-in rule {b}"),
+                (None, None) => String::new(),
+            };
+            let same = if r.same.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = r.same.iter().map(|s| s.name()).collect();
+                format!(", same {}", names.join(" and "))
+            };
+            format!(
+                "{:>9}  {} -{}-> {}  {}{same}  ({origin})",
+                crate::report::thousands(r.rows),
+                t.resources[r.source].type_name,
+                r.relationship_type,
+                t.resources[r.target].type_name,
+                r.cardinality.name(),
+            )
+        })
+        .collect();
     Ok(top)
 }
 

@@ -311,7 +311,11 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
     )?);
     Ok(Shape {
         operation_id: operation.map(str::to_string),
-        real_layer: if has_original { "original" } else { "abstracted" },
+        real_layer: if has_original {
+            "original"
+        } else {
+            "abstracted"
+        },
         figures,
     })
 }
@@ -356,7 +360,8 @@ fn subscription_spread(
     });
     Ok(Figure {
         name: "subscription_spread",
-        description: "largest relative difference of a subscription's share, synthetic vs real (0.10 = 10 %)",
+        description:
+            "largest relative difference of a subscription's share, synthetic vs real (0.10 = 10 %)",
         part: None,
         whole: None,
         value,

@@ -807,6 +807,17 @@ impl Checker<'_> {
                     format!("config.subscriptions[{i}] is blank: write a subscription id"),
                 ));
             }
+            if let Some((i, j)) = (1..config.subscriptions.len()).find_map(|j| {
+                config.subscriptions[..j]
+                    .iter()
+                    .position(|v| v == &config.subscriptions[j])
+                    .map(|i| (i, j))
+            }) {
+                return Err(self.err(
+                    &[key("config"), key("subscriptions"), Seg::Index(j)],
+                    format!("config.subscriptions[{j}] repeats config.subscriptions[{i}]: name each subscription once"),
+                ));
+            }
             if c.resources_per_group == Some(0) {
                 return Err(self.err(
                     &[key("config"), key("resources_per_group")],
@@ -918,7 +929,10 @@ impl Checker<'_> {
             // `plan::topology`); the built-in rules themselves always name theirs.
             let effective = cardinality.or_else(|| {
                 topology::builtin_between(&r.source_type, &r.target_type).and_then(
-                    |(_, b, mirrored)| b.cardinality.map(|c| if mirrored { c.mirrored() } else { c }),
+                    |(_, b, mirrored)| {
+                        b.cardinality
+                            .map(|c| if mirrored { c.mirrored() } else { c })
+                    },
                 )
             });
             let one_sided = matches!(

@@ -524,7 +524,10 @@ fn max_takes_the_builtin_pairs_cardinality_when_none_is_written() {
     let src = "resources:\n  - { type: Microsoft.KeyVault/vaults, count: 1, template: { name_pattern: a } }\n  - { type: Microsoft.Storage/storageAccounts, count: 1, template: { name_pattern: b } }\nrelationships:\n  - { source_type: Microsoft.KeyVault/vaults, target_type: Microsoft.Storage/storageAccounts, relationship_type: USES, max: 2 }\n";
     let e = err(src);
     assert_eq!(e.at(), Some("relationships[0].max"));
-    assert!(e.to_string().contains("inherited from the built-in rule"), "{e}");
+    assert!(
+        e.to_string().contains("inherited from the built-in rule"),
+        "{e}"
+    );
 }
 
 #[test]
