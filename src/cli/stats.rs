@@ -46,6 +46,23 @@ impl StatsArgs {
 pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&args.connect.settings()?)?;
     let s = stats::collect(&client)?;
+    if let Some(op) = &args.operation_id {
+        if !s.by_operation.iter().any(|r| &r.operation_id == op) {
+            let present: Vec<&str> = s
+                .by_operation
+                .iter()
+                .map(|r| r.operation_id.as_str())
+                .collect();
+            anyhow::bail!(
+                "--operation-id: no operation {op} in the graph; operations present: {}",
+                if present.is_empty() {
+                    "none".to_string()
+                } else {
+                    present.join(", ")
+                }
+            );
+        }
+    }
     let shape = args
         .shape
         .then(|| stats::shape::collect(&client, args.operation_id.as_deref()))

@@ -111,8 +111,9 @@ impl Shape {
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         let mut out = String::from("shape of the synthetic resources");
-        if let Some(op) = &self.operation_id {
-            out.push_str(&format!(" of operation {op}"));
+        match &self.operation_id {
+            Some(op) => out.push_str(&format!(" of operation {op}")),
+            None => out.push_str(" of every operation (--operation-id OP for one)"),
         }
         out.push_str(match self.real_layer {
             "original" => "; real = the scanned tenant (its :Original resources)\n",

@@ -136,6 +136,28 @@ fn generated_tenants_have_the_shape_of_a_real_one() {
         ],
     );
     let f = shape(&uri, "shape-template");
+    // A mistyped operation id is an error naming the ones present, not an empty table.
+    let typo = tenantgen()
+        .args([
+            "stats",
+            "--shape",
+            "--operation-id",
+            "shape-templat",
+            "--uri",
+            &uri,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    if typo.status.code() != Some(2)
+        || !stderr.contains("no operation shape-templat in the graph")
+        || !stderr.contains("shape-template")
+    {
+        failures.push(Some(format!(
+            "stats --operation-id typo: exit {:?}, {stderr}",
+            typo.status.code()
+        )));
+    }
     failures.extend([
         check(&f, "connected", |v, _| v >= 0.99),
         check(&f, "reachable", |v, _| v == 1.0),
