@@ -636,19 +636,32 @@ fn name_resource_groups(
 /// is written (and under `--dry-run`), naming the row. Total resources cost nothing; the rest
 /// cost one evaluation per row, streamed with reused buffers.
 fn check_rows(tp: &TemplatePlan, t: &Template, seed: u64) -> Result<(), PlanError> {
+    use rayon::prelude::*;
+    // Chunks checked in parallel; `find_first` keeps the error of the first failing row, so
+    // the message does not depend on the thread count.
+    const CHUNK: u64 = 16_384;
     for (r, res) in tp.compiled.resources().iter().enumerate() {
         if res.is_total() {
             continue;
         }
-        let mut check = res.row_check();
-        let mut rg = String::new();
-        for i in tp.prefix[r]..tp.prefix[r + 1] {
-            let place = tp.placement(r, i);
-            tp.rg_name(place.group, &mut rg)
-                .map_err(|e| t.row_error(e))?;
-            check
-                .row(&tp.row_vars(seed, r, i, place, &rg))
-                .map_err(|e| t.row_error(e))?;
+        let (lo, hi) = (tp.prefix[r], tp.prefix[r + 1]);
+        let failed = (0..(hi - lo).div_ceil(CHUNK))
+            .into_par_iter()
+            .map_init(
+                || (res.row_check(), String::new()),
+                |(check, rg), c| {
+                    let start = lo + c * CHUNK;
+                    for i in start..(start + CHUNK).min(hi) {
+                        let place = tp.placement(r, i);
+                        tp.rg_name(place.group, rg)?;
+                        check.row(&tp.row_vars(seed, r, i, place, rg))?;
+                    }
+                    Ok(())
+                },
+            )
+            .find_first(|outcome: &Result<(), template::TemplateError>| outcome.is_err());
+        if let Some(Err(e)) = failed {
+            return Err(t.row_error(e).into());
         }
     }
     Ok(())
