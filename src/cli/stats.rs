@@ -65,7 +65,9 @@ pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
     }
     let shape = args
         .shape
-        .then(|| stats::shape::collect(&client, args.operation_id.as_deref()))
+        .then(|| {
+            stats::shape::collect(&client, args.operation_id.as_deref(), s.totals.original > 0)
+        })
         .transpose()?;
     if args.json() {
         let mut doc = serde_json::to_value(&s)?;

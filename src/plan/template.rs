@@ -477,44 +477,6 @@ fn choose_subscriptions(
     baseline: &Baseline,
     t: &Template,
 ) -> Result<(), PlanError> {
-    let named: Vec<(String, &str)> = if !t.config.subscriptions.is_empty() {
-        t.config
-            .subscriptions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("config.subscriptions[{i}]"), s.as_str()))
-            .collect()
-    } else {
-        t.config
-            .subscription_id
-            .iter()
-            .map(|s| ("config.subscription_id".to_string(), s.as_str()))
-            .collect()
-    };
-    if tp.placed && baseline.first_id("Subscription").is_some() {
-        if let Some((at, s)) = named
-            .iter()
-            .find(|(_, s)| !baseline.contains_label_id("Subscription", s))
-        {
-            let mut known: Vec<String> = baseline
-                .real_resources_by("subscription_id")
-                .into_iter()
-                .map(|(s, _)| s)
-                .filter(|s| baseline.contains_label_id("Subscription", s))
-                .collect();
-            let more = known.len().saturating_sub(5);
-            known.truncate(5);
-            return Err(PlanError::Other {
-                message: format!(
-                    "{}: {at} `{s}` is not a :Subscription of the baseline {}, so its resource groups would hang from nothing: name one of {}{} (or leave config.subscriptions out to spread over all of them), or add the subscription to the baseline",
-                    t.path.display(),
-                    baseline.dir.display(),
-                    known.join(", "),
-                    if more > 0 { format!(" and {more} more") } else { String::new() }
-                ),
-            });
-        }
-    }
     let weighted: Vec<(String, u64)> = if !t.config.subscriptions.is_empty() {
         t.config
             .subscriptions
@@ -545,9 +507,39 @@ fn choose_subscriptions(
     } else {
         weighted
     };
-    tp.subscriptions_known = weighted
+    let unknown = weighted
         .iter()
-        .all(|(s, _)| baseline.contains_label_id("Subscription", s));
+        .position(|(s, _)| !baseline.contains_label_id("Subscription", s));
+    tp.subscriptions_known = unknown.is_none();
+    if let (Some(i), true, Some(_)) = (unknown, tp.placed, baseline.first_id("Subscription")) {
+        // Only a named subscription can be unknown while the baseline has some.
+        let (at, key) = if t.config.subscriptions.is_empty() {
+            (
+                "config.subscription_id".to_string(),
+                "config.subscription_id",
+            )
+        } else {
+            (format!("config.subscriptions[{i}]"), "config.subscriptions")
+        };
+        let mut known: Vec<String> = baseline
+            .real_resources_by("subscription_id")
+            .into_iter()
+            .map(|(s, _)| s)
+            .filter(|s| baseline.contains_label_id("Subscription", s))
+            .collect();
+        let more = known.len().saturating_sub(5);
+        known.truncate(5);
+        return Err(PlanError::Other {
+            message: format!(
+                "{}: {at} `{}` is not a :Subscription of the baseline {}, so its resource groups would hang from nothing: name one of {}{} (or leave {key} out to spread over all of them), or add the subscription to the baseline",
+                t.path.display(),
+                weighted[i].0,
+                baseline.dir.display(),
+                known.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+        });
+    }
     tp.subscriptions = weighted.iter().map(|(s, _)| s.clone()).collect();
     tp.sub_groups = weighted.iter().map(|(_, w)| *w).collect();
     Ok(())

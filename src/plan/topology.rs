@@ -163,17 +163,13 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
         if let Some((b, _)) = inherited {
             covered[b] = true;
         }
-        let from_builtin = |b: usize, mirrored: bool| {
-            let c = builtins[b].cardinality.unwrap_or(Cardinality::ManyToMany);
-            if mirrored {
-                c.mirrored()
-            } else {
-                c
-            }
-        };
         let cardinality = rule
             .cardinality
-            .or_else(|| inherited.map(|(b, m)| from_builtin(b, m)))
+            .or_else(|| {
+                inherited.and_then(|_| {
+                    topology::inherited_cardinality(&rule.source_type, &rule.target_type)
+                })
+            })
             .unwrap_or(Cardinality::ManyToMany);
         let same = rule
             .same
@@ -223,10 +219,8 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
         .iter()
         .map(|r| {
             let origin = match (r.index, r.builtin) {
-                (Some(i), Some(b)) => format!("relationships[{i}], over built-in rule {b}"),
-                (Some(i), None) => format!("relationships[{i}]"),
-                (None, Some(b)) => format!("built-in rule {b}"),
-                (None, None) => String::new(),
+                (Some(_), Some(b)) => format!("{}, over built-in rule {b}", r.label()),
+                _ => r.label(),
             };
             let same = if r.same.is_empty() {
                 String::new()

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::cypher::{abstracted, quote, real_abstracted, synthetic, ORIGINAL};
+use crate::cypher::{abstracted, real_abstracted, synthetic, ORIGINAL};
 use crate::neo4j::{Client, Neo4jError};
 
 /// Azure's type names of the resources the ownership figures look at (compared in lower case).
@@ -149,8 +149,12 @@ fn is_type(var: &str, types: &[&str]) -> String {
 
 /// Computes the figures on the live graph, for the synthetic resources of `operation` (all of
 /// them when `None`); every share is also computed over the real tenant (its `:Original` layer
-/// where it has one), so a generated tenant can be set against the scanned one.
-pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jError> {
+/// when `has_original`: the caller's counts say whether the graph has one), so a generated tenant can be set against the scanned one.
+pub fn collect(
+    client: &Client,
+    operation: Option<&str>,
+    has_original: bool,
+) -> Result<Shape, Neo4jError> {
     let scope = |v: &str| {
         let mut s = format!("{} AND {}", abstracted(v), synthetic(v));
         if operation.is_some() {
@@ -158,15 +162,6 @@ pub fn collect(client: &Client, operation: Option<&str>) -> Result<Shape, Neo4jE
         }
         s
     };
-    let has_original = client
-        .rows(
-            &format!("MATCH (n:{}) RETURN count(n) AS c", quote(ORIGINAL)),
-            &[],
-        )?
-        .first()
-        .and_then(|r| r.get::<i64>("c").ok())
-        .unwrap_or(0)
-        > 0;
     let real_scope = |v: &str| {
         if has_original {
             format!("{v}:{ORIGINAL}")

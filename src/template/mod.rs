@@ -927,14 +927,8 @@ impl Checker<'_> {
         if let Some(m) = r.max {
             // A rule for a built-in pair inherits the built-in cardinality (see
             // `plan::topology`); the built-in rules themselves always name theirs.
-            let effective = cardinality.or_else(|| {
-                topology::builtin_between(&r.source_type, &r.target_type).and_then(
-                    |(_, b, mirrored)| {
-                        b.cardinality
-                            .map(|c| if mirrored { c.mirrored() } else { c })
-                    },
-                )
-            });
+            let effective = cardinality
+                .or_else(|| topology::inherited_cardinality(&r.source_type, &r.target_type));
             let one_sided = matches!(
                 effective,
                 Some(Cardinality::OneToMany | Cardinality::ManyToOne)

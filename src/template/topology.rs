@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::{yaml, Checker, RelationshipRule};
+use super::{yaml, Cardinality, Checker, RelationshipRule};
 
 /// The rules' source text.
 pub const BUILTIN_YAML: &str = include_str!("builtin-topology.yaml");
@@ -52,6 +52,14 @@ pub fn builtin_between(a: &str, b: &str) -> Option<(usize, &'static Relationship
     })
 }
 
+/// The cardinality a rule from type `a` to type `b` inherits from the built-in rule for the pair
+/// (mirrored when the built-in one runs from `b` to `a`).
+pub fn inherited_cardinality(a: &str, b: &str) -> Option<Cardinality> {
+    let (_, rule, mirrored) = builtin_between(a, b)?;
+    rule.cardinality
+        .map(|c| if mirrored { c.mirrored() } else { c })
+}
+
 /// The built-in rules, checked like a template's own.
 pub fn builtin() -> &'static [RelationshipRule] {
     static RULES: OnceLock<Vec<RelationshipRule>> = OnceLock::new();
@@ -77,7 +85,6 @@ pub fn builtin() -> &'static [RelationshipRule] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::Cardinality;
 
     #[test]
     fn the_builtin_rules_parse_and_each_owns_one_end() {
