@@ -30,6 +30,11 @@ pub struct RulePlan {
     pub builtin: Option<usize>,
     /// The template's index of a rule from the file.
     pub index: Option<usize>,
+    /// The owned rows are `offset..offset + rows`: rules whose owners are rivals for the same
+    /// owned type (a NIC is a VM's or a private endpoint's, never both) take disjoint ranges.
+    pub offset: u64,
+    /// Whether the rule's ends share its `same` (false when both are placed by other rules).
+    pub same_kept: bool,
 }
 
 impl RulePlan {
@@ -51,6 +56,8 @@ impl RulePlan {
             same,
             builtin,
             index,
+            offset: 0,
+            same_kept: true,
         }
     }
 
@@ -214,6 +221,8 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
         ));
     }
     top.place(counts);
+    top.separate_rivals(t, counts);
+    top.count_roots(counts);
     top.lines = top
         .rules
         .iter()
@@ -226,7 +235,12 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
                 String::new()
             } else {
                 let names: Vec<&str> = r.same.iter().map(|s| s.name()).collect();
-                format!(", same {}", names.join(" and "))
+                let kept = if r.same_kept {
+                    ""
+                } else {
+                    " not kept (both ends placed by other rules)"
+                };
+                format!(", same {}{kept}", names.join(" and "))
             };
             format!(
                 "{:>9}  {} -{}-> {}  {}{same}  ({origin})",
@@ -301,10 +315,12 @@ impl Topology {
                 self.parents[owner] = Some(reverse);
             } else {
                 let label = r.label();
+                self.rules[k].same_kept = false;
                 self.notes.push(format!(
                     "{label} ({}): its ends cannot share {} — both types are placed by other rules",
-                    r.relationship_type,
-                    r.same
+                    self.rules[k].relationship_type,
+                    self.rules[k]
+                        .same
                         .iter()
                         .map(|s| s.name())
                         .collect::<Vec<_>>()
@@ -312,6 +328,76 @@ impl Topology {
                 ));
             }
         }
+    }
+
+    /// Gives rules whose owners compete for one owned type disjoint ranges of its rows. Two
+    /// owners compete unless one is placed inside the other (a subnet and a VM both hold a NIC:
+    /// the VM sits in the NIC's subnet; a VM and a private endpoint do not). The rule that
+    /// places the owned rows keeps the first range, the others follow in placement order, each
+    /// after every earlier rival's range; a rule left with fewer rows says so.
+    fn separate_rivals(&mut self, t: &Template, counts: &[u64]) {
+        let mut order: Vec<usize> = (0..self.rules.len()).collect();
+        order.sort_by_key(|&k| {
+            let r = &self.rules[k];
+            let places = r.sides().is_some_and(
+                |(_, x)| matches!(self.parents[x], Some(p) if p.rule == k && p.forward),
+            );
+            (
+                !places,
+                r.builtin.unwrap_or(usize::MAX),
+                r.index.unwrap_or(0),
+            )
+        });
+        let mut done: Vec<usize> = Vec::new();
+        for k in order {
+            let Some((owner, owned)) = self.rules[k].sides() else {
+                continue;
+            };
+            if self.rules[k].rows == 0 {
+                continue;
+            }
+            let start = done
+                .iter()
+                .filter(|&&d| {
+                    let (o, x) = self.rules[d].sides().expect("one-sided");
+                    x == owned && o != owner && !self.reaches(o, owner) && !self.reaches(owner, o)
+                })
+                .map(|&d| self.rules[d].offset + self.rules[d].rows)
+                .max()
+                .unwrap_or(0);
+            done.push(k);
+            if start == 0 {
+                continue;
+            }
+            let r = &mut self.rules[k];
+            let wanted = r.rows;
+            r.offset = start.min(counts[owned]);
+            r.rows = wanted.min(counts[owned] - r.offset);
+            if r.rows < wanted {
+                self.notes.push(format!(
+                    "{} ({} -{}-> {}): {} of its {} links made — the other rows of {} belong to rival owners; raise its count",
+                    r.label(),
+                    t.resources[r.source].type_name,
+                    r.relationship_type,
+                    t.resources[r.target].type_name,
+                    crate::report::thousands(r.rows),
+                    crate::report::thousands(wanted),
+                    t.resources[owned].type_name,
+                ));
+            }
+        }
+        for e in 0..self.parents.len() {
+            if let Some(p) = self.parents[e].as_mut() {
+                let r = &self.rules[p.rule];
+                if !p.forward {
+                    p.placed = r.rows.min(counts[e]);
+                }
+            }
+        }
+    }
+
+    /// Counts the roots before each entry's first.
+    fn count_roots(&mut self, counts: &[u64]) {
         let mut acc = 0;
         self.root_prefix = counts
             .iter()
@@ -351,7 +437,7 @@ impl Topology {
             j = if p.forward {
                 owner_of(rule.rows, counts[p.entry], j)
             } else {
-                first_owned(rule.rows, counts[r], j)
+                rule.offset + first_owned(rule.rows, counts[r], j)
             };
             r = p.entry;
         }
@@ -377,9 +463,9 @@ impl Topology {
         let (owner, _) = r.sides().expect("a one-sided rule");
         let o = owner_of(r.rows, counts[owner], e);
         if owner == r.source {
-            (o, e)
+            (o, r.offset + e)
         } else {
-            (e, o)
+            (r.offset + e, o)
         }
     }
 }
@@ -409,5 +495,78 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn template(extra_rules: &str) -> Template {
+        let src = format!(
+            "resources:\n\
+             - {{ type: Microsoft.Network/virtualNetworks, count: 2, template: {{ name_pattern: 'v{{index}}' }} }}\n\
+             - {{ type: Microsoft.Network/virtualNetworks/subnets, count: 4, template: {{ name_pattern: 's{{index}}' }} }}\n\
+             - {{ type: Microsoft.Network/networkInterfaces, count: 10, template: {{ name_pattern: 'n{{index}}' }} }}\n\
+             - {{ type: Microsoft.Compute/virtualMachines, count: 6, template: {{ name_pattern: 'm{{index}}' }} }}\n\
+             - {{ type: Microsoft.Network/privateEndpoints, count: 3, template: {{ name_pattern: 'p{{index}}' }} }}\n\
+             {extra_rules}"
+        );
+        crate::template::parse_template_str(&src, std::path::Path::new("t.yaml")).unwrap()
+    }
+
+    #[test]
+    fn rival_owners_take_disjoint_rows_and_nested_owners_share() {
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, cardinality: one_to_many, max: 1, same: [region] }\n",
+        );
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        let nic = 2;
+        let owners_of_nics = |owner: usize| -> Vec<u64> {
+            let k = top
+                .rules
+                .iter()
+                .position(|r| r.source == owner && r.target == nic)
+                .unwrap();
+            (0..top.rules[k].rows)
+                .map(|e| top.one_sided_edge(&counts, k, e).1)
+                .collect()
+        };
+        let (vm, pe, subnet) = (owners_of_nics(3), owners_of_nics(4), owners_of_nics(1));
+        assert_eq!(vm.len(), 6);
+        assert_eq!(pe.len(), 3);
+        assert!(vm.iter().all(|n| !pe.contains(n)), "vm {vm:?} pe {pe:?}");
+        assert!(vm.iter().chain(&pe).all(|&n| n < 10));
+        // The subnet holds every NIC, its VM's or its endpoint's alike.
+        assert_eq!(subnet, (0..10).collect::<Vec<_>>());
+        let line = top
+            .lines
+            .iter()
+            .find(|l| {
+                l.contains("privateEndpoints -CONTAINS-> Microsoft.Network/networkInterfaces")
+            })
+            .unwrap();
+        assert!(line.contains("not kept"), "{line}");
+    }
+
+    #[test]
+    fn rivals_beyond_the_owned_rows_are_cut_with_a_note() {
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, cardinality: one_to_many, max: 3 }\n",
+        );
+        let mut counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        counts[2] = 8;
+        let top = plan(&t, &counts, true).unwrap();
+        let pe = top
+            .rules
+            .iter()
+            .find(|r| r.source == 4 && r.target == 2)
+            .unwrap();
+        assert_eq!((pe.offset, pe.rows), (6, 2));
+        assert!(
+            top.notes
+                .iter()
+                .any(|n| n.contains("2 of its 8 links made")),
+            "{:?}",
+            top.notes
+        );
     }
 }
