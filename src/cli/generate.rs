@@ -83,8 +83,9 @@ pub struct GenerateArgs {
     pub atg_compat: bool,
     /// Replicate: copy only the bases' own edges — no hierarchy links (CONTAINS from their
     /// base's resource group, LOCATED_IN its region, TAGGED_WITH its tags), no edges found on
-    /// the bases' :Original twins or from the Azure ids they name.
-    #[arg(long)]
+    /// the bases' :Original twins or from the Azure ids they name. (`--atg-compat` already
+    /// makes none.)
+    #[arg(long, conflicts_with = "atg_compat")]
     pub no_hierarchy: bool,
     /// Operation id (default: scale-YYYYMMDDTHHMMSS-xxxxxxxx from the time and seed).
     #[arg(long, value_name = "ID")]

@@ -169,6 +169,9 @@ pub struct Plan {
     pub base_count: u64,
     /// Abstracted resources before the operation (real and earlier synthetic).
     pub abstracted_before: u64,
+    /// The baseline's real abstracted resources (the rest of `abstracted_before` are earlier
+    /// operations' synthetic ones).
+    pub real_before: u64,
     /// New synthetic resources (N).
     pub synthetic: u64,
     pub ids: SyntheticIds,
@@ -256,11 +259,12 @@ impl Plan {
         };
         let _ = writeln!(
             s,
-            "plan: {} ({scale}), seed {}, edges {}{}",
+            "plan: {} ({scale}), seed {}, edges {}{}{}",
             c.strategy.name(),
             c.seed,
             c.edges.name(),
-            if c.atg_compat { ", ATG-compatible" } else { "" }
+            if c.atg_compat { ", ATG-compatible" } else { "" },
+            if c.links { "" } else { ", no hierarchy links" }
         );
         for note in &self.notes {
             let _ = writeln!(s, "  note: {note}");
@@ -270,10 +274,19 @@ impl Plan {
             "  operation {} at {}",
             self.op.id, self.op.generation_timestamp
         );
+        // The abstracted count before can hold earlier operations' copies besides the real
+        // resources; the headline names both so the arithmetic adds up.
+        let earlier = self.abstracted_before.saturating_sub(self.real_before);
         let _ = writeln!(
             s,
-            "  base {} → +{} synthetic → abstracted {}",
-            thousands(self.base_count),
+            "  abstracted {} ({} real{}) → +{} synthetic → {}",
+            thousands(self.abstracted_before),
+            thousands(self.real_before),
+            if earlier > 0 {
+                format!(", {} earlier synthetic", thousands(earlier))
+            } else {
+                String::new()
+            },
             thousands(self.synthetic),
             thousands(self.abstracted_before + self.synthetic)
         );

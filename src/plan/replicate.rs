@@ -125,6 +125,7 @@ pub(super) fn plan(
         op,
         base_count: b,
         abstracted_before,
+        real_before: baseline.counts.real_abstracted,
         synthetic: n,
         ids,
         nodes,

@@ -377,6 +377,7 @@ pub(super) fn plan(
         op,
         base_count: baseline.counts.real_abstracted,
         abstracted_before,
+        real_before: baseline.counts.real_abstracted,
         synthetic: n,
         ids,
         nodes,

@@ -182,7 +182,9 @@ fn dry_run_writes_nothing_and_prints_the_plan() {
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
-        text.contains("base 2,046 → +18,414 synthetic → abstracted 22,506"),
+        text.contains(
+            "abstracted 4,092 (2,046 real, 2,046 earlier synthetic) → +18,414 synthetic → 22,506"
+        ),
         "{text}"
     );
     assert!(!out.exists());
