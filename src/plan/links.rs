@@ -181,17 +181,16 @@ pub struct Referenced {
     pub prefix: Vec<u64>,
 }
 
-/// The referenced edges of a replicate plan, one group per relationship type: base pairs where
-/// one names the other by its `original_id` (in its `properties` JSON, or as the parent of its
-/// own `original_id`), typed and directed by the built-in topology rule for their two types,
-/// and not already copied from the bases' own edges or their twins'.
-pub(super) fn referenced(
-    config: &GenerateConfig,
-    baseline: &Baseline,
-    copies: &[u32],
-) -> Result<Vec<OutEdges>, PlanError> {
+/// Base pairs where one names the other by its `original_id` (in its `properties` JSON, or as
+/// the parent of its own `original_id`), by relationship type: typed and directed by the
+/// built-in topology rule for their two types, and not already among the bases' own edges or
+/// their twins'. Empty in ATG-compatible mode and with hierarchy links off.
+pub(super) type ReferencedPairs = BTreeMap<String, Vec<(u32, u32)>>;
+
+pub(super) fn referenced_pairs(config: &GenerateConfig, baseline: &Baseline) -> ReferencedPairs {
+    let mut by_type = ReferencedPairs::new();
     if config.atg_compat || !config.links {
-        return Ok(Vec::new());
+        return by_type;
     }
     let mut fields = Vec::new();
     let text = |k: usize, key: &str, fields: &mut Vec<Range<usize>>| {
@@ -204,7 +203,7 @@ pub(super) fn referenced(
         }
     }
     if by_id.is_empty() {
-        return Ok(Vec::new());
+        return by_type;
     }
     let kind = |k: u32| baseline.kinds[baseline.bases[k as usize].kind as usize].as_str();
     let mut seen: std::collections::HashSet<(String, u32, u32)> = baseline
@@ -219,11 +218,7 @@ pub(super) fn referenced(
             _ => None,
         })
         .collect();
-    let mut by_type: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
-    for (k, &c) in copies.iter().enumerate() {
-        if c == 0 {
-            continue;
-        }
+    for k in 0..baseline.bases.len() {
         let mut named = Vec::new();
         if let Some(props) = text(k, "properties", &mut fields) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&props) {
@@ -237,7 +232,7 @@ pub(super) fn referenced(
             let Some(&t) = by_id.get(&id.to_lowercase()) else {
                 continue;
             };
-            if t as usize == k || copies[t as usize] == 0 {
+            if t as usize == k {
                 continue;
             }
             let Some((_, rule, reversed)) =
@@ -258,14 +253,39 @@ pub(super) fn referenced(
             }
         }
     }
+    for pairs in by_type.values_mut() {
+        pairs.sort_unstable();
+    }
+    by_type
+}
+
+/// The referenced edges of a replicate plan, one group per relationship type: the
+/// [`referenced_pairs`] whose two bases both have copies.
+pub(super) fn referenced(
+    config: &GenerateConfig,
+    baseline: &Baseline,
+    copies: &[u32],
+    all: &ReferencedPairs,
+) -> Result<Vec<OutEdges>, PlanError> {
+    let by_type: Vec<(&String, Vec<(u32, u32)>)> = all
+        .iter()
+        .map(|(rel, pairs)| {
+            let kept = pairs
+                .iter()
+                .copied()
+                .filter(|&(s, d)| copies[s as usize] > 0 && copies[d as usize] > 0)
+                .collect::<Vec<_>>();
+            (rel, kept)
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
     let space = baseline
         .bases
         .first()
         .map(|b| baseline.node_groups[b.group as usize].meta.id_space.clone())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for (rel, mut pairs) in by_type {
-        pairs.sort_unstable();
+    for (rel, pairs) in by_type {
         let mut prefix = vec![0u64];
         for &(s, d) in &pairs {
             let rows = u64::from(copies[s as usize].min(copies[d as usize]));
@@ -818,7 +838,8 @@ mod tests {
             &[],
         )
         .expect("the in-memory baseline is valid");
-        let groups = referenced(&config(EdgeMode::Aligned), &b, &[2, 3, 2, 1]).unwrap();
+        let c = config(EdgeMode::Aligned);
+        let groups = referenced(&c, &b, &[2, 3, 2, 1], &referenced_pairs(&c, &b)).unwrap();
         assert_eq!(groups.len(), 1);
         let EdgeSource::Referenced(r) = &groups[0].source else {
             panic!("not a referenced group")
@@ -829,9 +850,12 @@ mod tests {
         assert_eq!(groups[0].rel_type, "CONTAINS");
         assert_eq!(r.pairs, vec![(0, 1), (1, 2)]);
         assert_eq!(r.prefix, vec![0, 2, 4]);
-        let mut c = config(EdgeMode::Aligned);
+        // A pair is copied only where both bases have copies.
+        let groups = referenced(&c, &b, &[2, 0, 2, 1], &referenced_pairs(&c, &b)).unwrap();
+        assert!(groups.is_empty());
+        let mut c = c;
         c.links = false;
-        assert!(referenced(&c, &b, &[2, 3, 2, 1]).unwrap().is_empty());
+        assert!(referenced_pairs(&c, &b).is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The replicate strategy: copies of the baseline's real abstracted resources (the *base*).
-//! It decides how many copies each base gets (ATG's `trunc(B·(F−1))`, spread round robin, then
+//! It decides how many copies each base gets (ATG's `trunc(B·(F−1))`, spread round robin — in
+//! default mode the extra copies of a partial layer go to whole groups of linked bases — then
 //! the template's `replicate.per_type` bounds), the one synthetic node group with its column
 //! sources, and which base edges are copied how often (`aligned` or `cross`).
 //!
@@ -73,7 +74,11 @@ pub(super) fn plan(
         Scale::TargetTotal(t) => above_current(t, abstracted_before)?,
     };
     check_synthetic(n, config.scale)?;
+    let pairs = links::referenced_pairs(&config, baseline);
     let mut copies = spread(baseline, &bases, n)?;
+    if !config.atg_compat {
+        give_remainder_to_linked_bases(baseline, &bases, n, &pairs, config.seed, &mut copies);
+    }
     if let Some(t) = template {
         apply_per_type_bounds(t, baseline, &mut copies);
     }
@@ -110,7 +115,7 @@ pub(super) fn plan(
     let mut edges = plan_edges(&config, baseline, &copies)?;
     let (linked, sources) = links::plan(&config, baseline, &copies)?;
     edges.extend(linked);
-    edges.extend(links::referenced(&config, baseline, &copies)?);
+    edges.extend(links::referenced(&config, baseline, &copies, &pairs)?);
     notes.extend(sources.iter().filter(|(_, s)| s.twin + s.properties > 0).map(|(k, s)| {
         format!(
             "{} links of copies: {} bases have their own (copied as edges), {} through their :Original twin, {} from their properties, {} none",
@@ -170,6 +175,85 @@ fn spread(baseline: &Baseline, bases: &[u32], n: u64) -> Result<Vec<u32>, PlanEr
         })?;
     }
     Ok(copies)
+}
+
+/// Re-deals the `n mod B` extra copies (ATG gives them to the first bases in order, so a
+/// factor of 1.5 copies whole types: NICs without their VMs) to whole groups of linked bases —
+/// bases joined by their own or their twins' edges, or by the Azure ids they name — taken in an
+/// order seeded by `seed`, so a partial layer copies a VM with its NICs, disks and subnet. The
+/// last group that does not fit is split; the total stays `n`.
+fn give_remainder_to_linked_bases(
+    baseline: &Baseline,
+    bases: &[u32],
+    n: u64,
+    pairs: &links::ReferencedPairs,
+    seed: u64,
+    copies: &mut [u32],
+) {
+    let b = bases.len() as u64;
+    let mut left = n % b;
+    if left == 0 {
+        return;
+    }
+    let full = (n / b) as u32;
+    let mut parent: Vec<u32> = (0..baseline.bases.len() as u32).collect();
+    fn find(parent: &mut [u32], mut x: u32) -> u32 {
+        while parent[x as usize] != x {
+            let up = parent[parent[x as usize] as usize];
+            parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    let selected: std::collections::HashSet<u32> = bases.iter().copied().collect();
+    let joined = baseline
+        .base_edges
+        .iter()
+        .filter_map(|e| match (e.start, e.end) {
+            (End::Base(s), End::Base(t)) => Some((s, t)),
+            _ => None,
+        })
+        .chain(pairs.values().flatten().copied());
+    for (s, t) in joined {
+        if selected.contains(&s) && selected.contains(&t) {
+            let (a, c) = (find(&mut parent, s), find(&mut parent, t));
+            parent[a.max(c) as usize] = a.min(c);
+        }
+    }
+    let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for &k in bases {
+        let root = find(&mut parent, k);
+        groups.entry(root).or_default().push(k);
+    }
+    let mut order: Vec<(u64, Vec<u32>)> = groups
+        .into_iter()
+        .map(|(root, members)| {
+            let h = xxhash_rust::xxh3::xxh3_64_with_seed(&root.to_le_bytes(), seed ^ 0x7265_6d61);
+            (h, members)
+        })
+        .collect();
+    order.sort_unstable();
+    for &k in bases {
+        copies[k as usize] = full;
+    }
+    let mut split = Vec::new();
+    for (_, members) in &order {
+        if members.len() as u64 <= left {
+            for &k in members {
+                copies[k as usize] = full + 1;
+            }
+            left -= members.len() as u64;
+        } else {
+            split.push(members);
+        }
+    }
+    for &k in split.into_iter().flatten() {
+        if left == 0 {
+            break;
+        }
+        copies[k as usize] = full + 1;
+        left -= 1;
+    }
 }
 
 fn select_bases(baseline: &Baseline, template: Option<&Template>) -> Vec<u32> {
@@ -413,5 +497,50 @@ mod tests {
         assert_eq!(copies_for_factor(10.0, 3).unwrap(), 27);
         assert_eq!(copies_for_factor(1.34, 3).unwrap(), 1);
         assert!(copies_for_factor(1.2, 3).is_err());
+    }
+
+    #[test]
+    fn a_partial_layer_copies_linked_bases_together() {
+        use crate::baseline::{MemNodes, MemRels};
+        let b = Baseline::from_memory(
+            &[MemNodes {
+                labels: &["Resource"],
+                id_space: "Resource",
+                header: "id:ID(Resource),name,type",
+                rows: "vm,vm,Microsoft.Compute/virtualMachines\n\
+                       disk,disk,Microsoft.Compute/disks\n\
+                       nic,nic,Microsoft.Network/networkInterfaces\n\
+                       kv,kv,Microsoft.KeyVault/vaults\n\
+                       sa,sa,Microsoft.Storage/storageAccounts\n\
+                       ip,ip,Microsoft.Network/publicIPAddresses\n",
+            }],
+            &[MemRels {
+                rel_type: "CONTAINS",
+                start_space: "Resource",
+                end_space: "Resource",
+                header: ":START_ID(Resource),:END_ID(Resource)",
+                rows: "vm,disk\nvm,nic\n",
+            }],
+        )
+        .unwrap();
+        let bases: Vec<u32> = (0..6).collect();
+        let none = links::ReferencedPairs::new();
+        for seed in 0..20 {
+            for n in [1u64, 3, 4, 8] {
+                let mut copies = spread(&b, &bases, n).unwrap();
+                give_remainder_to_linked_bases(&b, &bases, n, &none, seed, &mut copies);
+                assert_eq!(copies.iter().map(|&c| u64::from(c)).sum::<u64>(), n);
+                // The VM's group (VM, disk, NIC) is split only when the extra copies run out
+                // before it, after every lone base took one.
+                let vm_group = &copies[0..3];
+                if vm_group.iter().any(|&c| c != vm_group[0]) {
+                    let most = *vm_group.iter().max().unwrap();
+                    assert!(
+                        copies[3..].iter().all(|&c| c == most),
+                        "seed {seed} n {n}: {copies:?}"
+                    );
+                }
+            }
+        }
     }
 }
