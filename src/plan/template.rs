@@ -117,9 +117,8 @@ pub struct TemplatePlan {
     pub subscriptions_known: bool,
     /// Resource groups (G).
     pub groups: u64,
-    /// Root `q` goes to group `q · stride mod G` (`stride` coprime with G, near G/φ): roots of
-    /// one entry spread over every group and subscription instead of filling a few in order.
-    pub group_stride: u64,
+    /// Placed rows: which subscription each root is in, and its group there (see [`Deal`]).
+    pub deal: Deal,
     pub rows_per_group: u64,
     /// Whether rows are placed by the topology (roots spread over the groups, every other row
     /// where its root is); else (ATG-compatible) rows fill the groups in order.
@@ -144,6 +143,92 @@ pub struct TemplatePlan {
     /// The rules (the file's and the built-in ones) and the placement links.
     pub topology: Topology,
     pub template_name: String,
+}
+
+/// How placed roots are dealt to subscriptions and groups. Each entry's roots go to the
+/// subscriptions in a repeating weighted round-robin `pattern` (`W` slots, subscription `s` in
+/// `w_s` of them, interleaved), so every type — VNets with their whole subtree as much as lone
+/// vaults — is split over the subscriptions in proportion to their weights, not just the groups.
+/// Within subscription `s`, the root ranked `q` there goes to group `q · stride_s mod G_s` of
+/// its `G_s` groups (`stride_s` coprime with `G_s`, near `G_s/φ`): roots of one entry spread
+/// over the subscription's groups, and no group is empty (`G_s` ≤ the roots it holds).
+#[derive(Debug, Clone, Default)]
+pub struct Deal {
+    pub pattern: Vec<u32>,
+    /// `counts[p · S + s]`: slots of subscription `s` among the pattern's first `p`.
+    pub counts: Vec<u32>,
+    pub weights: Vec<u64>,
+    /// `before[e · S + s]`: roots of entries before `e` in subscription `s`.
+    pub before: Vec<u64>,
+    pub strides: Vec<u64>,
+}
+
+impl Deal {
+    fn subs(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Roots `0..k` of one entry that go to subscription `s`.
+    #[inline]
+    fn dealt(&self, k: u64, s: usize) -> u64 {
+        let w = self.pattern.len() as u64;
+        (k / w) * self.weights[s] + u64::from(self.counts[(k % w) as usize * self.subs() + s])
+    }
+
+    /// (subscription, rank there) of root `k` of entry `e`.
+    #[inline]
+    fn place(&self, e: usize, k: u64) -> (usize, u64) {
+        let w = self.pattern.len() as u64;
+        let s = self.pattern[(k % w) as usize] as usize;
+        (s, self.before[e * self.subs() + s] + self.dealt(k, s))
+    }
+
+    /// The deal of `roots[e]` roots per entry over subscriptions weighted `weights` (none all
+    /// zero); returns it and the roots each subscription gets.
+    fn new(weights: &[u64], roots: &[u64]) -> (Deal, Vec<u64>) {
+        const SLOTS: u64 = 4096;
+        let sum: u64 = weights.iter().sum();
+        let weights = if sum > SLOTS {
+            apportion(weights, SLOTS)
+        } else {
+            weights.to_vec()
+        };
+        let subs = weights.len();
+        let w: u64 = weights.iter().sum();
+        // Smooth weighted round robin: each slot goes to the subscription furthest behind its
+        // share (ties to the first), so the slots of each subscription are evenly interleaved.
+        let mut credit = vec![0i64; subs];
+        let mut pattern = Vec::with_capacity(w as usize);
+        let mut counts = vec![0u32; (w as usize + 1) * subs];
+        for p in 0..w as usize {
+            for (c, &x) in credit.iter_mut().zip(&weights) {
+                *c += x as i64;
+            }
+            let best = (0..subs)
+                .max_by_key(|&s| (credit[s], std::cmp::Reverse(s)))
+                .unwrap_or(0);
+            credit[best] -= w as i64;
+            pattern.push(best as u32);
+            let (done, next) = counts.split_at_mut((p + 1) * subs);
+            next[..subs].copy_from_slice(&done[p * subs..]);
+            next[best] += 1;
+        }
+        let mut deal = Deal {
+            pattern,
+            counts,
+            weights,
+            before: Vec::with_capacity(roots.len() * subs),
+            strides: Vec::new(),
+        };
+        let mut total = vec![0u64; subs];
+        for &r in roots {
+            deal.before.extend_from_slice(&total);
+            for (s, t) in total.iter_mut().enumerate() {
+                *t += deal.dealt(r, s);
+            }
+        }
+        (deal, total)
+    }
 }
 
 /// Where a row is: its root's global index (whose random location it takes) and its group.
@@ -179,10 +264,13 @@ impl TemplatePlan {
             };
         }
         let (rr, j) = self.topology.root(&self.counts, r, i - self.prefix[r]);
+        let (s, q) = self.deal.place(rr, j - self.topology.placed(rr));
+        let first = self.sub_groups[s];
+        let groups = self.sub_groups[s + 1] - first;
         Placement {
             root: self.prefix[rr] + j,
-            group: ((u128::from(self.topology.root_rank(rr, j)) * u128::from(self.group_stride))
-                % u128::from(self.groups)) as u64,
+            group: first
+                + ((u128::from(q) * u128::from(self.deal.strides[s])) % u128::from(groups)) as u64,
         }
     }
 
@@ -328,7 +416,7 @@ pub(super) fn plan(
         sub_groups: vec![0],
         subscriptions_known: false,
         groups: 0,
-        group_stride: 1,
+        deal: Deal::default(),
         placed: !config.atg_compat,
         rg_existing: HashMap::new(),
         contains_rows: BTreeMap::new(),
@@ -551,6 +639,7 @@ fn choose_subscriptions(
 /// [`ROWS_PER_RESOURCE_GROUP`] — and the groups: enough for the rows, never more than the
 /// roots (so none is empty), split over the subscriptions by their weights.
 fn size_groups(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
+    let derived = t.config.resources_per_group.is_none() && tp.placed;
     tp.rows_per_group = match t.config.resources_per_group {
         Some(k) => k,
         None if tp.placed => baseline
@@ -558,13 +647,32 @@ fn size_groups(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
             .unwrap_or(ROWS_PER_RESOURCE_GROUP),
         None => ROWS_PER_RESOURCE_GROUP,
     };
+    let weights = std::mem::take(&mut tp.sub_groups);
     let mut groups = tp.rows().div_ceil(tp.rows_per_group).max(1);
-    if tp.placed {
-        groups = groups.min(tp.topology.roots().max(1));
-    }
+    let per_sub = if tp.placed {
+        let roots = tp.topology.roots().max(1);
+        // A group of one root holds one type's subtree; with the baseline's size unasked for,
+        // groups get two roots or more, so that they mix types as real ones do.
+        groups = groups.min(if derived { (roots / 2).max(1) } else { roots });
+        let per_entry: Vec<u64> = (0..tp.counts.len())
+            .map(|e| tp.counts[e] - tp.topology.placed(e))
+            .collect();
+        let (deal, roots_in) = Deal::new(&weights, &per_entry);
+        let per_sub: Vec<u64> = apportion(&weights, groups)
+            .iter()
+            .zip(&roots_in)
+            .map(|(&g, &r)| g.min(r).max(u64::from(r > 0)))
+            .collect();
+        tp.deal = Deal {
+            strides: per_sub.iter().map(|&g| stride(g.max(1))).collect(),
+            ..deal
+        };
+        groups = per_sub.iter().sum::<u64>().max(1);
+        per_sub
+    } else {
+        apportion(&weights, groups)
+    };
     tp.groups = groups;
-    tp.group_stride = stride(groups);
-    let per_sub = apportion(&tp.sub_groups, groups);
     let mut acc = 0;
     tp.sub_groups = std::iter::once(0)
         .chain(per_sub.iter().map(|c| {
@@ -931,6 +1039,33 @@ pub fn apportion(weights: &[u64], total: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_are_dealt_to_subscriptions_by_weight_with_dense_ranks() {
+        let weights = [5u64, 3, 2, 0];
+        let roots = [7u64, 100, 1, 0, 33];
+        let (deal, total) = Deal::new(&weights, &roots);
+        assert_eq!(total.iter().sum::<u64>(), roots.iter().sum::<u64>());
+        assert_eq!(total[3], 0, "a subscription of weight 0 gets no roots");
+        let mut ranks: Vec<Vec<u64>> = vec![Vec::new(); weights.len()];
+        for (e, &r) in roots.iter().enumerate() {
+            let mut mine = vec![0u64; weights.len()];
+            for k in 0..r {
+                let (s, q) = deal.place(e, k);
+                ranks[s].push(q);
+                mine[s] += 1;
+            }
+            // Every entry on its own is split by weight, within one root.
+            for (s, &m) in mine.iter().enumerate() {
+                let exact = r as f64 * weights[s] as f64 / 10.0;
+                assert!((m as f64 - exact).abs() < 1.0, "entry {e} sub {s}: {m} vs {exact}");
+            }
+        }
+        for (s, mut q) in ranks.into_iter().enumerate() {
+            q.sort_unstable();
+            assert_eq!(q, (0..total[s]).collect::<Vec<_>>(), "ranks in subscription {s}");
+        }
+    }
 
     #[test]
     fn apportion_is_exact_and_proportional() {

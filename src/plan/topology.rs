@@ -444,11 +444,10 @@ impl Topology {
         (r, j)
     }
 
-    /// The rank of root row `j` of entry `r` among all roots (root order: entries in order,
-    /// rows in order).
+    /// Rows of entry `r` placed by another row (the rest, from this row on, are roots).
     #[inline]
-    pub fn root_rank(&self, r: usize, j: u64) -> u64 {
-        self.root_prefix[r] + j - self.parents[r].map_or(0, |p| p.placed)
+    pub fn placed(&self, r: usize) -> u64 {
+        self.parents[r].map_or(0, |p| p.placed)
     }
 
     /// All roots.
