@@ -402,11 +402,40 @@ fn write_parts(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| io_err(staged.path(), io::Error::other(e.to_string())))?;
-    let results: Vec<Result<FileEntry, WriteError>> = pool.install(|| {
-        mine.par_iter()
-            .map(|t| write_part(&generator, plan, t, staged, opts.compress, &progress))
-            .collect()
+    // Longest parts first, each worker taking the next from a shared queue: node parts (their
+    // rows are rendered) cost several times an edge part's, and a divide-and-conquer split of
+    // the part list left one worker alone with the last node parts for seconds.
+    let mut order: Vec<usize> = (0..mine.len()).collect();
+    order.sort_by_key(|&i| {
+        let t = mine[i];
+        let weight = if matches!(t.group, Group::Nodes(_)) {
+            4
+        } else {
+            1
+        };
+        std::cmp::Reverse((t.range.end - t.range.start) * weight)
     });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<FileEntry, WriteError>>>> =
+        mine.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    pool.scope(|s| {
+        for _ in 0..opts.threads.max(1) {
+            s.spawn(|_| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                let r = write_part(&generator, plan, mine[i], staged, opts.compress, &progress);
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            });
+        }
+    });
+    let results: Vec<Result<FileEntry, WriteError>> = slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every part was written")
+        })
+        .collect();
     progress.finish();
     let entries = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     // Parts are flushed to disk together once all are written: an fdatasync after each part
