@@ -618,16 +618,18 @@ fn choose_subscriptions(
             .collect();
         let more = known.len().saturating_sub(5);
         known.truncate(5);
-        return Err(PlanError::Other {
-            message: format!(
-                "{}: {at} `{}` is not a :Subscription of the baseline {}, so its resource groups would hang from nothing: name one of {}{} (or leave {key} out to spread over all of them), or add the subscription to the baseline",
-                t.path.display(),
-                weighted[i].0,
-                baseline.dir.display(),
-                known.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
-            ),
-        });
+        return Err(t
+            .invalid_at(
+                &at,
+                format!(
+                    "{at} `{}` is not a :Subscription of the baseline {}, so its resource groups would hang from nothing: name one of {}{} (or leave {key} out to spread over all of them), or add the subscription to the baseline",
+                    weighted[i].0,
+                    baseline.dir.display(),
+                    known.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                ),
+            )
+            .into());
     }
     tp.subscriptions = weighted.iter().map(|(s, _)| s.clone()).collect();
     tp.sub_groups = weighted.iter().map(|(_, w)| *w).collect();
@@ -1058,12 +1060,19 @@ mod tests {
             // Every entry on its own is split by weight, within one root.
             for (s, &m) in mine.iter().enumerate() {
                 let exact = r as f64 * weights[s] as f64 / 10.0;
-                assert!((m as f64 - exact).abs() < 1.0, "entry {e} sub {s}: {m} vs {exact}");
+                assert!(
+                    (m as f64 - exact).abs() < 1.0,
+                    "entry {e} sub {s}: {m} vs {exact}"
+                );
             }
         }
         for (s, mut q) in ranks.into_iter().enumerate() {
             q.sort_unstable();
-            assert_eq!(q, (0..total[s]).collect::<Vec<_>>(), "ranks in subscription {s}");
+            assert_eq!(
+                q,
+                (0..total[s]).collect::<Vec<_>>(),
+                "ranks in subscription {s}"
+            );
         }
     }
 

@@ -151,21 +151,21 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
     let mut covered = vec![false; builtins.len()];
     for (k, rule) in t.relationships.iter().enumerate() {
         let (Some(s), Some(d)) = (entry_of(&rule.source_type), entry_of(&rule.target_type)) else {
-            return Err(PlanError::Other {
-                message: format!(
-                    "{}: relationships[{k}] names a type that is not in resources; fix the template",
-                    t.path.display()
-                ),
-            });
+            return Err(t
+                .invalid_at(
+                    &format!("relationships[{k}]"),
+                    format!("relationships[{k}] names a type that is not in resources; fix the template"),
+                )
+                .into());
         };
         let inherited = pair_builtin(&rule.source_type, &rule.target_type);
         if rule.max.is_some() && rule.cardinality.is_none() && inherited.is_none() {
-            return Err(PlanError::Other {
-                message: format!(
-                    "{}: relationships[{k}].max relies on the built-in rule's cardinality, which `config.topology: none` turns off: write `cardinality: one_to_many` or `many_to_one`",
-                    t.path.display()
-                ),
-            });
+            return Err(t
+                .invalid_at(
+                    &format!("relationships[{k}].max"),
+                    format!("relationships[{k}].max relies on the built-in rule's cardinality, which `config.topology: none` turns off: write `cardinality: one_to_many` or `many_to_one`"),
+                )
+                .into());
         }
         if let Some((b, _)) = inherited {
             covered[b] = true;

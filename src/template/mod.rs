@@ -411,6 +411,20 @@ impl Template {
 }
 
 impl Template {
+    /// An error found after loading (at planning) about the value at path `at`
+    /// (`config.subscriptions[2]`), located in the file like a load-time one.
+    pub fn invalid_at(&self, at: &str, message: String) -> TemplateError {
+        let segs = parse_path(at);
+        let (line, column) = split_loc(locate(&self.source, &segs));
+        TemplateError::Invalid {
+            path: self.path.clone(),
+            line,
+            column,
+            at: at.to_owned(),
+            message,
+        }
+    }
+
     /// A render failure, reported as the template expression (file:line:column) that fails on
     /// the row it names; other errors pass through.
     pub fn row_error(&self, e: TemplateError) -> TemplateError {
@@ -583,6 +597,13 @@ fn yaml_error(path: &Path, f: YamlFailure) -> TemplateError {
         } else {
             format!("the integer {n} {where_} does not fit in 64 bits: fix the value (see docs/template.md)")
         }
+    } else if let Some(got) = f
+        .message
+        .strip_prefix("invalid type: ")
+        .and_then(|m| m.strip_suffix(", expected u64"))
+        .filter(|_| !at.is_empty())
+    {
+        format!("{at} must be a whole number, got {got} (see docs/template.md)")
     } else if f.message == "recursion limit exceeded" {
         "the document nests deeper than 128 levels: flatten it".to_owned()
     } else if at.is_empty() {
@@ -933,11 +954,20 @@ impl Checker<'_> {
                 effective,
                 Some(Cardinality::OneToMany | Cardinality::ManyToOne)
             );
-            if m == 0 || !one_sided {
+            if m == 0 {
                 return Err(self.err(
                     &at("max"),
                     format!(
-                        "{} needs `cardinality: one_to_many` (targets per source) or `many_to_one` (sources per target), written or inherited from the built-in rule for the pair (docs/template.md), and a value of 1 or more",
+                        "{} is 0, which allows no links: write 1 or more, or drop the rule to make none",
+                        path_string(&at("max"))
+                    ),
+                ));
+            }
+            if !one_sided {
+                return Err(self.err(
+                    &at("max"),
+                    format!(
+                        "{} needs `cardinality: one_to_many` (targets per source) or `many_to_one` (sources per target), written or inherited from the built-in rule for the pair (docs/template.md)",
                         path_string(&at("max"))
                     ),
                 ));
