@@ -3,7 +3,8 @@
 //! and the resource groups, regions and tag a template made) with their relationships, and every
 //! relationship carrying that `scale_operation_id` — in bounded transactions, then check that
 //! nothing of it is left, and last the operation's load marker ([`crate::load::marker`]) if a
-//! load of it stopped part-way (an operation that has only a marker can be cleaned too). The
+//! load of it stopped part-way (an operation that has only a marker can be cleaned too); an id the
+//! graph holds no node or marker of is refused ([`crate::stats::require_operation`]). The
 //! baseline and other operations are never touched. What "synthetic" and "abstracted" mean is
 //! [`crate::cypher`]'s; the graph totals leave load markers out, as `stats` does.
 
@@ -13,6 +14,7 @@ use crate::cypher::{count_nodes, operation_node};
 use crate::load::marker;
 use crate::neo4j::{Client, Neo4jError};
 use crate::report::{thousands, Bar};
+use crate::stats;
 
 /// Nodes (and their relationships) deleted per transaction.
 pub const CLEAN_BATCH: i64 = 10_000;
@@ -28,8 +30,10 @@ pub enum CleanError {
     Neo4j(#[from] Neo4jError),
     #[error("invalid operation id {0:?}: give the `scale_operation_id` of the operation (e.g. scale-20251115T211700-41f18b94; `tenantgen stats` lists them)")]
     InvalidId(String),
-    #[error("no node or relationship carries scale_operation_id {0:?}, so there is nothing to clean: check the id (`tenantgen stats` lists the operations in the graph)")]
-    NoSuchOperation(String),
+    /// An id the graph holds nothing of is almost always a typo: "deleted 0" would read as
+    /// success.
+    #[error("--operation-id: {0}")]
+    Absent(crate::stats::OperationAbsent),
     #[error("after clean, {nodes} node(s), {relationships} relationship(s) and {markers} load marker(s) of operation {id} are still in the graph; run clean again and check the server log")]
     Leftover {
         id: String,
@@ -125,14 +129,13 @@ pub fn clean(
     dry_run: bool,
     progress: bool,
 ) -> Result<CleanReport, CleanError> {
+    stats::require_operation(
+        id,
+        &stats::operation_ids(client)?,
+        "check the id and pass one of them to --operation-id (`tenantgen stats` lists them)",
+    )
+    .map_err(CleanError::Absent)?;
     let before = counts(client, id)?;
-    // An id that names nothing is almost always a typo: saying "deleted 0" would read as success.
-    if before.operation_nodes == 0
-        && before.operation_relationships == 0
-        && before.operation_markers == 0
-    {
-        return Err(CleanError::NoSuchOperation(id.into()));
-    }
     if dry_run {
         return Ok(CleanReport {
             operation_id: id.into(),

@@ -39,8 +39,11 @@ pub fn run(args: CleanArgs, global: Global) -> anyhow::Result<ExitCode> {
         ))
     });
     let progress = !global.quiet && !args.json;
-    let report = clean::clean(&client, &args.operation_id, args.dry_run, progress)
-        .with_context(|| format!("clean of operation {}", args.operation_id))?;
+    let report = match clean::clean(&client, &args.operation_id, args.dry_run, progress) {
+        // It names the flag and the operation already.
+        Err(e @ clean::CleanError::Absent(_)) => return Err(e.into()),
+        r => r.with_context(|| format!("clean of operation {}", args.operation_id))?,
+    };
     if args.json {
         super::json::print("clean", serde_json::to_value(&report)?)?;
     } else {

@@ -384,7 +384,9 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!("scale_operation_id {op:?}")) && err.contains("tenantgen stats"),
+        err.contains(&format!(
+            "no operation {op} in the graph; operations present: {SEED_OPERATION}"
+        )) && err.contains("tenantgen stats"),
         "{err}"
     );
 }
