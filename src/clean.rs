@@ -6,12 +6,14 @@
 //! load of it stopped part-way (an operation that has only a marker can be cleaned too); an id the
 //! graph holds no node or marker of is refused ([`crate::stats::require_operation`]). The
 //! baseline and other operations are never touched. What "synthetic" and "abstracted" mean is
-//! [`crate::cypher`]'s; the graph totals leave load markers out, as `stats` does.
+//! [`crate::cypher`]'s; the graph totals leave load markers out, as `stats` does. tenantgen's
+//! constraints and indexes ([`crate::load::schema`]) stay, and the report names them, unless
+//! `--drop-schema` asks to drop them too (objects of other names, the user's, always stay).
 
 use serde::Serialize;
 
-use crate::cypher::{count_nodes, operation_node};
-use crate::load::marker;
+use crate::cypher::{count_nodes, operation_node, SchemaObject};
+use crate::load::{marker, schema};
 use crate::neo4j::{Client, Neo4jError};
 use crate::report::{thousands, Bar};
 use crate::stats;
@@ -59,16 +61,24 @@ pub struct CleanCounts {
 pub struct CleanReport {
     pub operation_id: String,
     pub dry_run: bool,
+    /// `--drop-schema` was given.
+    pub drop_schema: bool,
     pub before: CleanCounts,
     pub after: Option<CleanCounts>,
     pub deleted_nodes: i64,
     pub deleted_relationships: i64,
     /// The operation's load marker deleted with it (0 or 1).
     pub deleted_markers: i64,
+    /// tenantgen's constraints and indexes dropped (`--drop-schema`).
+    pub dropped_schema: Vec<SchemaObject>,
+    /// tenantgen's constraints and indexes left in the graph (all of them without
+    /// `--drop-schema`, none with it; on a dry run those there are).
+    pub schema_remaining: Vec<SchemaObject>,
 }
 
 impl CleanReport {
-    /// The human summary.
+    /// The human summary: what was (or would be) deleted, then what of tenantgen's schema went
+    /// or stays.
     pub fn summary(&self) -> String {
         let t = crate::report::thousands_i64;
         let b = &self.before;
@@ -79,7 +89,7 @@ impl CleanReport {
                 String::new()
             }
         };
-        match &self.after {
+        let mut s = match &self.after {
             None => format!(
                 "operation {}: {} nodes and {} relationships would be deleted{} (graph: {} nodes, {} relationships); dry run, nothing deleted",
                 self.operation_id, t(b.operation_nodes), t(b.operation_relationships), marker("would be"), t(b.nodes), t(b.relationships)
@@ -97,7 +107,33 @@ impl CleanReport {
                 t(a.operation_nodes),
                 t(a.operation_relationships)
             ),
+        };
+        let list = |v: &[SchemaObject]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.dropped_schema.is_empty() {
+            s.push_str(&format!(
+                "\nschema: dropped tenantgen's {} ({})",
+                self.dropped_schema.len(),
+                list(&self.dropped_schema)
+            ));
+        } else if !self.schema_remaining.is_empty() {
+            s.push_str(&format!(
+                "\nschema: tenantgen's {} remain ({}); `tenantgen clean --operation-id {} --drop-schema` {}",
+                self.schema_remaining.len(),
+                list(&self.schema_remaining),
+                self.operation_id,
+                if self.dry_run && self.drop_schema {
+                    "would drop them (dry run, nothing dropped)"
+                } else {
+                    "drops them (the user's own constraints and indexes stay)"
+                }
+            ));
         }
+        s
     }
 }
 
@@ -121,12 +157,14 @@ pub fn counts(client: &Client, id: &str) -> Result<CleanCounts, CleanError> {
     })
 }
 
-/// Deletes operation `id` (or only counts it when `dry_run`); `progress` shows the batches
-/// deleted on stderr (when it is a terminal).
+/// Deletes operation `id` (or only counts it when `dry_run`), then with `drop_schema`
+/// tenantgen's constraints and indexes ([`crate::load::schema::ours`]; never the user's);
+/// `progress` shows the batches deleted on stderr (when it is a terminal).
 pub fn clean(
     client: &Client,
     id: &str,
     dry_run: bool,
+    drop_schema: bool,
     progress: bool,
 ) -> Result<CleanReport, CleanError> {
     stats::require_operation(
@@ -140,11 +178,14 @@ pub fn clean(
         return Ok(CleanReport {
             operation_id: id.into(),
             dry_run,
+            drop_schema,
             before,
             after: None,
             deleted_nodes: 0,
             deleted_relationships: 0,
             deleted_markers: 0,
+            dropped_schema: Vec::new(),
+            schema_remaining: schema::ours(client)?,
         });
     }
     let p = [("id", id.into()), ("limit", CLEAN_BATCH.into())];
@@ -205,13 +246,24 @@ pub fn clean(
             markers: after.operation_markers,
         });
     }
+    // The schema goes after the operation: its indexes are what the deletes above seek by.
+    let ours = schema::ours(client)?;
+    let (dropped_schema, schema_remaining) = if drop_schema {
+        schema::drop(client, &ours)?;
+        (ours, schema::ours(client)?)
+    } else {
+        (Vec::new(), ours)
+    };
     Ok(CleanReport {
         operation_id: id.into(),
         dry_run,
+        drop_schema,
         before,
         after: Some(after),
         deleted_nodes: before.nodes - after.nodes,
         deleted_relationships: before.relationships - after.relationships,
         deleted_markers,
+        dropped_schema,
+        schema_remaining,
     })
 }

@@ -21,6 +21,10 @@ pub struct CleanArgs {
     /// Print the counts only; delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also drop the constraints and indexes tenantgen's `load` created (named `tenantgen_*`);
+    /// constraints and indexes of other names, the user's, stay.
+    #[arg(long)]
+    pub drop_schema: bool,
     /// Print one JSON document on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -39,7 +43,13 @@ pub fn run(args: CleanArgs, global: Global) -> anyhow::Result<ExitCode> {
         ))
     });
     let progress = !global.quiet && !args.json;
-    let report = match clean::clean(&client, &args.operation_id, args.dry_run, progress) {
+    let report = match clean::clean(
+        &client,
+        &args.operation_id,
+        args.dry_run,
+        args.drop_schema,
+        progress,
+    ) {
         // It names the flag and the operation already.
         Err(e @ clean::CleanError::Absent(_)) => return Err(e.into()),
         r => r.with_context(|| format!("clean of operation {}", args.operation_id))?,
