@@ -8,7 +8,8 @@
 //! baseline and other operations are never touched. What "synthetic" and "abstracted" mean is
 //! [`crate::cypher`]'s; the graph totals leave load markers out, as `stats` does. tenantgen's
 //! constraints and indexes ([`crate::load::schema`]) stay, and the report names them, unless
-//! `--drop-schema` asks to drop them too (objects of other names, the user's, always stay).
+//! `--drop-schema` asks to drop them too (objects of other names, the user's, always stay);
+//! [`drop_schema`] drops them without an operation (after the last one is gone).
 
 use serde::Serialize;
 
@@ -108,33 +109,89 @@ impl CleanReport {
                 t(a.operation_relationships)
             ),
         };
-        let list = |v: &[SchemaObject]| {
-            v.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !self.dropped_schema.is_empty() {
-            s.push_str(&format!(
-                "\nschema: dropped tenantgen's {} ({})",
-                self.dropped_schema.len(),
-                list(&self.dropped_schema)
-            ));
-        } else if !self.schema_remaining.is_empty() {
-            s.push_str(&format!(
-                "\nschema: tenantgen's {} remain ({}); `tenantgen clean --operation-id {} --drop-schema` {}",
-                self.schema_remaining.len(),
-                list(&self.schema_remaining),
-                self.operation_id,
-                if self.dry_run && self.drop_schema {
-                    "would drop them (dry run, nothing dropped)"
-                } else {
-                    "drops them (the user's own constraints and indexes stay)"
-                }
-            ));
+        if let Some(line) = schema_line(
+            &self.dropped_schema,
+            &self.schema_remaining,
+            self.dry_run && self.drop_schema,
+        ) {
+            s.push('\n');
+            s.push_str(&line);
         }
         s
     }
+}
+
+/// What `clean --drop-schema` without an operation found and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaCleanReport {
+    pub dry_run: bool,
+    /// tenantgen's constraints and indexes dropped.
+    pub dropped_schema: Vec<SchemaObject>,
+    /// tenantgen's constraints and indexes left (on a dry run, those there are).
+    pub schema_remaining: Vec<SchemaObject>,
+}
+
+impl SchemaCleanReport {
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        schema_line(&self.dropped_schema, &self.schema_remaining, self.dry_run)
+            .unwrap_or_else(|| "schema: no constraint or index of tenantgen's in the graph".into())
+    }
+}
+
+/// `schema: dropped tenantgen's …`, `… would be dropped` (`would_drop`: a dry run of
+/// `--drop-schema`) or `… remain; --drop-schema drops them`; `None` when there is neither.
+fn schema_line(
+    dropped: &[SchemaObject],
+    remaining: &[SchemaObject],
+    would_drop: bool,
+) -> Option<String> {
+    let list = |v: &[SchemaObject]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !dropped.is_empty() {
+        Some(format!(
+            "schema: dropped tenantgen's {} ({})",
+            dropped.len(),
+            list(dropped)
+        ))
+    } else if remaining.is_empty() {
+        None
+    } else if would_drop {
+        Some(format!(
+            "schema: tenantgen's {} would be dropped ({}); dry run, nothing dropped",
+            remaining.len(),
+            list(remaining)
+        ))
+    } else {
+        Some(format!(
+            "schema: tenantgen's {} remain ({}); `tenantgen clean --drop-schema` drops them (the user's own constraints and indexes stay)",
+            remaining.len(),
+            list(remaining)
+        ))
+    }
+}
+
+/// Drops tenantgen's constraints and indexes ([`crate::load::schema::ours`]; never the user's)
+/// without touching an operation (or, on a `dry_run`, lists them).
+pub fn drop_schema(client: &Client, dry_run: bool) -> Result<SchemaCleanReport, CleanError> {
+    let ours = schema::ours(client)?;
+    if dry_run {
+        return Ok(SchemaCleanReport {
+            dry_run,
+            dropped_schema: Vec::new(),
+            schema_remaining: ours,
+        });
+    }
+    schema::drop(client, &ours)?;
+    Ok(SchemaCleanReport {
+        dry_run,
+        dropped_schema: ours,
+        schema_remaining: schema::ours(client)?,
+    })
 }
 
 /// Counts the graph and the operation's share.
@@ -266,4 +323,27 @@ pub fn clean(
         dropped_schema,
         schema_remaining,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cypher::{id_constraint, id_index};
+
+    #[test]
+    fn the_schema_line_says_what_went_what_stays_and_how_to_drop_it() {
+        let ours = [id_constraint()];
+        assert_eq!(
+            schema_line(&ours, &[], false).unwrap(),
+            "schema: dropped tenantgen's 1 (constraint tenantgen_resource_id_unique on :Resource(id))"
+        );
+        assert_eq!(
+            schema_line(&[], &[id_index()], false).unwrap(),
+            "schema: tenantgen's 1 remain (index tenantgen_resource_id on :Resource(id)); `tenantgen clean --drop-schema` drops them (the user's own constraints and indexes stay)"
+        );
+        assert!(schema_line(&[], &ours, true)
+            .unwrap()
+            .ends_with("would be dropped (constraint tenantgen_resource_id_unique on :Resource(id)); dry run, nothing dropped"));
+        assert_eq!(schema_line(&[], &[], false), None);
+    }
 }

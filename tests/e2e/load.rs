@@ -456,7 +456,8 @@ fn names(v: &serde_json::Value) -> Vec<String> {
 /// On a small graph (the mini baseline, ×2 loaded over Bolt) holding an index of the user's on
 /// one of the keys `load` indexes: `load` says what it created and what it found, a second
 /// `load` says `already loaded` and changes nothing, `clean` keeps tenantgen's schema and says
-/// so, `clean --drop-schema` drops exactly tenantgen's and the user's index survives.
+/// so, `clean --drop-schema` (with the operation, or alone once it is gone) drops exactly
+/// tenantgen's and the user's index survives.
 #[test]
 fn load_reports_its_schema_a_rerun_is_already_loaded_and_clean_drops_only_its_own() {
     let tmp = tempfile::tempdir().unwrap();
@@ -580,5 +581,38 @@ fn load_reports_its_schema_a_rerun_is_already_loaded_and_clean_drops_only_its_ow
     assert_eq!(names(&cl["dropped_schema"]), created, "{cl}");
     assert!(names(&cl["schema_remaining"]).is_empty(), "{cl}");
     assert_eq!(schema_names(c), user_schema);
+    assert_eq!(crate::common::graph_digest(c).diff(&baseline), "");
+
+    // After the last operation is gone, `clean --drop-schema` alone drops tenantgen's schema
+    // (a dry run first lists it).
+    let fourth = json_of(
+        tenantgen()
+            .args(["load", "--json", "--uri", &uri])
+            .arg(&gen),
+    );
+    assert_eq!(names(&fourth["schema"]["created"]), created, "{fourth}");
+    json_of(tenantgen().args(["clean", "--json", "--operation-id", &op, "--uri", &uri]));
+    let dry = tenantgen()
+        .args(["clean", "--dry-run", "--drop-schema", "--uri", &uri])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success() && text.contains("would be dropped") && text.contains("dry run"),
+        "{text}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(schema_names(c), want);
+    let cl = json_of(tenantgen().args(["clean", "--json", "--drop-schema", "--uri", &uri]));
+    assert_eq!(names(&cl["dropped_schema"]), created, "{cl}");
+    assert_eq!(schema_names(c), user_schema);
+    let none = tenantgen()
+        .args(["clean", "--drop-schema", "--uri", &uri])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout),
+        "schema: no constraint or index of tenantgen's in the graph\n"
+    );
     assert_eq!(crate::common::graph_digest(c).diff(&baseline), "");
 }
