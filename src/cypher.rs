@@ -38,27 +38,116 @@ pub const RESOURCE: &str = "Resource";
 /// The label of an original (scanned) resource.
 pub const ORIGINAL: &str = "Original";
 
+/// The prefix of the name of every constraint and index tenantgen creates: the record, kept by
+/// the database itself, of which schema objects are tenantgen's (`clean --drop-schema` drops
+/// those and never another; one the user made, whatever it covers, has another name).
+pub const SCHEMA_PREFIX: &str = "tenantgen_";
+
+/// A constraint or index an in-place load needs: a uniqueness constraint or a range index on
+/// one label and property.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaObject {
+    pub name: String,
+    /// `constraint` (unique) or `index` (range).
+    pub kind: &'static str,
+    pub label: String,
+    pub property: String,
+}
+
+/// [`SchemaObject::kind`] of a uniqueness constraint.
+pub const CONSTRAINT: &str = "constraint";
+/// [`SchemaObject::kind`] of a range index.
+pub const INDEX: &str = "index";
+
+impl SchemaObject {
+    /// tenantgen's object of `kind` on `label`(`property`), named [`SCHEMA_PREFIX`]`label_property`
+    /// (`_unique` for a constraint), lower case, anything but letters and digits as `_`.
+    pub fn ours(kind: &'static str, label: &str, property: &str) -> SchemaObject {
+        let word = |s: &str| {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        };
+        let mut name = format!("{SCHEMA_PREFIX}{}_{}", word(label), word(property));
+        if kind == CONSTRAINT {
+            name.push_str("_unique");
+        }
+        SchemaObject {
+            name,
+            kind,
+            label: label.into(),
+            property: property.into(),
+        }
+    }
+
+    /// The `CREATE … IF NOT EXISTS` statement of this object.
+    pub fn create(&self) -> String {
+        let (name, label, key) = (quote(&self.name), quote(&self.label), quote(&self.property));
+        if self.kind == CONSTRAINT {
+            format!(
+                "CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+            )
+        } else {
+            format!("CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{key})")
+        }
+    }
+
+    /// The `DROP … IF EXISTS` statement of this object.
+    pub fn drop(&self) -> String {
+        let what = if self.kind == CONSTRAINT {
+            "CONSTRAINT"
+        } else {
+            "INDEX"
+        };
+        format!("DROP {what} {} IF EXISTS", quote(&self.name))
+    }
+
+    /// Whether this object is tenantgen's ([`SCHEMA_PREFIX`]).
+    pub fn is_ours(&self) -> bool {
+        self.name.starts_with(SCHEMA_PREFIX)
+    }
+}
+
+impl std::fmt::Display for SchemaObject {
+    /// `constraint tenantgen_resource_id_unique on :Resource(id)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} on :{}({})",
+            self.kind, self.name, self.label, self.property
+        )
+    }
+}
+
 /// The schema an in-place load needs, first: resource ids unique (so a `MERGE`/`MATCH` by id
-/// is an index seek), [`ID_INDEX`] where duplicates prevent it.
-pub const ID_CONSTRAINT: &str =
-    "CREATE CONSTRAINT IF NOT EXISTS FOR (r:Resource) REQUIRE r.id IS UNIQUE";
-/// The fallback of [`ID_CONSTRAINT`] for a graph that already holds duplicate ids.
-pub const ID_INDEX: &str = "CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.id)";
+/// is an index seek), [`id_index`] where duplicates prevent it.
+pub fn id_constraint() -> SchemaObject {
+    SchemaObject::ours(CONSTRAINT, RESOURCE, "id")
+}
+
+/// The fallback of [`id_constraint`] for a graph that already holds duplicate ids.
+pub fn id_index() -> SchemaObject {
+    SchemaObject::ours(INDEX, RESOURCE, "id")
+}
+
 /// Waits for the indexes just created, so the batches after it seek instead of scan.
 pub const AWAIT_INDEXES: &str = "CALL db.awaitIndexes(300)";
 
-/// The indexes after [`ID_CONSTRAINT`]: the operation keys `clean` and resuming match on, and
+/// The indexes after [`id_constraint`]: the operation keys `clean` and resuming match on, and
 /// `id` on every other label relationship ends are matched by ([`end_label`]).
-pub fn load_indexes<'a>(end_labels: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut v: Vec<String> = ["scale_operation_id", "synthetic", "template_source_id"]
+pub fn load_indexes<'a>(end_labels: impl IntoIterator<Item = &'a str>) -> Vec<SchemaObject> {
+    let mut v: Vec<SchemaObject> = ["scale_operation_id", "synthetic", "template_source_id"]
         .iter()
-        .map(|key| format!("CREATE INDEX IF NOT EXISTS FOR (r:Resource) ON (r.{key})"))
+        .map(|key| SchemaObject::ours(INDEX, RESOURCE, key))
         .collect();
     for label in end_labels.into_iter().filter(|l| *l != RESOURCE) {
-        v.push(format!(
-            "CREATE INDEX IF NOT EXISTS FOR (n:{}) ON (n.id)",
-            quote(label)
-        ));
+        v.push(SchemaObject::ours(INDEX, label, "id"));
     }
     v
 }

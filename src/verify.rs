@@ -9,7 +9,9 @@
 //!
 //! Every check becomes a named [`Check`] (a stable id such as `counts.by_label`); a mismatch fails
 //! the check, it is never an error. [`VerifyError`] is kept for what stops the checking itself (a
-//! manifest without `operation`/`expected`, a query the server refuses). Queries are whole-graph
+//! manifest without `operation`/`expected`, a query the server refuses, and an operation the graph
+//! holds nothing of: [`crate::stats::require_operation`], exit 2 naming the operations present).
+//! Queries are whole-graph
 //! scans at most, a handful of them, so the cost grows linearly with the graph.
 //!
 //! Domain words: an *operation node* has `scale_operation_id` = the manifest's operation id; a
@@ -42,6 +44,10 @@ const EXAMPLES: usize = 5;
 /// What can stop verification (a mismatch is not an error: it fails a [`Check`]).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The manifest's operation is not in the graph: every check would fail, and the cause is
+    /// the graph (or the manifest) picked, not the operation's data.
+    #[error(transparent)]
+    Absent(#[from] crate::stats::OperationAbsent),
     #[error("the manifest has no `{missing}` section, so there is nothing to verify against: pass the manifest of a directory written by `tenantgen generate`")]
     NotGenerated { missing: &'static str },
     #[error("check {check}: {source}")]
@@ -493,6 +499,15 @@ pub fn verify(
         .ok_or(VerifyError::NotGenerated {
             missing: "expected",
         })?;
+    let present = crate::stats::operation_ids(client).map_err(|e| VerifyError::Query {
+        check: "operations",
+        source: Box::new(e),
+    })?;
+    crate::stats::require_operation(
+        &op.id,
+        &present,
+        "load or import the manifest's directory into this graph first (`tenantgen load DIR --uri …`, `tenantgen import DIR`), or verify against the manifest of an operation present",
+    )?;
     let bar = Bar::steps(opts.progress, "verify", planned_checks(op), "checks");
     let q = Q {
         client,

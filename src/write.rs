@@ -630,13 +630,13 @@ pub fn load_cypher(m: &Manifest, headers: &HashMap<String, Vec<Column>>) -> Stri
         end_labels.insert(end_label(m, &g.start_space));
         end_labels.insert(end_label(m, &g.end_space));
     }
-    s.push_str(cypher::ID_CONSTRAINT);
+    s.push_str(&cypher::id_constraint().create());
     s.push_str(
         ";
 ",
     );
-    for statement in cypher::load_indexes(end_labels.iter().map(String::as_str)) {
-        s.push_str(&statement);
+    for index in cypher::load_indexes(end_labels.iter().map(String::as_str)) {
+        s.push_str(&index.create());
         s.push_str(
             ";
 ",

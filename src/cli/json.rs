@@ -111,6 +111,9 @@ fn kind(e: &anyhow::Error) -> &'static str {
             );
         let k = if output {
             "output"
+        } else if cause.is::<crate::stats::OperationAbsent>() {
+            // `stats --operation-id` (clean's and verify's are their own kinds).
+            "flag"
         } else if cause.is::<config::ConfigError>() {
             "flag"
         } else if cause.is::<template::TemplateError>() {

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::{out, ConnectArgs, Global};
@@ -47,21 +48,12 @@ pub fn run(args: StatsArgs, _global: Global) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&args.connect.settings()?)?;
     let s = stats::collect(&client)?;
     if let Some(op) = &args.operation_id {
-        if !s.by_operation.iter().any(|r| &r.operation_id == op) {
-            let present: Vec<&str> = s
-                .by_operation
-                .iter()
-                .map(|r| r.operation_id.as_str())
-                .collect();
-            anyhow::bail!(
-                "--operation-id: no operation {op} in the graph; operations present: {}",
-                if present.is_empty() {
-                    "none".to_string()
-                } else {
-                    present.join(", ")
-                }
-            );
-        }
+        stats::require_operation(
+            op,
+            &s.operation_ids(),
+            "pass one of them to --operation-id (`tenantgen stats` lists them)",
+        )
+        .context("--operation-id")?;
     }
     let shape = args
         .shape

@@ -8,7 +8,7 @@
 //! checks before sending (baseline present, schema). The parts: `queries` (the Cypher text),
 //! `records` (data parts into typed rows), `resume` (the progress file), `sender` (the
 //! threaded sender with retry), `marker` (the node in the graph that says the load is
-//! incomplete).
+//! incomplete), `schema` (the constraints and indexes it needs, which it found, which it made).
 //!
 //! **Incomplete loads.** Before the first batch, `load` merges the operation's load marker into
 //! the graph ([`marker`]); only a load that sent every batch deletes it. Whatever stops a load
@@ -36,7 +36,10 @@
 //! Before loading, `load` checks that a few base resources named by `template_source_id` are
 //! in the graph (else the baseline is missing and it refuses; a template reference names no
 //! node and is not looked up), and creates the uniqueness constraint on `:Resource(id)` (an
-//! index when duplicates prevent it) plus the indexes the batches and `clean` need.
+//! index when duplicates prevent it) plus the indexes the batches and `clean` need, those that
+//! are missing only, under tenantgen's names ([`schema`]); the report lists what it created and
+//! what was there. A graph that holds the whole operation already (its node count, and no load
+//! marker) is left alone: the re-run reports `already loaded` and sends and creates nothing.
 //!
 //! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
 //! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`
@@ -48,6 +51,7 @@ pub mod marker;
 mod queries;
 mod records;
 mod resume;
+pub mod schema;
 mod sender;
 
 use std::collections::BTreeSet;
@@ -69,6 +73,7 @@ use crate::report::Bar;
 use records::for_each_record;
 pub use resume::PROGRESS_FILE;
 use resume::{check_progress, ProgressFile};
+use schema::SchemaReport;
 use sender::{Counters, Loader};
 
 /// The Bolt client pools at most this many connections; more workers would only queue.
@@ -203,14 +208,30 @@ pub struct LoadReport {
     pub concurrency: usize,
     /// `constraint` (unique `:Resource(id)`) or `index` (duplicates prevented the constraint).
     pub id_schema: String,
+    /// The constraints and indexes this load created and those it found.
+    pub schema: SchemaReport,
+    /// The graph held the whole operation already (and no load marker of it): nothing was sent
+    /// or created.
+    pub already_loaded: bool,
+    /// The operation's nodes in the graph before this run.
+    pub nodes_present: u64,
     pub seconds: f64,
     pub rows_per_sec: f64,
     pub notes: Vec<String>,
 }
 
 impl LoadReport {
-    /// The one-line human summary.
+    /// The human summary: what was sent, then the schema line.
     pub fn summary(&self) -> String {
+        if self.already_loaded {
+            return format!(
+                "already loaded: 0 created, {} present (operation {} in {}); nothing sent — `tenantgen clean --operation-id {}` first to load it again",
+                thousands(self.nodes_present),
+                self.operation_id,
+                self.uri,
+                self.operation_id
+            );
+        }
         let mut s = format!(
             "loaded {} nodes and {} relationships of {} into {} in {:.2} s ({}, {} batches of ≤{}, concurrency {})",
             thousands(self.nodes),
@@ -229,6 +250,8 @@ impl LoadReport {
                 thousands(self.skipped_batches)
             ));
         }
+        s.push('\n');
+        s.push_str(&self.schema.summary());
         s
     }
 }
@@ -252,8 +275,43 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
     let plan = LoadPlan::new(&cfg.dir, &manifest)?;
     let client = Client::connect(&cfg.connection)?;
     check_baseline(&client, &plan, &operation.id)?;
+    let nodes_expected: u64 = plan.nodes.iter().map(|g| g.rows).sum();
+    let nodes_present = client.scalar_i64(
+        "MATCH (n) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
+        &[("op", operation.id.as_str().into())],
+    )? as u64;
+    // The whole operation is there and no load of it is under way: a re-run has nothing to do,
+    // and must say so rather than "loaded N nodes".
+    if nodes_expected > 0
+        && nodes_present == nodes_expected
+        && marker::read(&client, Some(&operation.id))?.is_empty()
+    {
+        return Ok(LoadReport {
+            operation_id: operation.id,
+            uri: cfg.connection.uri.clone(),
+            database: cfg.connection.database.clone(),
+            nodes: 0,
+            relationships: 0,
+            relationships_created: 0,
+            batches: 0,
+            skipped_batches: 0,
+            batch_size: cfg.batch_size,
+            concurrency: cfg.concurrency,
+            id_schema: String::new(),
+            schema: SchemaReport::default(),
+            already_loaded: true,
+            nodes_present,
+            seconds: started.elapsed().as_secs_f64(),
+            rows_per_sec: 0.0,
+            notes: Vec::new(),
+        });
+    }
     let mut notes = Vec::new();
-    let id_schema = ensure_schema(&client, &plan, &mut notes)?;
+    let (schema, id_schema) = schema::ensure(
+        &client,
+        plan.end_labels.iter().map(String::as_str),
+        &mut notes,
+    )?;
 
     let target = format!(
         "{}|{}",
@@ -277,7 +335,6 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         .chain(plan.rels.iter().map(|g| g.rows))
         .sum();
     let bar = Bar::rows(cfg.progress, "load", total_rows);
-    let nodes_expected = plan.nodes.iter().map(|g| g.rows).sum();
     let marker = marker::new(
         &operation.id,
         &cfg.dir,
@@ -332,6 +389,9 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         batch_size: cfg.batch_size,
         concurrency: cfg.concurrency,
         id_schema,
+        schema,
+        already_loaded: false,
+        nodes_present,
         seconds,
         rows_per_sec: (nodes + relationships) as f64 / seconds.max(1e-9),
         notes,
@@ -599,27 +659,4 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
             .collect::<Vec<_>>()
             .join(", "),
     })
-}
-
-/// Creates the id constraint (or an index when duplicates prevent it) and the indexes the
-/// batches and `clean` use; returns `constraint` or `index`.
-fn ensure_schema(client: &Client, plan: &LoadPlan, notes: &mut Vec<String>) -> Result<String> {
-    let mut kind = "constraint".to_string();
-    if let Err(e) = client.run(cypher::ID_CONSTRAINT, &[]) {
-        kind = "index".into();
-        notes.push(format!(
-            "could not create the unique constraint on :Resource(id) ({}); using an index instead — check the graph for duplicate ids",
-            first_line(&e.to_string())
-        ));
-        client.run(cypher::ID_INDEX, &[])?;
-    }
-    for statement in cypher::load_indexes(plan.end_labels.iter().map(String::as_str)) {
-        client.run(&statement, &[])?;
-    }
-    client.run(cypher::AWAIT_INDEXES, &[])?;
-    Ok(kind)
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
 }

@@ -6,6 +6,11 @@
 //! ([`crate::cypher::type_text`]), not by kind. An operation whose load marker is in the graph
 //! ([`crate::load::marker`]) is listed as incomplete with the command that resumes it, even
 //! before any of its nodes arrived; the marker itself is in no total.
+//!
+//! The operations a graph holds are listed here, once: [`operation_ids`], and
+//! [`require_operation`], the check `stats --operation-id`, `clean` and `verify` make before
+//! they work on one operation (an id the graph does not hold is an error naming the ones it
+//! does, never an empty answer).
 
 pub mod shape;
 
@@ -101,6 +106,65 @@ fn field<T: serde::de::DeserializeOwned>(row: &neo4rs::Row, key: &str) -> Option
     row.get::<T>(key).ok()
 }
 
+/// An operation id the graph holds no node or load marker of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no operation {operation} in the graph; operations present: {}; {advice}", present_list(.present))]
+pub struct OperationAbsent {
+    pub operation: String,
+    /// The operations the graph does hold, sorted.
+    pub present: Vec<String>,
+    /// What to do, in the words of the command that asked.
+    pub advice: String,
+}
+
+fn present_list(present: &[String]) -> String {
+    if present.is_empty() {
+        "none".into()
+    } else {
+        present.join(", ")
+    }
+}
+
+/// The ids of the operations in the graph, sorted: those with nodes and those whose load
+/// stopped before its first node (only the load marker).
+pub fn operation_ids(client: &Client) -> Result<Vec<String>, Neo4jError> {
+    let mut ids: Vec<String> = client
+        .rows(
+            "MATCH (n) WHERE n.scale_operation_id IS NOT NULL \
+             RETURN DISTINCT toString(n.scale_operation_id) AS op",
+            &[],
+        )?
+        .iter()
+        .filter_map(|r| field::<String>(r, "op"))
+        .collect();
+    ids.extend(
+        marker::read(client, None)?
+            .into_iter()
+            .map(|m| m.operation_id),
+    );
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Ok when `operation` is one of `present` (from [`operation_ids`] or
+/// [`GraphStats::operation_ids`]), else the error that names the operations present and says
+/// `advice`.
+pub fn require_operation(
+    operation: &str,
+    present: &[String],
+    advice: &str,
+) -> Result<(), OperationAbsent> {
+    if present.iter().any(|p| p == operation) {
+        return Ok(());
+    }
+    Err(OperationAbsent {
+        operation: operation.into(),
+        present: present.to_vec(),
+        advice: advice.into(),
+    })
+}
+
 /// Counts the live graph.
 pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
     let c = |q: &str| client.scalar_i64(q, &[]);
@@ -186,6 +250,14 @@ pub fn collect(client: &Client) -> Result<GraphStats, Neo4jError> {
 }
 
 impl GraphStats {
+    /// The operations listed, in order (what [`operation_ids`] finds).
+    pub fn operation_ids(&self) -> Vec<String> {
+        self.by_operation
+            .iter()
+            .map(|r| r.operation_id.clone())
+            .collect()
+    }
+
     fn totals_rows(&self) -> Vec<(&'static str, i64)> {
         let t = &self.totals;
         vec![
@@ -366,6 +438,24 @@ impl GraphStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absent_operation_names_those_present_or_none() {
+        let present = ["scale-a".to_string(), "scale-b".to_string()];
+        assert_eq!(require_operation("scale-b", &present, "do x"), Ok(()));
+        assert_eq!(
+            require_operation("scale-c", &present, "do x")
+                .unwrap_err()
+                .to_string(),
+            "no operation scale-c in the graph; operations present: scale-a, scale-b; do x"
+        );
+        assert_eq!(
+            require_operation("scale-c", &[], "do x")
+                .unwrap_err()
+                .to_string(),
+            "no operation scale-c in the graph; operations present: none; do x"
+        );
+    }
 
     fn sample() -> GraphStats {
         GraphStats {

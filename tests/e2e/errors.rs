@@ -18,6 +18,13 @@
 //! `UPDATE_GOLDEN=1` once. `tests/golden/mini-baseline/` is the valid 3-resource baseline the
 //! cases' `baseline/` directories were copied from before being broken.
 //!
+//! **Live-graph corpus.** `tests/golden/errors-live/<case>/` holds the same `cmd` and
+//! `stderr.txt` for errors that need a running graph; [`live_graph_error_corpus`] runs every case
+//! against one server holding the mini baseline ×2 (operation `{op}`, its generated directory
+//! `{gen}`), with `{uri}` its Bolt URI and `{other}` a copy of its manifest naming an operation the
+//! graph does not hold. Each case exits 2, prints exactly `stderr.txt` and changes nothing in the
+//! graph. `UPDATE_GOLDEN=1` accepts new messages here too.
+//!
 //! The other tests need more than one command line: a value over the importer's buffer, the
 //! free-space check, an import that fails halfway (the real neo4j-admin), `kill -9` during
 //! `generate`, a full disk (a 2 MiB tmpfs), and the password canary.
@@ -27,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::tenantgen;
+use crate::common::{generate_mini, graph_digest, import_and_start, tenantgen};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -178,6 +185,111 @@ fn golden_error_corpus() {
     assert!(
         failures.is_empty(),
         "{} of {} golden error cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn live_graph_error_corpus() {
+    let root = repo().join("tests/golden/errors-live");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("gen");
+    generate_mini(&gen, "2");
+    let loaded = import_and_start(&gen, &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let op = loaded.manifest.operation.as_ref().unwrap().id.clone();
+    let mut other = loaded.manifest.clone();
+    other.operation.as_mut().unwrap().id = "scale-20000101T000000-00000000".into();
+    let other_path = tmp.path().join("other-operation.json");
+    other.write(&other_path).unwrap();
+    let before = graph_digest(&loaded.client);
+
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/golden/errors-live exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("cmd").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 3, "only {} live golden cases", cases.len());
+    let gen_s = gen.display().to_string();
+    let other_s = other_path.display().to_string();
+    let subst = [
+        ("{gen}", &gen_s),
+        ("{other}", &other_s),
+        ("{uri}", &uri),
+        ("{op}", &op),
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let line = std::fs::read_to_string(case.join("cmd")).unwrap();
+        let args: Vec<String> = line
+            .split_whitespace()
+            .map(|a| {
+                subst
+                    .iter()
+                    .fold(a.to_string(), |a, (k, v)| a.replace(k, v))
+            })
+            .collect();
+        let output = tenantgen()
+            .args(&args)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .expect("tenantgen runs");
+        // The paths first: they are the longest values.
+        let stderr = subst.iter().fold(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            |s, (k, v)| s.replace(v.as_str(), k),
+        );
+        if output.status.code() != Some(2) {
+            failures.push(format!(
+                "{name}: exit {:?}, expected 2; stderr:\n{stderr}",
+                output.status.code()
+            ));
+        }
+        let golden = case.join("stderr.txt");
+        if update {
+            std::fs::write(&golden, &stderr).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&golden).unwrap_or_default();
+            if want != stderr {
+                failures.push(format!(
+                    "{name}: stderr differs (UPDATE_GOLDEN=1 to accept)\n--- want\n{want}--- got\n{stderr}"
+                ));
+            }
+        }
+        let diff = before.diff(&graph_digest(&loaded.client));
+        if !diff.is_empty() {
+            failures.push(format!("{name}: the graph changed:\n{diff}"));
+        }
+    }
+    // The JSON error document of the same refusal: kind, message naming the operations present.
+    let out = tenantgen()
+        .args([
+            "clean",
+            "--json",
+            "--operation-id",
+            "scale-nope",
+            "--uri",
+            &uri,
+        ])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
+    if out.status.code() != Some(2)
+        || doc["error"]["kind"] != "clean"
+        || !message.contains(&format!("operations present: {op}"))
+    {
+        failures.push(format!("clean --json: exit {:?}, {doc}", out.status.code()));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} live golden error cases failed:\n\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n\n")

@@ -205,6 +205,12 @@ fn every_command_prints_one_versioned_document() {
         "clean",
         "clean",
     );
+    document(
+        &["clean", "--json", "--drop-schema", "--uri", &uri],
+        0,
+        "clean",
+        "clean-schema",
+    );
     document(&["stop", "--json", &inst], 0, "stop", "stop");
 
     let dry = document(

@@ -331,14 +331,24 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
         t_other.elapsed()
     );
 
-    // The record goes with success; a second complete run re-sends and creates nothing new.
+    // The record goes with success; a second complete run finds the operation there and sends
+    // and creates nothing.
     assert!(!gen.join(tenantgen::load::PROGRESS_FILE).exists());
     let again = json_of(
         tenantgen()
             .args(["load", "--json", "--uri", &uri])
             .arg(&gen),
     );
-    assert_eq!(again["relationships_created"], 0, "{again}");
+    assert_eq!(
+        (
+            again["already_loaded"].clone(),
+            again["nodes"].clone(),
+            again["relationships_created"].clone(),
+            again["nodes_present"].clone()
+        ),
+        (true.into(), 0.into(), 0.into(), 18414.into()),
+        "{again}"
+    );
     assert_loaded(c, &m);
 
     // clean: refuses a bad id, a dry run deletes nothing, then only this operation goes.
@@ -384,7 +394,9 @@ fn load_resumes_after_a_kill_then_clean_restores_the_seed() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!("scale_operation_id {op:?}")) && err.contains("tenantgen stats"),
+        err.contains(&format!(
+            "no operation {op} in the graph; operations present: {SEED_OPERATION}"
+        )) && err.contains("tenantgen stats"),
         "{err}"
     );
 }
@@ -406,4 +418,201 @@ fn load_refuses_a_graph_without_the_baseline() {
     assert!(err.contains("baseline") && err.contains("absent"), "{err}");
     let c = local_client(&server.uri());
     assert_eq!(count(&c, "MATCH (n) RETURN count(n) AS c"), 0);
+}
+
+/// The names of the graph's indexes and constraints, sorted.
+fn schema_names(c: &Client) -> Vec<String> {
+    let mut v: Vec<String> = c
+        .rows(
+            "SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String>("name").unwrap())
+        .chain(
+            c.rows("SHOW CONSTRAINTS YIELD name RETURN name", &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String>("name").unwrap()),
+        )
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn names(v: &serde_json::Value) -> Vec<String> {
+    let mut n: Vec<String> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|o| o["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+/// On a small graph (the mini baseline, ×2 loaded over Bolt) holding an index of the user's on
+/// one of the keys `load` indexes: `load` says what it created and what it found, a second
+/// `load` says `already loaded` and changes nothing, `clean` keeps tenantgen's schema and says
+/// so, `clean --drop-schema` (with the operation, or alone once it is gone) drops exactly
+/// tenantgen's and the user's index survives.
+#[test]
+fn load_reports_its_schema_a_rerun_is_already_loaded_and_clean_drops_only_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = import_and_start(&crate::common::mini_baseline(), &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let c = &loaded.client;
+    c.run(
+        "CREATE INDEX user_sop FOR (r:Resource) ON (r.scale_operation_id)",
+        &[],
+    )
+    .unwrap();
+    c.run("CALL db.awaitIndexes(60)", &[]).unwrap();
+    let user_schema = schema_names(c);
+    let baseline = crate::common::graph_digest(c);
+    let gen = tmp.path().join("gen");
+    crate::common::generate_mini(&gen, "3");
+    let m = Manifest::read(&gen).unwrap();
+    let op = m.operation.as_ref().unwrap().id.clone();
+    let op_nodes = m.expected.as_ref().unwrap().operation_nodes;
+
+    // First load: tenantgen's objects created under their names, the user's found and used.
+    let first = json_of(
+        tenantgen()
+            .args(["load", "--json", "--uri", &uri])
+            .arg(&gen),
+    );
+    let created = names(&first["schema"]["created"]);
+    assert!(
+        created.contains(&"tenantgen_resource_id_unique".to_string())
+            && created.contains(&"tenantgen_resource_synthetic".to_string())
+            && created.iter().all(|n| n.starts_with("tenantgen_")),
+        "{first}"
+    );
+    assert_eq!(names(&first["schema"]["present"]), ["user_sop"], "{first}");
+    assert_eq!(first["already_loaded"], false, "{first}");
+    assert_eq!(first["nodes"], op_nodes, "{first}");
+    let mut want = user_schema.clone();
+    want.extend(created.iter().cloned());
+    want.sort();
+    assert_eq!(schema_names(c), want);
+    let after_load = crate::common::graph_digest(c);
+
+    // Second load: nothing sent, nothing created, counts unchanged.
+    let again = tenantgen()
+        .args(["load", "--uri", &uri])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        text.starts_with(&format!(
+            "already loaded: 0 created, {op_nodes} present (operation {op} in {uri})"
+        )),
+        "{text}"
+    );
+    let again = json_of(
+        tenantgen()
+            .args(["load", "--json", "--uri", &uri])
+            .arg(&gen),
+    );
+    assert_eq!(
+        (
+            again["already_loaded"].clone(),
+            again["nodes"].clone(),
+            again["nodes_present"].clone()
+        ),
+        (true.into(), 0.into(), op_nodes.into()),
+        "{again}"
+    );
+    assert!(names(&again["schema"]["created"]).is_empty(), "{again}");
+    assert_eq!(crate::common::graph_digest(c).diff(&after_load), "");
+    assert_eq!(schema_names(c), want);
+
+    // clean without --drop-schema: the graph is the baseline again, tenantgen's schema stays
+    // and the summary says how to drop it.
+    let cl = tenantgen()
+        .args(["clean", "--operation-id", &op, "--uri", &uri])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&cl.stdout);
+    assert!(
+        cl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cl.stderr)
+    );
+    assert!(
+        text.contains(&format!("schema: tenantgen's {} remain (", created.len()))
+            && text.contains("tenantgen_resource_id_unique")
+            && text.contains("--drop-schema` drops them"),
+        "{text}"
+    );
+    assert_eq!(crate::common::graph_digest(c).diff(&baseline), "");
+    assert_eq!(schema_names(c), want);
+
+    // Load again (the schema is all there now), then clean --drop-schema: tenantgen's go, the
+    // user's index stays, the graph is the baseline.
+    let third = json_of(
+        tenantgen()
+            .args(["load", "--json", "--uri", &uri])
+            .arg(&gen),
+    );
+    assert!(names(&third["schema"]["created"]).is_empty(), "{third}");
+    let mut present = created.clone();
+    present.push("user_sop".into());
+    present.sort();
+    assert_eq!(names(&third["schema"]["present"]), present, "{third}");
+    let cl = json_of(tenantgen().args([
+        "clean",
+        "--json",
+        "--drop-schema",
+        "--operation-id",
+        &op,
+        "--uri",
+        &uri,
+    ]));
+    assert_eq!(names(&cl["dropped_schema"]), created, "{cl}");
+    assert!(names(&cl["schema_remaining"]).is_empty(), "{cl}");
+    assert_eq!(schema_names(c), user_schema);
+    assert_eq!(crate::common::graph_digest(c).diff(&baseline), "");
+
+    // After the last operation is gone, `clean --drop-schema` alone drops tenantgen's schema
+    // (a dry run first lists it).
+    let fourth = json_of(
+        tenantgen()
+            .args(["load", "--json", "--uri", &uri])
+            .arg(&gen),
+    );
+    assert_eq!(names(&fourth["schema"]["created"]), created, "{fourth}");
+    json_of(tenantgen().args(["clean", "--json", "--operation-id", &op, "--uri", &uri]));
+    let dry = tenantgen()
+        .args(["clean", "--dry-run", "--drop-schema", "--uri", &uri])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success() && text.contains("would be dropped") && text.contains("dry run"),
+        "{text}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(schema_names(c), want);
+    let cl = json_of(tenantgen().args(["clean", "--json", "--drop-schema", "--uri", &uri]));
+    assert_eq!(names(&cl["dropped_schema"]), created, "{cl}");
+    assert_eq!(schema_names(c), user_schema);
+    let none = tenantgen()
+        .args(["clean", "--drop-schema", "--uri", &uri])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout),
+        "schema: no constraint or index of tenantgen's in the graph\n"
+    );
+    assert_eq!(crate::common::graph_digest(c).diff(&baseline), "");
 }

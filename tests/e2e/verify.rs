@@ -336,14 +336,16 @@ fn verify_atg_mode_matches_the_seed_run_and_fails_on_an_empty_operation() {
     );
     assert_eq!(count(c, "MATCH ()-[r]->() RETURN count(r)"), 10_632);
 
-    // The default-mode manifest does not describe this graph.
+    // The default-mode manifest (under the same operation id) does not describe this graph.
+    let atg_op = loaded.manifest.operation.as_ref().unwrap().id.clone();
     let default_dir = tmp.path().join("default");
-    generate_seed(&default_dir, &[]);
+    generate_seed(&default_dir, &["--operation-id", &atg_op]);
     let (code, doc) = verify_json(&default_dir, &uri, &[]);
     assert_eq!(code, 1, "{doc:#}");
     assert!(!failed_names(&doc).is_empty());
 
-    // An operation with no node in the graph fails, even when the manifest expects none.
+    // An operation with no node in the graph is an error naming the ones present, even when
+    // the manifest expects none.
     let mut m = Manifest::read(&dir).unwrap();
     let op = m.operation.as_mut().unwrap();
     op.id = "scale-20000101T000000-00000000".into();
@@ -353,11 +355,13 @@ fn verify_atg_mode_matches_the_seed_run_and_fails_on_an_empty_operation() {
     let empty = tmp.path().join("empty-op.json");
     m.write(&empty).unwrap();
     let (code, doc) = verify_json(&empty, &uri, &[]);
-    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(code, 2, "{doc:#}");
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        failed_names(&doc).contains(&"operation.nodes".to_string()),
-        "{:?}",
-        failed_names(&doc)
+        message.contains(
+            "no operation scale-20000101T000000-00000000 in the graph; operations present: "
+        ) && message.contains(&format!("{atg_op};")),
+        "{doc:#}"
     );
 
     // Errors exit 2: a missing manifest, a server that does not answer.
