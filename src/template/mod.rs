@@ -398,8 +398,7 @@ impl Template {
 
     /// Error for the value at `segs`, with its line and column.
     pub(crate) fn expression_error(&self, at: &str, message: String) -> TemplateError {
-        let segs = parse_path(at);
-        let (line, column) = split_loc(locate(&self.source, &segs));
+        let (line, column) = self.position(at);
         TemplateError::Expression {
             path: self.path.clone(),
             line,
@@ -411,11 +410,15 @@ impl Template {
 }
 
 impl Template {
+    /// Line and column of the value at path `at` in the file.
+    fn position(&self, at: &str) -> (Option<usize>, Option<usize>) {
+        split_loc(locate(&self.source, &parse_path(at)))
+    }
+
     /// An error found after loading (at planning) about the value at path `at`
     /// (`config.subscriptions[2]`), located in the file like a load-time one.
     pub fn invalid_at(&self, at: &str, message: String) -> TemplateError {
-        let segs = parse_path(at);
-        let (line, column) = split_loc(locate(&self.source, &segs));
+        let (line, column) = self.position(at);
         TemplateError::Invalid {
             path: self.path.clone(),
             line,

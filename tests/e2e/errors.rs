@@ -92,18 +92,29 @@ fn assert_clean_failure(what: &str, output: &std::process::Output) -> String {
     stderr
 }
 
-#[test]
-fn golden_error_corpus() {
-    let root = repo().join("tests/golden/errors");
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/golden/errors exists")
+/// The case directories (those with a `cmd` file) under `root`, sorted; at least `min`.
+fn golden_cases(root: &Path, min: usize) -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("cmd").is_file())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "only {} golden error cases", cases.len());
+    assert!(
+        cases.len() >= min,
+        "only {} golden cases in {}",
+        cases.len(),
+        root.display()
+    );
+    cases
+}
+
+#[test]
+fn golden_error_corpus() {
+    let root = repo().join("tests/golden/errors");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let cases = golden_cases(&root, 40);
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
@@ -207,14 +218,7 @@ fn live_graph_error_corpus() {
     other.write(&other_path).unwrap();
     let before = graph_digest(&loaded.client);
 
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/golden/errors-live exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("cmd").is_file())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 3, "only {} live golden cases", cases.len());
+    let cases = golden_cases(&root, 3);
     let gen_s = gen.display().to_string();
     let other_s = other_path.display().to_string();
     let subst = [
