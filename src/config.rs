@@ -49,6 +49,11 @@ pub enum ConfigError {
     ShardTimestamp { index: u32, count: u32 },
     #[error("--atg-compat copies edges as ATG does (cross product) and --edges aligned asks for the opposite: leave out --edges, or drop --atg-compat")]
     AtgCompatAligned,
+    #[error("{flag} is a replicate-strategy flag (it is about copies of the baseline's edges) and this run uses the template strategy: drop it{hint}")]
+    ReplicateOnly {
+        flag: &'static str,
+        hint: &'static str,
+    },
     #[error("--threads 0: pass at least 1, or leave it out to use every CPU")]
     ThreadsZero,
     #[error("--operation-id: {0:?} must be 1 to {MAX_OPERATION_ID} letters, digits, '-', '_', '.' or ':'")]
@@ -203,6 +208,30 @@ pub fn check_shard_time(
         }
         _ => Ok(()),
     }
+}
+
+/// Refuses the flags that only the replicate strategy reads when `strategy` is template.
+pub fn check_replicate_only(
+    strategy: Strategy,
+    no_hierarchy: bool,
+    edges_given: bool,
+) -> Result<(), ConfigError> {
+    if strategy != Strategy::Template {
+        return Ok(());
+    }
+    if no_hierarchy {
+        return Err(ConfigError::ReplicateOnly {
+            flag: "--no-hierarchy",
+            hint: " (a template's links are its relationship rules and the built-in topology: `config.topology: none` in the template turns the built-in rules off)",
+        });
+    }
+    if edges_given {
+        return Err(ConfigError::ReplicateOnly {
+            flag: "--edges",
+            hint: "",
+        });
+    }
+    Ok(())
 }
 
 /// `--shard K/N` with 1 ≤ K ≤ N.

@@ -130,6 +130,7 @@ impl GenerateArgs {
         let shard = self.shard.as_deref().map(config::parse_shard).transpose()?;
         config::check_shard_time(shard, timestamp)?;
         let threads = config::threads(self.threads)?;
+        config::check_replicate_only(strategy, self.no_hierarchy, self.edges.is_some())?;
         let edges = EdgeMode::resolve(
             self.edges.map(|e| match e {
                 EdgesArg::Aligned => EdgeMode::Aligned,

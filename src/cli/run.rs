@@ -40,8 +40,8 @@ pub struct RunArgs {
     /// Keep the imported store in a fixture cache and restore it when the same job runs again
     /// (needs --timestamp). DIR defaults to $XDG_CACHE_HOME/tenantgen/fixtures (else
     /// ~/.cache/tenantgen/fixtures).
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "", conflicts_with = "from_uri")]
-    pub cache: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", num_args = 0..=1, conflicts_with = "from_uri")]
+    pub cache: Option<Option<PathBuf>>,
     /// Size bound of the fixture cache (least recently used entries go first), e.g. 10G or 512m.
     #[arg(long, value_name = "SIZE", default_value = "10G")]
     pub cache_max_size: String,
@@ -126,7 +126,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
     }
 
     let cache = match &args.cache {
-        Some(dir) => Some(open_cache(dir, &args.cache_max_size)?),
+        Some(dir) => Some(open_cache(dir.as_deref(), &args.cache_max_size)?),
         None => None,
     };
     let hit = match (&cache, &fixture) {
@@ -468,13 +468,12 @@ fn cache_key(args: &RunArgs) -> anyhow::Result<String> {
     )?)
 }
 
-fn open_cache(dir: &Path, max_size: &str) -> anyhow::Result<Cache> {
-    let dir = if dir.as_os_str().is_empty() {
-        Cache::default_dir().context(
+fn open_cache(dir: Option<&Path>, max_size: &str) -> anyhow::Result<Cache> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => Cache::default_dir().context(
             "--cache: neither XDG_CACHE_HOME nor HOME is set, so there is no default cache directory; pass --cache DIR",
-        )?
-    } else {
-        dir.to_path_buf()
+        )?,
     };
     let bytes = crate::import::size_bytes(max_size);
     if bytes == 0 {
@@ -486,6 +485,23 @@ fn open_cache(dir: &Path, max_size: &str) -> anyhow::Result<Cache> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_takes_an_optional_directory_anywhere_on_the_line() {
+        use clap::Parser;
+        let cache = |args: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_from([&["tenantgen", "run"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let crate::cli::Command::Run(a) = cli.command else {
+                panic!("not run")
+            };
+            a.cache
+        };
+        assert_eq!(cache(&[]), None);
+        assert_eq!(cache(&["--cache"]), Some(None));
+        assert_eq!(cache(&["--cache", "--print-cache-key"]), Some(None));
+        assert_eq!(cache(&["--cache", "/c"]), Some(Some(PathBuf::from("/c"))));
+    }
 
     #[test]
     fn env_file_appends_and_names_the_password_only_with_auth() {

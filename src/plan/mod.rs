@@ -318,7 +318,11 @@ impl Plan {
         }
         let mut top: Vec<(&String, &u64)> = e.operation_by_type.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let _ = writeln!(s, "  synthetic by type ({} types):", top.len());
+        let _ = writeln!(
+            s,
+            "  new nodes by type ({} types; resource groups, regions and tags included):",
+            top.len()
+        );
         for (t, n) in top.iter().take(10) {
             let _ = writeln!(s, "    {:>9}  {t}", thousands(**n));
         }

@@ -331,10 +331,15 @@ impl TemplatePlan {
                 &e.to_le_bytes(),
                 seed ^ (rule.index.unwrap_or(k) as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             );
-            (
-                self.prefix[s] + e % self.counts[s],
-                self.prefix[t] + h % self.counts[t],
-            )
+            let from = e % self.counts[s];
+            let to = if s == t {
+                // Never the row itself (a rule has rows only when a type has two or more).
+                let to = h % (self.counts[t] - 1);
+                to + u64::from(to >= from)
+            } else {
+                h % self.counts[t]
+            };
+            (self.prefix[s] + from, self.prefix[t] + to)
         } else {
             let (a, b) = self.topology.one_sided_edge(&self.counts, k, e);
             (self.prefix[s] + a, self.prefix[t] + b)
@@ -654,7 +659,7 @@ fn size_groups(tp: &mut TemplatePlan, baseline: &Baseline, t: &Template) {
     let per_sub = if tp.placed {
         let roots = tp.topology.roots().max(1);
         // A group of one root holds one type's subtree; with the baseline's size unasked for,
-        // groups get two roots or more, so that they mix types as real ones do.
+        // groups get two roots on average, so that they mix types as real ones do.
         groups = groups.min(if derived { (roots / 2).max(1) } else { roots });
         let per_entry: Vec<u64> = (0..tp.counts.len())
             .map(|e| tp.counts[e] - tp.topology.placed(e))

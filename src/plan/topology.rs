@@ -52,7 +52,12 @@ impl RulePlan {
             source,
             target,
             cardinality,
-            rows: links(rule, cardinality, counts[source], counts[target]),
+            // A rule from a type to itself pairs a row with another row, never itself.
+            rows: if source == target && counts[source] < 2 {
+                0
+            } else {
+                links(rule, cardinality, counts[source], counts[target])
+            },
             same,
             builtin,
             index,
@@ -68,6 +73,12 @@ impl RulePlan {
             Cardinality::ManyToOne => Some((self.target, self.source)),
             Cardinality::ManyToMany => None,
         }
+    }
+
+    /// Built-in rules are placed in their order (containers first); a file rule that replaces
+    /// one takes its position, the file's other rules follow in file order.
+    fn placement_key(&self) -> (usize, usize) {
+        (self.builtin.unwrap_or(usize::MAX), self.index.unwrap_or(0))
     }
 
     /// How the rule is named in notes and the manifest.
@@ -223,9 +234,11 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
     top.place(counts);
     top.separate_rivals(t, counts);
     top.count_roots(counts);
-    top.lines = top
-        .rules
-        .iter()
+    // Listed in placement order (docs/template.md, "Built-in rules").
+    let mut listed: Vec<&RulePlan> = top.rules.iter().collect();
+    listed.sort_by_key(|r| r.placement_key());
+    top.lines = listed
+        .into_iter()
         .map(|r| {
             let origin = match (r.index, r.builtin) {
                 (Some(_), Some(b)) => format!("{}, over built-in rule {b}", r.label()),
@@ -282,10 +295,7 @@ impl Topology {
         // position, so VNet → subnet → NIC → VM → disk chains form whatever order the file
         // lists its rules in. File rules of other pairs come after, in file order.
         let mut order: Vec<usize> = (0..self.rules.len()).collect();
-        order.sort_by_key(|&k| {
-            let r = &self.rules[k];
-            (r.builtin.unwrap_or(usize::MAX), r.index.unwrap_or(0))
-        });
+        order.sort_by_key(|&k| self.rules[k].placement_key());
         for k in order {
             let r = &self.rules[k];
             if r.same.is_empty() || r.rows == 0 {
@@ -331,8 +341,11 @@ impl Topology {
     }
 
     /// Gives rules whose owners compete for one owned type disjoint ranges of its rows. Two
-    /// owners compete unless one is placed inside the other (a subnet and a VM both hold a NIC:
-    /// the VM sits in the NIC's subnet; a VM and a private endpoint do not). The rule that
+    /// rules compete when they relate the owned type the same way (same relationship type, the
+    /// owned type on the same end) and neither owner is placed inside the other (a subnet and a
+    /// VM both hold a NIC: the VM sits in the NIC's subnet; a VM and a private endpoint do not).
+    /// A relationship of another type (an endpoint `CONNECTS_TO` its vault beside the subnet
+    /// that `CONTAINS` it) never competes. The rule that
     /// places the owned rows keeps the first range, the others follow in placement order, each
     /// after every earlier rival's range; a rule left with fewer rows says so.
     fn separate_rivals(&mut self, t: &Template, counts: &[u64]) {
@@ -342,11 +355,7 @@ impl Topology {
             let places = r.sides().is_some_and(
                 |(_, x)| matches!(self.parents[x], Some(p) if p.rule == k && p.forward),
             );
-            (
-                !places,
-                r.builtin.unwrap_or(usize::MAX),
-                r.index.unwrap_or(0),
-            )
+            (!places, r.placement_key())
         });
         let mut done: Vec<usize> = Vec::new();
         for k in order {
@@ -356,11 +365,20 @@ impl Topology {
             if self.rules[k].rows == 0 {
                 continue;
             }
+            let same_way = |d: usize| {
+                let (a, b) = (&self.rules[d], &self.rules[k]);
+                a.relationship_type == b.relationship_type
+                    && (a.target == owned) == (b.target == owned)
+            };
             let start = done
                 .iter()
                 .filter(|&&d| {
                     let (o, x) = self.rules[d].sides().expect("one-sided");
-                    x == owned && o != owner && !self.reaches(o, owner) && !self.reaches(owner, o)
+                    x == owned
+                        && o != owner
+                        && same_way(d)
+                        && !self.reaches(o, owner)
+                        && !self.reaches(owner, o)
                 })
                 .map(|&d| self.rules[d].offset + self.rules[d].rows)
                 .max()
@@ -386,12 +404,9 @@ impl Topology {
                 ));
             }
         }
-        for e in 0..self.parents.len() {
-            if let Some(p) = self.parents[e].as_mut() {
-                let r = &self.rules[p.rule];
-                if !p.forward {
-                    p.placed = r.rows.min(counts[e]);
-                }
+        for (parent, &count) in self.parents.iter_mut().zip(counts) {
+            if let Some(p) = parent.as_mut().filter(|p| !p.forward) {
+                p.placed = self.rules[p.rule].rows.min(count);
             }
         }
     }
@@ -460,11 +475,25 @@ impl Topology {
     pub fn one_sided_edge(&self, counts: &[u64], k: usize, e: u64) -> (u64, u64) {
         let r = &self.rules[k];
         let (owner, _) = r.sides().expect("a one-sided rule");
-        let o = owner_of(r.rows, counts[owner], e);
-        if owner == r.source {
-            (o, r.offset + e)
+        let own = r.offset + e;
+        let o = if r.source == r.target {
+            if r.cardinality == Cardinality::OneToOne {
+                // A cyclic shift: every row has one partner, never itself.
+                (own + 1) % counts[owner]
+            } else {
+                // Among the other rows: skip the owned row itself.
+                let o = owner_of(r.rows, counts[owner] - 1, e);
+                o + u64::from(o >= own)
+            }
         } else {
-            (r.offset + e, o)
+            owner_of(r.rows, counts[owner], e)
+        };
+        // The owner is the source but in many_to_one (compare by cardinality: a rule from a
+        // type to itself has the same entry at both ends).
+        if r.cardinality != Cardinality::ManyToOne {
+            (o, own)
+        } else {
+            (own, o)
         }
     }
 }
@@ -567,5 +596,53 @@ mod tests {
             "{:?}",
             top.notes
         );
+    }
+
+    #[test]
+    fn a_rule_from_a_type_to_itself_makes_no_self_loops() {
+        for (card, max) in [
+            ("one_to_one", ""),
+            ("one_to_many", ", max: 2"),
+            ("many_to_one", ""),
+        ] {
+            let t = template(&format!(
+                "relationships:\n\
+                 - {{ source_type: Microsoft.Network/virtualNetworks/subnets, target_type: Microsoft.Network/virtualNetworks/subnets, relationship_type: PEERS, cardinality: {card}{max} }}\n"
+            ));
+            let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+            let top = plan(&t, &counts, true).unwrap();
+            let k = top
+                .rules
+                .iter()
+                .position(|r| r.source == 1 && r.target == 1)
+                .unwrap();
+            assert!(top.rules[k].rows > 0, "{card}");
+            let mut owned = std::collections::HashSet::new();
+            for e in 0..top.rules[k].rows {
+                let (a, b) = top.one_sided_edge(&counts, k, e);
+                assert_ne!(a, b, "{card} edge {e}");
+                assert!(a < 4 && b < 4);
+                assert!(
+                    owned.insert(if card == "many_to_one" { a } else { b }),
+                    "{card}: owned twice"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_relationship_of_another_type_never_competes() {
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: ATTACHES, cardinality: one_to_many, max: 1 }\n",
+        );
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        let pe = top
+            .rules
+            .iter()
+            .find(|r| r.source == 4 && r.target == 2)
+            .unwrap();
+        assert_eq!((pe.offset, pe.rows), (0, 3));
     }
 }
