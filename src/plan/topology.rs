@@ -115,6 +115,25 @@ pub struct Topology {
     /// One line per rule for the plan summary: edges, the two types, cardinality, `same` and
     /// where the rule comes from.
     pub lines: Vec<String>,
+    /// Rules that keep `same` by placing their owned rows themselves (see
+    /// [`Topology::close_triangles`]).
+    pub triangles: Vec<Triangle>,
+    /// Rules [`Topology::place`] could not make a placement link of.
+    unplaced: Vec<usize>,
+}
+
+/// A rule whose owned rows `lo..hi` are placed by their owner, both ends being held by one
+/// container type: `container_of_owned` (the rule that placed the owned type) gives those rows
+/// the container of their owner under `container_of_owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Triangle {
+    pub rule: usize,
+    pub owned: usize,
+    pub owner: usize,
+    pub lo: u64,
+    pub hi: u64,
+    pub container_of_owned: usize,
+    pub container_of_owner: usize,
 }
 
 /// The owner of owned row `j < links` among `owners` rows.
@@ -233,6 +252,7 @@ pub fn plan(t: &Template, counts: &[u64], builtin: bool) -> Result<Topology, Pla
     }
     top.place(counts);
     top.separate_rivals(t, counts);
+    top.close_triangles(counts);
     top.count_roots(counts);
     // Listed in placement order (docs/template.md, "Built-in rules").
     let mut listed: Vec<&RulePlan> = top.rules.iter().collect();
@@ -324,20 +344,66 @@ impl Topology {
             } else if self.parents[owner].is_none() && !self.reaches(owned, owner) {
                 self.parents[owner] = Some(reverse);
             } else {
-                let label = r.label();
-                self.rules[k].same_kept = false;
-                self.notes.push(format!(
-                    "{label} ({}): its ends cannot share {} — both types are placed by other rules",
-                    self.rules[k].relationship_type,
-                    self.rules[k]
-                        .same
-                        .iter()
-                        .map(|s| s.name())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                ));
+                self.unplaced.push(k);
             }
         }
+    }
+
+    /// Rules whose ends both are placed by other rules ([`Topology::place`]) keep their `same`
+    /// when they close a triangle: both ends placed by rows of one type through `forward`
+    /// rules (a subnet holds a private endpoint and a NIC, and the endpoint owns the NIC).
+    /// The owned rows of the rule are then placed by their owner instead, and their edge of the
+    /// rule that placed them goes to their owner's container (the endpoint's NIC is in the
+    /// endpoint's subnet). Other such rules say they cannot keep `same`.
+    fn close_triangles(&mut self, counts: &[u64]) {
+        for k in std::mem::take(&mut self.unplaced) {
+            let r = &self.rules[k];
+            let (owner, owned) = r.sides().expect("only one-sided rules are placed");
+            let triangle = match (self.parents[owner], self.parents[owned]) {
+                (Some(pa), Some(px)) if pa.forward && px.forward && pa.entry == px.entry => {
+                    let (lo, hi) = (r.offset, r.offset + r.rows);
+                    // Every owned row is one the container rule places, and every owner row
+                    // that owns one is placed by the container.
+                    let owners_used = r.rows.min(counts[owner]);
+                    (hi <= px.placed && owners_used <= pa.placed && self.rules[px.rule].offset == 0)
+                        .then_some(Triangle {
+                            rule: k,
+                            owned,
+                            owner,
+                            lo,
+                            hi,
+                            container_of_owned: px.rule,
+                            container_of_owner: pa.rule,
+                        })
+                }
+                _ => None,
+            };
+            match triangle {
+                Some(tri) => self.triangles.push(tri),
+                None => {
+                    self.rules[k].same_kept = false;
+                    let r = &self.rules[k];
+                    self.notes.push(format!(
+                        "{} ({}): its ends cannot share {} — both types are placed by other rules",
+                        r.label(),
+                        r.relationship_type,
+                        r.same
+                            .iter()
+                            .map(|s| s.name())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The triangle that places row `j` of entry `r`, if any.
+    #[inline]
+    fn triangle_of(&self, r: usize, j: u64) -> Option<&Triangle> {
+        self.triangles
+            .iter()
+            .find(|t| t.owned == r && (t.lo..t.hi).contains(&j))
     }
 
     /// Gives rules whose owners compete for one owned type disjoint ranges of its rows. Two
@@ -444,7 +510,16 @@ impl Topology {
     /// The root of row `j` of entry `r`: (entry, row).
     #[inline]
     pub fn root(&self, counts: &[u64], mut r: usize, mut j: u64) -> (usize, u64) {
-        while let Some(p) = self.parents[r] {
+        loop {
+            if let Some(t) = (!self.triangles.is_empty())
+                .then(|| self.triangle_of(r, j))
+                .flatten()
+            {
+                j = owner_of(self.rules[t.rule].rows, counts[t.owner], j - t.lo);
+                r = t.owner;
+                continue;
+            }
+            let Some(p) = self.parents[r] else { break };
             if j >= p.placed {
                 break;
             }
@@ -485,6 +560,14 @@ impl Topology {
                 let o = owner_of(r.rows, counts[owner] - 1, e);
                 o + u64::from(o >= own)
             }
+        } else if let Some(t) = self
+            .triangles
+            .iter()
+            .find(|t| t.container_of_owned == k && (t.lo..t.hi).contains(&own))
+        {
+            // A row placed by its owner in a triangle: the container of its owner.
+            let a = owner_of(self.rules[t.rule].rows, counts[t.owner], own - t.lo);
+            owner_of(self.rules[t.container_of_owner].rows, counts[owner], a)
         } else {
             owner_of(r.rows, counts[owner], e)
         };
@@ -571,7 +654,8 @@ mod tests {
                 l.contains("privateEndpoints -CONTAINS-> Microsoft.Network/networkInterfaces")
             })
             .unwrap();
-        assert!(line.contains("not kept"), "{line}");
+        // Its ends are both placed by the subnet: the triangle keeps `same`.
+        assert!(!line.contains("not kept"), "{line}");
     }
 
     #[test]
@@ -644,5 +728,63 @@ mod tests {
             .find(|r| r.source == 4 && r.target == 2)
             .unwrap();
         assert_eq!((pe.offset, pe.rows), (0, 3));
+    }
+
+    #[test]
+    fn an_endpoints_nic_sits_in_the_endpoints_subnet() {
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, cardinality: one_to_many, max: 1, same: [region, resource_group] }\n",
+        );
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        assert_eq!(top.triangles.len(), 1, "{:?}", top.notes);
+        assert!(top.notes.is_empty(), "{:?}", top.notes);
+        let (subnet, nic, pe) = (1, 2, 4);
+        let rule = |s: usize, d: usize| {
+            top.rules
+                .iter()
+                .position(|r| r.source == s && r.target == d)
+                .unwrap()
+        };
+        let subnet_of = |k: usize, row: u64| {
+            (0..top.rules[k].rows)
+                .map(|e| top.one_sided_edge(&counts, k, e))
+                .find(|&(_, owned)| owned == row)
+                .map(|(s, _)| s)
+        };
+        let k = rule(pe, nic);
+        for e in 0..top.rules[k].rows {
+            let (p, n) = top.one_sided_edge(&counts, k, e);
+            assert_eq!(
+                top.root(&counts, nic, n),
+                top.root(&counts, pe, p),
+                "edge {e}"
+            );
+            assert_eq!(
+                subnet_of(rule(subnet, nic), n),
+                subnet_of(rule(subnet, pe), p),
+                "edge {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn ends_placed_by_two_containers_cannot_keep_same() {
+        // A VNet's subnet and a VM's NIC both placed by others, by different containers.
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Compute/virtualMachines, target_type: Microsoft.Network/virtualNetworks/subnets, relationship_type: USES, cardinality: one_to_many, same: [region] }\n",
+        );
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        assert!(top.triangles.is_empty());
+        let line = top.lines.iter().find(|l| l.contains("-USES->")).unwrap();
+        assert!(line.contains("same region not kept"), "{line}");
+        assert!(
+            top.notes.iter().any(|n| n.contains("cannot share region")),
+            "{:?}",
+            top.notes
+        );
     }
 }
