@@ -17,6 +17,7 @@ const VM: &str = "microsoft.compute/virtualmachines";
 const NIC: &str = "microsoft.network/networkinterfaces";
 const DISK: &str = "microsoft.compute/disks";
 const VNET: &str = "microsoft.network/virtualnetworks";
+const PRIVATE_ENDPOINT: &str = "microsoft.network/privateendpoints";
 /// Scanned tenants spell subnets both ways.
 const SUBNETS: [&str; 2] = [
     "microsoft.network/virtualnetworks/subnets",
@@ -217,16 +218,20 @@ pub fn collect(
                 )
             },
         )?,
-        share("nic_shared", "NICs attached to more than one VM", &|sc| {
-            format!(
-                "MATCH (n) WHERE {} AND {} \
-                     WITH n, count {{ (n)--(v:Resource) WHERE {} }} AS vms \
-                     RETURN count(n) AS whole, sum(CASE WHEN vms > 1 THEN 1 ELSE 0 END) AS part",
-                sc("n"),
-                is_type("n", &[NIC]),
-                is_type("v", &[VM])
-            )
-        })?,
+        share(
+            "nic_shared",
+            "NICs attached to more than one VM or private endpoint",
+            &|sc| {
+                format!(
+                    "MATCH (n) WHERE {} AND {} \
+                     WITH n, count {{ (n)--(v:Resource) WHERE {} }} AS owners \
+                     RETURN count(n) AS whole, sum(CASE WHEN owners > 1 THEN 1 ELSE 0 END) AS part",
+                    sc("n"),
+                    is_type("n", &[NIC]),
+                    is_type("v", &[VM, PRIVATE_ENDPOINT])
+                )
+            },
+        )?,
     ];
     for (name, description, a, b) in [
         (
@@ -357,7 +362,7 @@ fn subscription_spread(
     Ok(Figure {
         name: "subscription_spread",
         description:
-            "largest relative difference of a subscription's share, synthetic vs real (0.10 = 10 %)",
+            "largest relative difference of a subscription's share, synthetic vs the real abstracted resources, which generation follows (0.10 = 10 %)",
         part: None,
         whole: None,
         value,
