@@ -47,7 +47,12 @@ pub struct GenerateArgs {
     pub strategy: Option<StrategyArg>,
     /// Final abstracted total over the base, as ATG means it (10 adds 9 copies per base).
     /// Default 10 for replicate, 1 for template.
-    #[arg(long, value_name = "F", conflicts_with = "target_total", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "F",
+        conflicts_with = "target_total",
+        allow_negative_numbers = true
+    )]
     pub scale_factor: Option<f64>,
     /// Make the abstracted layer exactly T resources.
     #[arg(long, value_name = "T")]

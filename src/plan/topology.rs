@@ -35,6 +35,8 @@ pub struct RulePlan {
     pub offset: u64,
     /// Whether the rule's ends share its `same` (false when both are placed by other rules).
     pub same_kept: bool,
+    /// The rule's `max`, if it gives one.
+    pub max: Option<u64>,
 }
 
 impl RulePlan {
@@ -53,16 +55,20 @@ impl RulePlan {
             target,
             cardinality,
             // A rule from a type to itself pairs a row with another row, never itself.
-            rows: if source == target && counts[source] < 2 {
-                0
-            } else {
-                links(rule, cardinality, counts[source], counts[target])
+            rows: match (source == target, cardinality) {
+                (true, _) if counts[source] < 2 => 0,
+                // A forest has a root: at most every row but the first is owned.
+                (true, Cardinality::OneToMany | Cardinality::ManyToOne) => {
+                    links(rule, cardinality, counts[source], counts[target]).min(counts[source] - 1)
+                }
+                _ => links(rule, cardinality, counts[source], counts[target]),
             },
             same,
             builtin,
             index,
             offset: 0,
             same_kept: true,
+            max: rule.max,
         }
     }
 
@@ -325,6 +331,7 @@ impl Topology {
                 continue;
             };
             if owner == owned {
+                self.unplaced.push(k);
                 continue;
             }
             let forward = Parent {
@@ -360,7 +367,9 @@ impl Topology {
             let r = &self.rules[k];
             let (owner, owned) = r.sides().expect("only one-sided rules are placed");
             let triangle = match (self.parents[owner], self.parents[owned]) {
-                (Some(pa), Some(px)) if pa.forward && px.forward && pa.entry == px.entry => {
+                (Some(pa), Some(px))
+                    if owner != owned && pa.forward && px.forward && pa.entry == px.entry =>
+                {
                     let (lo, hi) = (r.offset, r.offset + r.rows);
                     // Every owned row is one the container rule places, and every owner row
                     // that owns one is placed by the container.
@@ -383,8 +392,13 @@ impl Topology {
                 None => {
                     self.rules[k].same_kept = false;
                     let r = &self.rules[k];
+                    let why = if owner == owned {
+                        "a rule from a type to itself does not place its rows by each other"
+                    } else {
+                        "both types are placed by other rules"
+                    };
                     self.notes.push(format!(
-                        "{} ({}): its ends cannot share {} — both types are placed by other rules",
+                        "{} ({}): its ends cannot share {} — {why}",
                         r.label(),
                         r.relationship_type,
                         r.same
@@ -428,7 +442,7 @@ impl Topology {
             let Some((owner, owned)) = self.rules[k].sides() else {
                 continue;
             };
-            if self.rules[k].rows == 0 {
+            if self.rules[k].rows == 0 || owner == owned {
                 continue;
             }
             let same_way = |d: usize| {
@@ -545,6 +559,19 @@ impl Topology {
         self.root_prefix.last().copied().unwrap_or(0)
     }
 
+    /// Edge `e` of a one-sided rule from a type to itself (not one_to_one): see
+    /// [`Topology::one_sided_edge`].
+    #[inline]
+    fn self_owned_edge_of(r: &RulePlan, e: u64) -> (u64, u64) {
+        let per_owner = r.max.unwrap_or(2).max(1);
+        let (o, own) = (e / per_owner, e + 1);
+        if r.cardinality == Cardinality::ManyToOne {
+            (own, o)
+        } else {
+            (o, own)
+        }
+    }
+
     /// Edge `e` of one-sided rule `k`: (source row, target row), entry-local.
     #[inline]
     pub fn one_sided_edge(&self, counts: &[u64], k: usize, e: u64) -> (u64, u64) {
@@ -556,9 +583,9 @@ impl Topology {
                 // A cyclic shift: every row has one partner, never itself.
                 (own + 1) % counts[owner]
             } else {
-                // Among the other rows: skip the owned row itself.
-                let o = owner_of(r.rows, counts[owner] - 1, e);
-                o + u64::from(o >= own)
+                // A forest: row 0 is a root, owned row `e + 1` belongs to row `e / max`, an
+                // earlier row (no cycles), each owner holding at most `max` (2 by default).
+                return Self::self_owned_edge_of(r, e);
             }
         } else if let Some(t) = self
             .triangles
@@ -706,10 +733,18 @@ mod tests {
                 let (a, b) = top.one_sided_edge(&counts, k, e);
                 assert_ne!(a, b, "{card} edge {e}");
                 assert!(a < 4 && b < 4);
-                assert!(
-                    owned.insert(if card == "many_to_one" { a } else { b }),
-                    "{card}: owned twice"
-                );
+                let (owner_row, owned_row) = if card == "many_to_one" {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                assert!(owned.insert(owned_row), "{card}: owned twice");
+                if card != "one_to_one" {
+                    assert!(
+                        owner_row < owned_row,
+                        "{card}: a forest, owners before their rows"
+                    );
+                }
             }
         }
     }
@@ -783,6 +818,29 @@ mod tests {
         assert!(line.contains("same region not kept"), "{line}");
         assert!(
             top.notes.iter().any(|n| n.contains("cannot share region")),
+            "{:?}",
+            top.notes
+        );
+    }
+
+    #[test]
+    fn a_rule_from_a_type_to_itself_says_it_cannot_keep_same() {
+        let t = template(
+            "relationships:\n\
+             - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/privateEndpoints, relationship_type: REPLICA_OF, cardinality: one_to_many, max: 1, same: [region] }\n",
+        );
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        let line = top
+            .lines
+            .iter()
+            .find(|l| l.contains("-REPLICA_OF->"))
+            .unwrap();
+        assert!(line.contains("not kept"), "{line}");
+        assert!(
+            top.notes
+                .iter()
+                .any(|n| n.contains("a rule from a type to itself")),
             "{:?}",
             top.notes
         );
