@@ -295,7 +295,7 @@ pub(super) fn referenced(
         let mut g = edge_group(
             config,
             format!("synthetic.referenced.{}", rel.to_ascii_lowercase()),
-            &rel,
+            rel,
             (&space, &space),
             rows,
             EdgeSource::Referenced(Box::new(Referenced { pairs, prefix })),

@@ -386,11 +386,11 @@ impl Topology {
                 ));
             }
         }
-        for e in 0..self.parents.len() {
-            if let Some(p) = self.parents[e].as_mut() {
+        for (parent, &count) in self.parents.iter_mut().zip(counts) {
+            if let Some(p) = parent.as_mut() {
                 let r = &self.rules[p.rule];
                 if !p.forward {
-                    p.placed = r.rows.min(counts[e]);
+                    p.placed = r.rows.min(count);
                 }
             }
         }
