@@ -101,7 +101,7 @@ pub struct GenerateArgs {
     /// Rows per data part.
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_PART_ROWS)]
     pub part_rows: u64,
-    /// Write even when the estimate exceeds the free disk space.
+    /// Write even when the estimate exceeds the free disk space (`run`: and import).
     #[arg(long)]
     pub ignore_space_check: bool,
     /// Print one JSON document on stdout instead of the human summary.

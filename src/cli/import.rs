@@ -27,6 +27,9 @@ pub struct ImportArgs {
     /// Replace an existing database in the instance directory.
     #[arg(long)]
     pub overwrite: bool,
+    /// Import even when the store's estimated size exceeds the free disk space.
+    #[arg(long)]
+    pub ignore_space_check: bool,
     /// Print one JSON document on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -123,6 +126,7 @@ impl ImportArgs {
             );
         }
         let mut cfg = self.neo4j.config(&dirs[0], self.overwrite)?;
+        cfg.check_space = !self.ignore_space_check;
         if combine {
             cfg.shards = dirs;
         }

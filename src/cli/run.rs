@@ -173,6 +173,7 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
         }
         None => args.neo4j.config(&out_dir, true)?,
     };
+    cfg.check_space = !args.generate.ignore_space_check;
     cfg.progress = !quiet.quiet;
     let state = if cfg.instance_dir.exists() {
         "is as it was"

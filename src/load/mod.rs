@@ -92,6 +92,13 @@ pub enum LoadError {
     Neo4j(#[from] Neo4jError),
     #[error("{dir} is a baseline, not a generated directory: `load` streams the synthetic groups of `tenantgen generate` output")]
     NotGenerated { dir: PathBuf },
+    #[error("{dir} is shard {index} of {count} of plan {plan}: a shard holds only its own data parts, so `load` of it alone would leave the graph with part of the operation; load the whole plan: combine all {count} shards with `tenantgen merge DIR1 … DIR{count} --out DIR`, then `tenantgen load DIR --uri …`, or import them all into a fresh instance with `tenantgen import DIR1 … DIR{count} --data-dir DIR`")]
+    Shard {
+        dir: PathBuf,
+        index: u32,
+        count: u32,
+        plan: String,
+    },
     #[error("{dir}: the manifest has no synthetic groups, nothing to load; generate with `tenantgen generate` first")]
     NothingToLoad { dir: PathBuf },
     #[error("cannot read {path}: {source}")]
@@ -261,6 +268,14 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
     cfg.check()?;
     let started = Instant::now();
     let manifest = Manifest::read(&cfg.dir)?;
+    if let Some(s) = manifest.shard.as_ref().filter(|s| s.count > 1) {
+        return Err(LoadError::Shard {
+            dir: cfg.dir.clone(),
+            index: s.index,
+            count: s.count,
+            plan: s.plan.clone(),
+        });
+    }
     if manifest.kind != Kind::Generated {
         return Err(LoadError::NotGenerated {
             dir: cfg.dir.clone(),

@@ -658,6 +658,81 @@ fn full_disk_is_reported_and_leaves_nothing() {
     assert!(left.is_empty(), "left on the full disk: {left:?}");
 }
 
+/// An import onto a file system too small for its store (a 16 MiB tmpfs): refused before
+/// neo4j-admin starts, naming the directory, the estimate and the free space; with
+/// `--ignore-space-check` the real neo4j-admin runs out of space ("ERROR in input …" in its own
+/// words) and the error says the disk is full instead. Nothing is left but the importer's log.
+#[test]
+fn import_onto_a_full_disk_is_refused_then_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gen = tmp.path().join("gen");
+    let output = tenantgen()
+        .args(["generate", "--quiet", "--scale-factor", "3", "--out"])
+        .arg(&gen)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let dir = tmp.path().join("small");
+    std::fs::create_dir(&dir).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .expect("mount runs");
+    assert!(
+        status.success(),
+        "cannot mount a tmpfs on {} (needs root)",
+        dir.display()
+    );
+    let _mount = Mount(dir.clone());
+    let inst = dir.join("inst");
+    let output = tenantgen()
+        .args(["import", "--quiet"])
+        .arg(&gen)
+        .arg("--data-dir")
+        .arg(&inst)
+        .output()
+        .unwrap();
+    let stderr = assert_clean_failure("space check", &output);
+    let want = format!(
+        "the file system of {} (mounted at {}) has 16.0 MiB free, and the import needs about",
+        inst.display(),
+        dir.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(
+        stderr.contains("or --ignore-space-check to try anyway"),
+        "{stderr}"
+    );
+    assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+
+    let output = tenantgen()
+        .args(["import", "--quiet", "--ignore-space-check"])
+        .arg(&gen)
+        .arg("--data-dir")
+        .arg(&inst)
+        .output()
+        .unwrap();
+    let stderr = assert_clean_failure("full disk", &output);
+    let want = format!(
+        "the import ran out of disk space: the file system of {} (mounted at {}) is full",
+        inst.display(),
+        dir.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(
+        stderr.contains("16.0 MiB was free when it started"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ERROR in input"), "{stderr}");
+    let left: Vec<_> = listing(&dir).into_iter().collect();
+    assert_eq!(
+        left,
+        [PathBuf::from("inst.import-failed.log")],
+        "left on the full disk"
+    );
+}
+
 const CANARY: &str = "S3cr3t-canary";
 
 /// Whether any file under `dir` holds the canary.

@@ -22,6 +22,13 @@
 //! install) and read by one neo4j-admin run, and the whole plan's manifest, which no shard
 //! holds, is kept as `INSTANCE/manifest.json` for `verify`. [`dump`] writes the installed
 //! database as a `neo4j-admin database dump` archive (`--dump`).
+//!
+//! Disk space ([`space`]): before neo4j-admin starts, the store's estimated peak (from the CSV
+//! bytes it will read) is compared with the free space where the staging instance goes, and an
+//! import that cannot fit is refused; an import that fails on a full disk anyway (neo4j-admin
+//! says "ERROR in input" then) is reported as the full disk it is.
+
+pub mod space;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +40,7 @@ use crate::neo4j::{
     Instance, InstanceOptions, Neo4jError, NeoHome, QUICK_JVM, QUICK_JVM_ENTITIES,
 };
 use crate::outdir::{self, file_xxh3, Existing, Input, Made, OwnershipError, Replace, Target};
+use crate::report::human_bytes;
 use crate::shards::{self, Combined, Link, ShardError};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +94,36 @@ pub enum ImportError {
         path: PathBuf,
         problem: &'static str,
     },
+    #[error("the file system of {dir} (mounted at {mount}) has {free} free, and the import needs about {need} there ({input} of CSV becomes the store, its transaction log and the importer's work files): free space there, pass --data-dir on a file system with room, or --ignore-space-check to try anyway")]
+    NoSpace {
+        dir: PathBuf,
+        mount: PathBuf,
+        need: String,
+        free: String,
+        input: String,
+    },
+    #[error(transparent)]
+    DiskFull(Box<DiskFull>),
     #[error("cannot {what} {path}: {error}")]
     Io {
         what: &'static str,
         path: PathBuf,
         error: std::io::Error,
     },
+}
+
+/// A failed import that ran out of disk space (boxed in [`ImportError::DiskFull`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the import ran out of disk space: the file system of {dir} (mounted at {mount}) is full{file}; the import needs about {need} there for {input} of CSV, and {free} was free when it started: free space there or pass --data-dir on a file system with room; nothing was installed, the importer's output is in {log}")]
+pub struct DiskFull {
+    pub dir: PathBuf,
+    pub mount: PathBuf,
+    /// " (neo4j-admin could not grow the store file F to N)", when its output names it.
+    pub file: String,
+    pub need: String,
+    pub free: String,
+    pub input: String,
+    pub log: PathBuf,
 }
 
 /// The validated configuration of an import.
@@ -122,6 +154,8 @@ pub struct ImportConfig {
     /// Restore this store instead of running neo4j-admin (a fixture-cache hit; `dir` then
     /// holds only the manifest).
     pub restore: Option<Restore>,
+    /// Refuse an import whose estimated store exceeds the free space ([`space`]).
+    pub check_space: bool,
 }
 
 /// A store imported before (by a run with the same inputs): `store/databases/<db>` and
@@ -151,6 +185,7 @@ impl ImportConfig {
             pagecache: "auto".into(),
             progress: false,
             restore: None,
+            check_space: true,
         }
     }
 }
@@ -256,6 +291,10 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             error,
         })?;
     }
+    let room = match &cfg.restore {
+        Some(_) => None,
+        None => Some(Room::measure(cfg, &manifest, combined.as_ref())?),
+    };
     // A shard of 1 is the whole plan.
     let whole = manifest.shard.as_ref().is_none_or(|s| s.count == 1);
     let (want_nodes, want_rels) = match &manifest.expected {
@@ -320,7 +359,11 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
             // Stopped by an interrupt: the handler removes the staging directory, log and all.
             if !crate::interrupt::requested() {
                 keep_log(&mut e, &cfg.instance_dir);
+                let full = room.as_ref().and_then(|r| r.full_disk(&e, &staging));
                 let _ = fs::remove_dir_all(&staging);
+                if let Some(full) = full {
+                    return Err(full);
+                }
             }
             return Err(e.into());
         }
@@ -370,6 +413,106 @@ pub fn import(cfg: &ImportConfig) -> Result<ImportOutcome, ImportError> {
         kept_instance,
         notes,
     })
+}
+
+/// The space an import needs and finds where its staging instance goes.
+struct Room {
+    dir: PathBuf,
+    mount: PathBuf,
+    input: u64,
+    need: u64,
+    /// None when the file system cannot tell.
+    free: Option<u64>,
+}
+
+impl Room {
+    /// Measures the input and the free space, and refuses (unless `--ignore-space-check`) an
+    /// import whose estimate exceeds it.
+    fn measure(
+        cfg: &ImportConfig,
+        manifest: &Manifest,
+        combined: Option<&Combined>,
+    ) -> Result<Room, ImportError> {
+        let input = match combined {
+            Some(c) => space::input_bytes(c.sources.values().map(PathBuf::as_path)),
+            None => {
+                let dir = resolve(&cfg.dir)?;
+                let files: Vec<PathBuf> = listed(manifest).map(|p| dir.join(p)).collect();
+                space::input_bytes(files.iter().map(PathBuf::as_path))
+            }
+        };
+        let dir = cfg.instance_dir.clone();
+        let room = Room {
+            mount: space::mount_point(&dir),
+            free: space::free_bytes(&dir),
+            need: space::estimate(input),
+            input,
+            dir,
+        };
+        match room.free {
+            Some(free) if cfg.check_space && room.need > free => Err(ImportError::NoSpace {
+                dir: room.dir,
+                mount: room.mount,
+                need: human_bytes(room.need),
+                free: human_bytes(free),
+                input: human_bytes(input),
+            }),
+            _ => Ok(room),
+        }
+    }
+
+    /// The full-disk error for a failed import whose output reports a full disk, or that left
+    /// the file system (staging still in place) all but full.
+    fn full_disk(&self, e: &Neo4jError, staging: &Path) -> Option<ImportError> {
+        let Neo4jError::ImportFailed { log, details, .. } = e else {
+            return None;
+        };
+        let output = fs::read_to_string(log).unwrap_or_else(|_| details.clone());
+        let found = space::out_of_space(&output).or_else(|| {
+            space::free_bytes(staging)
+                .filter(|f| space::looks_full(*f))
+                .map(|_| space::OutOfSpace {
+                    file: None,
+                    requested: None,
+                })
+        })?;
+        // The file's own name: the staging directory around it is removed.
+        let name = found
+            .file
+            .as_ref()
+            .and_then(|f| f.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let file = match (name, found.requested) {
+            (Some(f), Some(n)) => format!(
+                " (neo4j-admin could not grow the store file {f} to {})",
+                human_bytes(n)
+            ),
+            (Some(f), None) => format!(" (neo4j-admin could not grow the store file {f})"),
+            _ => String::new(),
+        };
+        Some(ImportError::DiskFull(Box::new(DiskFull {
+            dir: self.dir.clone(),
+            mount: self.mount.clone(),
+            file,
+            need: human_bytes(self.need),
+            free: self
+                .free
+                .map_or_else(|| "an unknown amount".into(), human_bytes),
+            input: human_bytes(self.input),
+            log: log.clone(),
+        })))
+    }
+}
+
+/// Every file (headers and data) a manifest lists, relative to its directory.
+fn listed(m: &Manifest) -> impl Iterator<Item = &str> {
+    let nodes = m.node_groups.iter().flat_map(|g| {
+        std::iter::once(g.header.as_str()).chain(g.files.iter().map(|f| f.path.as_str()))
+    });
+    let rels = m.relationship_groups.iter().flat_map(|g| {
+        std::iter::once(g.header.as_str()).chain(g.files.iter().map(|f| f.path.as_str()))
+    });
+    nodes.chain(rels)
 }
 
 fn resolve(dir: &Path) -> Result<PathBuf, ImportError> {
