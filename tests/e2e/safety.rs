@@ -202,7 +202,7 @@ fn destructive_commands_replace_only_tenantgens_own_output() {
         "clean of an absent operation deleted nodes"
     );
     let err = String::from_utf8_lossy(&o.stderr);
-    if o.status.code() != Some(2) || !err.contains("nothing to clean") {
+    if o.status.code() != Some(2) || !err.contains("no operation scale-nothing in the graph") {
         failures.push(format!(
             "clean of an absent operation: exit {:?}, stderr {err}",
             o.status.code()
