@@ -206,6 +206,9 @@ pub(super) fn referenced_pairs(config: &GenerateConfig, baseline: &Baseline) -> 
         return by_type;
     }
     let kind = |k: u32| baseline.kinds[baseline.bases[k as usize].kind as usize].as_str();
+    // Where both bases have a scanned twin, the scan says how they are linked (its edges are
+    // lifted onto the bases); an Azure id named in properties fills in only where it cannot.
+    let scanned: std::collections::HashSet<u32> = baseline.twins.values().copied().collect();
     let mut seen: std::collections::HashSet<(String, u32, u32)> = baseline
         .base_edges
         .iter()
@@ -232,7 +235,7 @@ pub(super) fn referenced_pairs(config: &GenerateConfig, baseline: &Baseline) -> 
             let Some(&t) = by_id.get(&id.to_lowercase()) else {
                 continue;
             };
-            if t as usize == k {
+            if t as usize == k || (scanned.contains(&(k as u32)) && scanned.contains(&t)) {
                 continue;
             }
             let Some((_, rule, reversed)) =
@@ -869,5 +872,33 @@ mod tests {
             None
         );
         assert_eq!(parent_id("no-providers"), None);
+    }
+
+    #[test]
+    fn bases_with_scanned_twins_are_linked_as_the_scan_links_them() {
+        // The NIC names its subnet, but both have twins and the scan does not link the twins:
+        // no referenced edge (the copies keep their twins' degree).
+        let b = Baseline::from_memory(
+            &[
+                MemNodes {
+                    labels: &["Resource"],
+                    id_space: "Resource",
+                    header: "id:ID(Resource),name,type,original_id,properties",
+                    rows: "snet,snet,Microsoft.Network/subnets,/s/p/providers/Microsoft.Network/virtualNetworks/v1/subnets/a,\n\
+                           nic,nic,Microsoft.Network/networkInterfaces,/s/p/providers/Microsoft.Network/networkInterfaces/n1,\"{\"\"ipConfigurations\"\":[{\"\"subnet\"\":{\"\"id\"\":\"\"/s/p/providers/Microsoft.Network/virtualNetworks/v1/subnets/a\"\"}}]}\"\n",
+                },
+                MemNodes {
+                    labels: &["Resource", "Original"],
+                    id_space: "Resource",
+                    header: "id:ID(Resource),name,type",
+                    rows: "/s/p/providers/Microsoft.Network/virtualNetworks/v1/subnets/a,snet,Microsoft.Network/subnets\n\
+                           /s/p/providers/Microsoft.Network/networkInterfaces/n1,nic,Microsoft.Network/networkInterfaces\n",
+                },
+            ],
+            &[],
+        )
+        .expect("the in-memory baseline is valid");
+        assert_eq!(b.twins.len(), 2);
+        assert!(referenced_pairs(&config(EdgeMode::Aligned), &b).is_empty());
     }
 }

@@ -76,21 +76,21 @@ fn default_mode_copies_edges_aligned_with_markers() {
     generate_seed(&out, &[]);
     let e = manifest(&out).expected.unwrap();
     assert_eq!(e.nodes, 25_755);
-    // 1,156 resource→resource CONTAINS pairs — 47 base→base, the rest between the bases'
+    // 1,085 resource→resource CONTAINS pairs — 47 base→base, the rest between the bases'
     // :Original twins (linked by SCAN_SOURCE_NODE or named by `original_id`: VM → disk,
-    // VNet → subnet, PE → NIC…) and between bases that name each other by Azure id (a NIC's
-    // subnet) — 9 copies each;
+    // VNet → subnet, PE → NIC…); every base has a twin, so none comes from the Azure ids bases
+    // name (the scan's edges win) — 9 copies each;
     // every copy contained by its base's resource group (all 2,046 bases have one), located in
     // its base's region (1,974 bases; 72 are `global` or have none) and tagged with its base's
     // tags (3,969 base–tag pairs).
-    assert_eq!(e.by_rel_type["CONTAINS"], 4_431 + 1_156 * 9 + 2_046 * 9);
+    assert_eq!(e.by_rel_type["CONTAINS"], 4_431 + 1_085 * 9 + 2_046 * 9);
     assert_eq!(e.by_rel_type["LOCATED_IN"], 2_144 + 1_974 * 9);
     assert_eq!(e.by_rel_type["TAGGED_WITH"], 48 + 3_969 * 9);
     assert_eq!(
         e.operation_relationships,
-        (1_156 + 2_046 + 1_974 + 3_969) * 9
+        (1_085 + 2_046 + 1_974 + 3_969) * 9
     );
-    assert_eq!(e.relationships, 6_825 + 82_305);
+    assert_eq!(e.relationships, 6_825 + 81_666);
     assert_eq!(e.by_label["Synthetic"], 18_414);
     let m = manifest(&out);
     assert!(m.operation.unwrap().hierarchy_links);

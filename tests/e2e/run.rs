@@ -17,7 +17,7 @@ fn run_on_the_seed_tenant_verifies_and_reports_stages() {
     assert_eq!(doc["passed"], true, "{doc:#}");
     assert_eq!(doc["running"], false);
     assert_eq!(doc["imported"]["nodes"], 25_755);
-    assert_eq!(doc["imported"]["relationships"], 6_825 + 82_305);
+    assert_eq!(doc["imported"]["relationships"], 6_825 + 81_666);
     crate::json::check_document(&doc, "run", "run");
     for stage in ["generate", "import", "server_start", "verify"] {
         assert!(

@@ -121,6 +121,31 @@ fn generated_tenants_have_the_shape_of_a_real_one() {
             "{uneven} bases whose copies differ in their relationships"
         )));
     }
+    // Each copy has its base's degree in the real tenant: its :Original twin's, over the
+    // neighbours a copy can link to (hierarchy nodes and twins of real abstracted bases;
+    // TAGGED_WITH aside, which copies also take from their bases' `tags`). Equal per copy,
+    // so the per-type histograms are equal too.
+    let differ = c
+        .scalar_i64(
+            "MATCH (x:Resource {scale_operation_id: 'shape-replicate'}) \
+             MATCH (b:Resource {id: x.template_source_id}) \
+             OPTIONAL MATCH (b)-[:SCAN_SOURCE_NODE]-(o1:Original) \
+             OPTIONAL MATCH (o2:Original {id: b.original_id}) \
+             WITH x, coalesce(o1, o2) AS o \
+             WITH x, o, COUNT { (x)-[r]-() WHERE type(r) <> 'TAGGED_WITH' } AS mine, \
+                  COUNT { (o)-[r]-(n) WHERE NOT type(r) IN ['SCAN_SOURCE_NODE', 'TAGGED_WITH'] \
+                      AND (n:ResourceGroup OR n:Region OR n:Subscription \
+                           OR EXISTS { (n)-[:SCAN_SOURCE_NODE]-(a:Resource) WHERE NOT a:Original AND a.scale_operation_id IS NULL } \
+                           OR EXISTS { MATCH (a:Resource) WHERE a.original_id = n.id AND NOT a:Original AND a.scale_operation_id IS NULL }) } AS twin \
+             RETURN count(CASE WHEN o IS NULL OR mine <> twin THEN 1 END) AS c",
+            &[],
+        )
+        .unwrap();
+    if differ != 0 {
+        failures.push(Some(format!(
+            "{differ} copies whose degree differs from their twin's"
+        )));
+    }
     stop(&instance);
 
     // Template: the built-in topology on the extreme-scale template at 40,000.
