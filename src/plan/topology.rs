@@ -648,14 +648,20 @@ mod tests {
         crate::template::parse_template_str(&src, std::path::Path::new("t.yaml")).unwrap()
     }
 
+    /// The template with `extra_rules`, its rows (each entry's count) and its topology.
+    fn planned(extra_rules: &str) -> (Vec<u64>, Topology) {
+        let t = template(extra_rules);
+        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
+        let top = plan(&t, &counts, true).unwrap();
+        (counts, top)
+    }
+
     #[test]
     fn rival_owners_take_disjoint_rows_and_nested_owners_share() {
-        let t = template(
+        let (counts, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, cardinality: one_to_many, max: 1, same: [region] }\n",
         );
-        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
-        let top = plan(&t, &counts, true).unwrap();
         let nic = 2;
         let owners_of_nics = |owner: usize| -> Vec<u64> {
             let k = top
@@ -751,12 +757,10 @@ mod tests {
 
     #[test]
     fn a_relationship_of_another_type_never_competes() {
-        let t = template(
+        let (counts, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: ATTACHES, cardinality: one_to_many, max: 1 }\n",
         );
-        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
-        let top = plan(&t, &counts, true).unwrap();
         let pe = top
             .rules
             .iter()
@@ -767,12 +771,10 @@ mod tests {
 
     #[test]
     fn an_endpoints_nic_sits_in_the_endpoints_subnet() {
-        let t = template(
+        let (counts, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: CONTAINS, cardinality: one_to_many, max: 1, same: [region, resource_group] }\n",
         );
-        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
-        let top = plan(&t, &counts, true).unwrap();
         assert_eq!(top.triangles.len(), 1, "{:?}", top.notes);
         assert!(top.notes.is_empty(), "{:?}", top.notes);
         let (subnet, nic, pe) = (1, 2, 4);
@@ -807,12 +809,10 @@ mod tests {
     #[test]
     fn ends_placed_by_two_containers_cannot_keep_same() {
         // A VNet's subnet and a VM's NIC both placed by others, by different containers.
-        let t = template(
+        let (counts, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Compute/virtualMachines, target_type: Microsoft.Network/virtualNetworks/subnets, relationship_type: USES, cardinality: one_to_many, same: [region] }\n",
         );
-        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
-        let top = plan(&t, &counts, true).unwrap();
         assert!(top.triangles.is_empty());
         let line = top.lines.iter().find(|l| l.contains("-USES->")).unwrap();
         assert!(line.contains("same region not kept"), "{line}");
@@ -825,12 +825,10 @@ mod tests {
 
     #[test]
     fn a_rule_from_a_type_to_itself_says_it_cannot_keep_same() {
-        let t = template(
+        let (counts, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/privateEndpoints, relationship_type: REPLICA_OF, cardinality: one_to_many, max: 1, same: [region] }\n",
         );
-        let counts: Vec<u64> = t.resources.iter().map(|r| r.count).collect();
-        let top = plan(&t, &counts, true).unwrap();
         let line = top
             .lines
             .iter()
