@@ -757,7 +757,7 @@ mod tests {
 
     #[test]
     fn a_relationship_of_another_type_never_competes() {
-        let (counts, top) = planned(
+        let (_, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/networkInterfaces, relationship_type: ATTACHES, cardinality: one_to_many, max: 1 }\n",
         );
@@ -809,7 +809,7 @@ mod tests {
     #[test]
     fn ends_placed_by_two_containers_cannot_keep_same() {
         // A VNet's subnet and a VM's NIC both placed by others, by different containers.
-        let (counts, top) = planned(
+        let (_, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Compute/virtualMachines, target_type: Microsoft.Network/virtualNetworks/subnets, relationship_type: USES, cardinality: one_to_many, same: [region] }\n",
         );
