@@ -825,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_rule_from_a_type_to_itself_says_it_cannot_keep_same() {
-        let (counts, top) = planned(
+        let (_, top) = planned(
             "relationships:\n\
              - { source_type: Microsoft.Network/privateEndpoints, target_type: Microsoft.Network/privateEndpoints, relationship_type: REPLICA_OF, cardinality: one_to_many, max: 1, same: [region] }\n",
         );
