@@ -609,15 +609,13 @@ impl Drop for Mount {
     }
 }
 
-/// A full disk (a 2 MiB tmpfs; the tests run as root): a clear error that says so, and
-/// nothing that looks complete. Fails, never skips, when the mount is impossible.
-#[test]
-fn full_disk_is_reported_and_leaves_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("small");
+/// A tmpfs of `size` mounted on `parent/small` (the tests run as root), unmounted when the
+/// guard drops; fails, never skips, when the mount is impossible.
+fn small_tmpfs(parent: &Path, size: &str) -> (PathBuf, Mount) {
+    let dir = parent.join("small");
     std::fs::create_dir(&dir).unwrap();
     let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(&dir)
         .status()
         .expect("mount runs");
@@ -626,7 +624,15 @@ fn full_disk_is_reported_and_leaves_nothing() {
         "cannot mount a tmpfs on {} (needs root)",
         dir.display()
     );
-    let _mount = Mount(dir.clone());
+    (dir.clone(), Mount(dir))
+}
+
+/// A full disk (a 2 MiB tmpfs; the tests run as root): a clear error that says so, and
+/// nothing that looks complete. Fails, never skips, when the mount is impossible.
+#[test]
+fn full_disk_is_reported_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _mount) = small_tmpfs(tmp.path(), "2m");
     let out = dir.join("out");
     // The free-space check refuses first ...
     let output = tenantgen()
@@ -672,19 +678,7 @@ fn import_onto_a_full_disk_is_refused_then_reported() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let dir = tmp.path().join("small");
-    std::fs::create_dir(&dir).unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-        .arg(&dir)
-        .status()
-        .expect("mount runs");
-    assert!(
-        status.success(),
-        "cannot mount a tmpfs on {} (needs root)",
-        dir.display()
-    );
-    let _mount = Mount(dir.clone());
+    let (dir, _mount) = small_tmpfs(tmp.path(), "16m");
     let inst = dir.join("inst");
     let output = tenantgen()
         .args(["import", "--quiet"])
