@@ -201,6 +201,16 @@ pub struct Expected {
     pub operation_by_type: BTreeMap<String, u64>,
     pub by_rel_type: BTreeMap<String, u64>,
     pub by_pattern: Vec<PatternCount>,
+    /// This operation's nodes by label (verify's operation scope; absent in the manifests of
+    /// tenantgen versions before it, and in a baseline's counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_by_label: Option<BTreeMap<String, u64>>,
+    /// This operation's relationships by type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_by_rel_type: Option<BTreeMap<String, u64>>,
+    /// This operation's relationships by pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_by_pattern: Option<Vec<PatternCount>>,
 }
 
 /// Which part of a sharded generation a directory holds. The groups of a shard list only its

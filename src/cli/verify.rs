@@ -10,7 +10,7 @@ use clap::Args;
 use super::{info, out, ConnectArgs, Global, EXIT_MISMATCH};
 use crate::manifest::Manifest;
 use crate::neo4j::Client;
-use crate::verify::{verify, VerifyOptions, DEFAULT_SAMPLE};
+use crate::verify::{verify, Scope, VerifyOptions, DEFAULT_SAMPLE};
 
 /// Flags of `verify`.
 #[derive(Debug, Clone, Args)]
@@ -34,6 +34,34 @@ pub struct VerifyArgs {
     /// (0 skips the comparison).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SAMPLE)]
     pub sample: usize,
+    /// What to check: `graph`, every count of the whole graph (a fresh import); `operation`,
+    /// only the operation's nodes and relationships and the real resources it must leave as
+    /// they were (a load into a graph holding other data or operations); `counts`, only the
+    /// totals, labels and relationship types Neo4j keeps in its counts store (instant at any
+    /// size); `auto` picks `graph` when the graph's totals are the manifest's, else
+    /// `operation`, and says so.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Auto)]
+    pub scope: ScopeArg,
+}
+
+/// `--scope`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    Auto,
+    Graph,
+    Operation,
+    Counts,
+}
+
+impl ScopeArg {
+    fn scope(self) -> Option<Scope> {
+        match self {
+            ScopeArg::Auto => None,
+            ScopeArg::Graph => Some(Scope::Graph),
+            ScopeArg::Operation => Some(Scope::Operation),
+            ScopeArg::Counts => Some(Scope::Counts),
+        }
+    }
 }
 
 pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
@@ -57,6 +85,7 @@ pub fn run(mut args: VerifyArgs, global: Global) -> anyhow::Result<ExitCode> {
     let opts = VerifyOptions {
         sample: args.sample,
         progress: !global.quiet && !args.json,
+        scope: args.scope.scope(),
     };
     let report = verify(&client, &manifest, &opts).with_context(|| {
         format!(

@@ -42,6 +42,8 @@ pub(super) fn replicate(
         }
     }
     let mut patterns = add_operation(&mut e, op_by_type);
+    let before = patterns.clone();
+    let mut op_by_rel_type: BTreeMap<String, u64> = BTreeMap::new();
     let kind = |end: End| match end {
         End::Base(k) => baseline.kinds[baseline.bases[k as usize].kind as usize].clone(),
         End::Other(node) => baseline.kind_name(node).to_string(),
@@ -81,11 +83,13 @@ pub(super) fn replicate(
             _ => continue,
         }
         *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
+        *op_by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
         rels += g.rows;
     }
     e.relationships += rels;
     e.operation_relationships = rels;
-    e.by_pattern = pattern_counts(patterns);
+    let op_by_label = nodes[0].labels.iter().map(|l| (l.clone(), n)).collect();
+    set_operation_share(&mut e, op_by_label, op_by_rel_type, &before, patterns);
     e
 }
 
@@ -126,15 +130,46 @@ pub(super) fn template(
             *e.operation_by_type.entry(label.clone()).or_default() += g.rows;
         }
     }
+    let before = patterns.clone();
     add_template_patterns(&mut patterns, baseline, t, tp);
     let rels: u64 = edges.iter().map(|g| g.rows).sum();
+    let mut op_by_rel_type: BTreeMap<String, u64> = BTreeMap::new();
     for g in edges {
         *e.by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
+        *op_by_rel_type.entry(g.rel_type.clone()).or_default() += g.rows;
     }
     e.relationships += rels;
     e.operation_relationships = rels;
-    e.by_pattern = pattern_counts(patterns);
+    let mut op_by_label: BTreeMap<String, u64> = BTreeMap::new();
+    for g in nodes.iter().filter(|g| g.rows > 0) {
+        for l in &g.labels {
+            *op_by_label.entry(l.clone()).or_default() += g.rows;
+        }
+    }
+    set_operation_share(&mut e, op_by_label, op_by_rel_type, &before, patterns);
     e
+}
+
+/// Sets the whole graph's patterns and the operation's own counts (its patterns are the
+/// whole graph's less the baseline's `before`), which verify's operation scope checks.
+fn set_operation_share(
+    e: &mut Expected,
+    op_by_label: BTreeMap<String, u64>,
+    op_by_rel_type: BTreeMap<String, u64>,
+    before: &Patterns,
+    patterns: Patterns,
+) {
+    let mut op_patterns = patterns.clone();
+    for (key, c) in before {
+        if let Some(n) = op_patterns.get_mut(key) {
+            *n -= c;
+        }
+    }
+    op_patterns.retain(|_, n| *n > 0);
+    e.operation_by_label = Some(op_by_label);
+    e.operation_by_rel_type = Some(op_by_rel_type);
+    e.operation_by_pattern = Some(pattern_counts(op_patterns));
+    e.by_pattern = pattern_counts(patterns);
 }
 
 /// The template operation's relationships by pattern: CONTAINS from each resource group to the

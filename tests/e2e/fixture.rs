@@ -285,9 +285,26 @@ fn cache_hit_gives_the_graph_of_the_miss_and_a_damaged_entry_is_rebuilt() {
     assert!(hit["stages"]["import"].is_null() && hit["stages"]["generate"].is_null());
     assert!(hit["stages"]["restore"].is_number());
     assert_eq!(hit["passed"], true);
+    // A miss verifies the whole graph, a hit the counts store (the entry was verified in full).
+    assert_eq!(miss["verify"]["scope"], "graph");
+    assert_eq!(hit["verify"]["scope"], "counts", "{hit:#}");
+    assert_eq!(hit["verify"]["checks"].as_array().unwrap().len(), 5);
     crate::json::check_document(&hit, "run", "run-cached");
     let after = digest_and_stop(&hit);
     assert_eq!(before.diff(&after), "", "a hit restores the same graph");
+    let full = mini_run(
+        &out,
+        &["--cache", cache.to_str().unwrap(), "--verify", "full"],
+    );
+    assert_eq!(
+        (
+            full["cache"]["hit"].clone(),
+            full["verify"]["scope"].clone(),
+            full["passed"].clone()
+        ),
+        (true.into(), "graph".into(), true.into()),
+        "{full:#}"
+    );
 
     // A changed input (the seed) is another key.
     assert_ne!(print_key(&["--seed", "7"]), key);

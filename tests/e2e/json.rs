@@ -52,9 +52,16 @@ fn shape(v: &Value) -> BTreeSet<String> {
 
 /// Objects whose keys are data, not schema.
 fn is_data_key(path: &str) -> bool {
-    ["by_label", "by_type", "operation_by_type", "by_rel_type"]
-        .iter()
-        .any(|k| path == *k || path.ends_with(&format!(".{k}")))
+    [
+        "by_label",
+        "by_type",
+        "operation_by_type",
+        "by_rel_type",
+        "operation_by_label",
+        "operation_by_rel_type",
+    ]
+    .iter()
+    .any(|k| path == *k || path.ends_with(&format!(".{k}")))
 }
 
 /// Keys are snake_case (data keys excepted).

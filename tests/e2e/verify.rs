@@ -1,7 +1,8 @@
 //! `tenantgen verify` against the real Neo4j: the seed tenant ×10 in the default and the
 //! ATG-compatible mode passes; every corruption of the matrix (applied to one loaded server and
 //! undone in place) fails with the check that names it; an operation with no node in the graph
-//! fails. Two server starts in all.
+//! fails; after loads into a graph in use, the operation scope checks each operation alone.
+//! Three server starts in all.
 
 use std::path::Path;
 use std::time::Instant;
@@ -388,4 +389,145 @@ fn verify_atg_mode_matches_the_seed_run_and_fails_on_an_empty_operation() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bolt://127.0.0.1:9"), "{stderr}");
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
+
+/// Generates the mini baseline ×`factor` with its own seed and timestamp (so each operation has
+/// its own ids) into `out`; returns the operation id.
+fn generate_op(out: &Path, factor: &str, seed: &str, timestamp: &str) -> String {
+    let o = tenantgen()
+        .args([
+            "generate",
+            "--quiet",
+            "--scale-factor",
+            factor,
+            "--seed",
+            seed,
+        ])
+        .args(["--timestamp", timestamp, "--baseline"])
+        .arg(crate::common::mini_baseline())
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Manifest::read(out).unwrap().operation.unwrap().id
+}
+
+fn load(dir: &Path, uri: &str) {
+    let o = tenantgen()
+        .args(["load", "--quiet", "--uri", uri])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A graph in use — the baseline, unrelated nodes of the user's, two earlier operations —
+/// takes a third by `load`: `verify` checks it in the operation scope (picked and said), passes,
+/// and passes for the earlier ones too; `--scope graph` does not (the graph holds more than the
+/// manifest); a relationship taken from an operation fails its relationship checks only;
+/// `clean` of the third gives back the graph before it, node for node.
+#[test]
+fn verify_after_load_into_a_graph_in_use_checks_the_operation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let loaded = import_and_start(&crate::common::mini_baseline(), &tmp.path().join("inst"));
+    let uri = loaded.server.uri();
+    let c = &loaded.client;
+    run(
+        c,
+        "CREATE (:Thing {name: 'a'})-[:LINKS {w: 1}]->(:Thing {name: 'b'}), (:Thing:Other)",
+        &[],
+    );
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let third = tmp.path().join("c");
+    let op_a = generate_op(&a, "3", "1", "2025-11-15T21:17:00Z");
+    let op_b = generate_op(&b, "2", "2", "2025-11-16T21:17:00Z");
+    let op_c = generate_op(&third, "4", "3", "2025-11-17T21:17:00Z");
+    load(&a, &uri);
+    load(&b, &uri);
+    let before = crate::common::graph_digest(c);
+    load(&third, &uri);
+
+    for (dir, op) in [(&third, &op_c), (&a, &op_a), (&b, &op_b)] {
+        let (code, doc) = verify_json(dir, &uri, &[]);
+        assert_eq!(code, 0, "{op}: {:?}\n{doc:#}", failed_names(&doc));
+        assert_eq!(doc["scope"], "operation", "{doc:#}");
+        assert!(
+            doc["scope_note"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("other data is in it"),
+            "{doc:#}"
+        );
+        let names: Vec<&str> = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        for want in [
+            "operation.by_label",
+            "operation.by_rel_type",
+            "operation.by_pattern",
+            "operation.relationships",
+            "resource.id_unique",
+            "baseline.real_abstracted",
+            "properties.fidelity",
+        ] {
+            assert!(names.contains(&want), "{want} missing: {names:?}");
+        }
+        assert!(!names.contains(&"totals.nodes"), "{names:?}");
+    }
+    let (code, doc) = verify_json(&third, &uri, &["--scope", "graph"]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert!(
+        failed_names(&doc).contains(&"totals.nodes".to_string()),
+        "{doc:#}"
+    );
+    let out = tenantgen()
+        .args(["verify", "--uri", &uri])
+        .arg(&third)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && text.starts_with("scope: operation (the graph holds ")
+            && text.contains(&format!("(operation {op_c}, scope operation, ")),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // clean of C gives back the graph before its load, node for node.
+    let out = tenantgen()
+        .args(["clean", "--quiet", "--operation-id", &op_c, "--uri", &uri])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(crate::common::graph_digest(c).diff(&before), "");
+
+    // One of B's relationships gone: B's relationship checks fail, nothing else; A passes.
+    run(
+        c,
+        "MATCH ()-[r]->() WHERE r.scale_operation_id = $op WITH r LIMIT 1 DELETE r",
+        &[("op", op_b.as_str())],
+    );
+    let (code, doc) = verify_json(&b, &uri, &[]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(
+        failed_names(&doc),
+        [
+            "operation.by_rel_type",
+            "operation.by_pattern",
+            "operation.relationships"
+        ],
+        "{doc:#}"
+    );
+    let (code, doc) = verify_json(&a, &uri, &[]);
+    assert_eq!(code, 0, "{:?}", failed_names(&doc));
 }
