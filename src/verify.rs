@@ -955,35 +955,39 @@ fn relationship_checks(
         },
     ));
     if op.edge_markers {
-        let bad = rs.unmarked_internal + rs.marked_detached + rs.marked_not_synthetic;
-        let mut detail = Vec::new();
-        if rs.unmarked_internal > 0 {
-            detail.push(format!(
-                "{} between operation nodes without the markers",
-                thousands(rs.unmarked_internal)
-            ));
-        }
-        if rs.marked_detached > 0 {
-            detail.push(format!(
-                "{} marked but touching no operation node",
-                thousands(rs.marked_detached)
-            ));
-        }
-        if rs.marked_not_synthetic > 0 {
-            detail.push(format!(
-                "{} marked without synthetic = true",
-                thousands(rs.marked_not_synthetic)
-            ));
-        }
-        checks.push(Check::new(
-            "operation.relationship_markers",
-            bad == 0,
-            "0",
-            thousands(bad),
-            detail.join("; "),
+        checks.push(marker_check(
+            rs.unmarked_internal,
+            rs.marked_detached,
+            rs.marked_not_synthetic,
         ));
     }
     Ok(op_rels)
+}
+
+/// `operation.relationship_markers`: relationships between operation nodes without the
+/// markers, marked ones touching no operation node, marked ones without `synthetic = true`.
+fn marker_check(unmarked_internal: u64, marked_detached: u64, marked_not_synthetic: u64) -> Check {
+    let mut detail = Vec::new();
+    for (n, what) in [
+        (
+            unmarked_internal,
+            "between operation nodes without the markers",
+        ),
+        (marked_detached, "marked but touching no operation node"),
+        (marked_not_synthetic, "marked without synthetic = true"),
+    ] {
+        if n > 0 {
+            detail.push(format!("{} {what}", thousands(n)));
+        }
+    }
+    let bad = unmarked_internal + marked_detached + marked_not_synthetic;
+    Check::new(
+        "operation.relationship_markers",
+        bad == 0,
+        "0",
+        thousands(bad),
+        detail.join("; "),
+    )
 }
 
 /// The operation scope's relationship checks: from the operation's nodes outwards, only the
@@ -1023,26 +1027,12 @@ fn operation_relationship_checks(
         },
     ));
     if op.edge_markers {
-        let bad = rs.unmarked_internal + rs.marked_not_synthetic;
-        let mut detail = Vec::new();
-        if rs.unmarked_internal > 0 {
-            detail.push(format!(
-                "{} between operation nodes without the markers",
-                thousands(rs.unmarked_internal)
-            ));
-        }
-        if rs.marked_not_synthetic > 0 {
-            detail.push(format!(
-                "{} marked without synthetic = true",
-                thousands(rs.marked_not_synthetic)
-            ));
-        }
-        checks.push(Check::new(
-            "operation.relationship_markers",
-            bad == 0,
-            "0",
-            thousands(bad),
-            detail.join("; "),
+        // Read from the operation's nodes outwards: a marked relationship touching none of
+        // them is not seen here.
+        checks.push(marker_check(
+            rs.unmarked_internal,
+            0,
+            rs.marked_not_synthetic,
         ));
     }
     Ok(())
