@@ -1,6 +1,6 @@
 //! `cypher`: the graph's domain rules written as Cypher, in one place for every module that
-//! emits Cypher (`load`, `stats`, `clean`, `verify`, `write`'s `load.cypher`; `export` is to
-//! follow). It owns identifier quoting, the schema an in-place load creates, the predicates that say what a node *is*, the label
+//! emits Cypher (`load`, `stats`, `clean`, `verify`, `export`, `write`'s `load.cypher`). It owns
+//! identifier quoting, derived keys, the schema an in-place load creates, the predicates that say what a node *is*, the label
 //! relationship ends are matched on, and the conversion of CSV fields into Cypher parameters.
 //! It does not run queries (that is [`crate::neo4j`]) nor decide what a stage asks.
 //!
@@ -21,13 +21,23 @@
 //! - *template reference*: the `template_source_id` of a template row,
 //!   `template:<file>#resources[<entry>]` ([`template_source`]): it names the template entry the
 //!   row was made from, never a node, so nothing looks it up as an `id`;
+//! - *derived key*: the export key of a node whose `id` cannot be its key — absent, duplicated
+//!   in its ID space, or not a string — `derived:<16 hex>` or `derived:<16 hex>:<id as text>`
+//!   ([`derived_key`]): the hex is xxh3 over the node's sorted labels and its other properties'
+//!   keys and values as text, so it is the same on the live graph and on a graph imported from
+//!   the export, and whoever holds the node can compute it again ([`key_material`],
+//!   [`DerivedKeys`]). Nodes alike in labels, properties and id get `~2`, `~3`, … after the hex
+//!   in the export; any of them resolves them;
 //! - *load marker*: a `:TenantgenLoad` node ([`LOAD_MARKER`]) that exists exactly while a `load`
 //!   of its operation is incomplete (written before the first batch, deleted once the last one
 //!   is in). It is bookkeeping, not a resource: it has no `scale_operation_id` (its operation is
 //!   in [`MARKER_OPERATION_ID`]) and every whole-graph node count leaves it out
 //!   ([`count_nodes`]).
 
-use neo4rs::{BoltList, BoltType};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use neo4rs::{BoltList, BoltMap, BoltString, BoltType};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::format::csv as csvfmt;
 use crate::format::header::ValueType;
@@ -272,15 +282,62 @@ pub fn end_label(node_groups: &[NodeGroup], space: &str) -> Option<String> {
         .or_else(|| common.first().map(|l| l.to_string()))
 }
 
-/// The Cypher function that turns the text of a temporal value of type `ty` into the value;
-/// `None` for the types a parameter carries as themselves.
+/// The Cypher function that turns a parameter of type `ty` into the value: the text of a
+/// temporal value or duration, the map of a point ([`convert_field`]); `None` for the types a
+/// parameter carries as themselves.
 pub fn temporal_fn(ty: ValueType) -> Option<&'static str> {
     match ty {
         ValueType::DateTime => Some("datetime"),
         ValueType::Date => Some("date"),
         ValueType::LocalDateTime => Some("localdatetime"),
+        ValueType::Time => Some("time"),
+        ValueType::LocalTime => Some("localtime"),
+        ValueType::Duration => Some("duration"),
+        ValueType::Point => Some("point"),
         _ => None,
     }
+}
+
+/// The Cypher expression that writes the value `expr` of column type `ty` as the CSV text
+/// neo4j-admin reads back (`None`: the value as it comes): temporal values and durations as
+/// their `toString`, points as the map literal of [`ValueType::Point`].
+pub fn to_csv_text(ty: ValueType, expr: &str) -> Option<String> {
+    match ty {
+        ValueType::Point => Some(format!(
+            "'{{crs:' + {expr}.crs + ',x:' + toString({expr}.x) + ',y:' + toString({expr}.y) + \
+             CASE WHEN {expr}.crs ENDS WITH '-3d' THEN ',z:' + toString({expr}.z) ELSE '' END + '}}'"
+        )),
+        t if temporal_fn(t).is_some() => Some(format!("toString({expr})")),
+        _ => None,
+    }
+}
+
+/// The point map (`{crs, x, y[, z]}`, or `latitude`/`longitude`/`height`) of the text of a
+/// point column, for Cypher's `point()`.
+fn point_map(s: &str) -> Result<BoltType, String> {
+    let inner = s
+        .trim()
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(|| format!("{s:?} is not a point map ({{crs:cartesian,x:1.0,y:2.0}})"))?;
+    let mut m = BoltMap::new();
+    for part in inner.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: {part:?} is not key:value"))?;
+        let k = k.trim().to_ascii_lowercase();
+        let v = v.trim().trim_matches(|c| c == '\'' || c == '"');
+        let value = if k == "crs" {
+            BoltType::from(v.to_ascii_lowercase())
+        } else {
+            BoltType::from(
+                v.parse::<f64>()
+                    .map_err(|e| format!("{s:?}: {k} {v:?} is not a number: {e}"))?,
+            )
+        };
+        m.put(BoltString::from(k.as_str()), value);
+    }
+    Ok(BoltType::Map(m))
 }
 
 /// The Cypher expression that converts the string expression `text` into a value of type `ty`
@@ -291,9 +348,23 @@ pub fn from_text(ty: ValueType, text: &str) -> String {
         ValueType::Long => "toInteger",
         ValueType::Double => "toFloat",
         ValueType::Boolean => "toBoolean",
+        ValueType::Point => return point_from_text(text),
         t => temporal_fn(t).unwrap_or_default(),
     };
     format!("{f}({text})")
+}
+
+/// [`from_text`] of a point column: the map literal taken apart in Cypher (`LOAD CSV` has no
+/// map parser), 3D when the reference system's name ends in `-3d`.
+fn point_from_text(text: &str) -> String {
+    let kv = format!("[p IN split(substring({text}, 1, size({text}) - 2), ',') | split(p, ':')]");
+    let get = |k: &str| format!("head([kv IN {kv} WHERE trim(kv[0]) = '{k}' | trim(kv[1])])");
+    let (crs, x, y, z) = (get("crs"), get("x"), get("y"), get("z"));
+    format!(
+        "CASE WHEN {text} IS NULL THEN null \
+         WHEN {crs} ENDS WITH '-3d' THEN point({{crs: {crs}, x: toFloat({x}), y: toFloat({y}), z: toFloat({z})}}) \
+         ELSE point({{crs: {crs}, x: toFloat({x}), y: toFloat({y})}}) END"
+    )
 }
 
 /// The text of an unescaped field that must be UTF-8.
@@ -301,14 +372,19 @@ pub fn text(raw: &[u8]) -> Result<String, String> {
     String::from_utf8(raw.to_vec()).map_err(|_| "not valid UTF-8".to_string())
 }
 
-/// The parameter value of one unescaped scalar field; temporal values stay strings (the query
-/// converts them with [`temporal_fn`]).
+/// The parameter value of one unescaped scalar field; temporal values and durations stay
+/// strings, points become maps (the query converts both with [`temporal_fn`]).
 fn scalar(ty: ValueType, raw: &[u8]) -> Result<BoltType, String> {
     let s = text(raw)?;
     Ok(match ty {
-        ValueType::String | ValueType::DateTime | ValueType::Date | ValueType::LocalDateTime => {
-            BoltType::from(s)
-        }
+        ValueType::String
+        | ValueType::DateTime
+        | ValueType::Date
+        | ValueType::LocalDateTime
+        | ValueType::Time
+        | ValueType::LocalTime
+        | ValueType::Duration => BoltType::from(s),
+        ValueType::Point => point_map(&s)?,
         ValueType::Long => BoltType::from(
             s.trim()
                 .parse::<i64>()
@@ -341,6 +417,189 @@ pub fn convert_field(ty: ValueType, array: bool, raw: &[u8]) -> Result<Option<Bo
         .map(|item| scalar(ty, item))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(BoltType::List(BoltList::from(items))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived keys (see the module header)
+
+/// What every derived key starts with.
+pub const DERIVED_KEY_PREFIX: &str = "derived:";
+
+/// Whether an export key (or a `template_source_id`) is a derived key.
+pub fn is_derived_key(key: &str) -> bool {
+    key.starts_with(DERIVED_KEY_PREFIX)
+}
+
+/// Properties of the node bound to `n` as a list of `{k, t, v}` maps: key, `valueType` and the
+/// values as text (one for a scalar, the elements for a list).
+pub fn property_list(n: &str) -> String {
+    format!(
+        "[k IN keys({n}) | {{k: k, t: valueType({n}[k]), \
+          v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | coalesce(toStringOrNull(x), valueType(x))] \
+             ELSE [coalesce(toStringOrNull({n}[k]), valueType({n}[k]))] END}}]"
+    )
+}
+
+/// The Cypher map a derived key is computed from ([`KeyMaterial`]).
+pub fn key_material(n: &str) -> String {
+    format!(
+        "{{l: labels({n}), p: {}, id: toStringOrNull({n}.id)}}",
+        property_list(n)
+    )
+}
+
+/// One property of [`KeyMaterial`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PropText {
+    pub k: String,
+    pub v: Vec<String>,
+}
+
+/// What [`key_material`] returns for one node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct KeyMaterial {
+    pub l: Vec<String>,
+    pub p: Vec<PropText>,
+    pub id: Option<String>,
+}
+
+/// The derived key of a node (without the `~N` of nodes alike).
+pub fn derived_key(m: &KeyMaterial) -> String {
+    let mut labels: Vec<&str> = m.l.iter().map(String::as_str).collect();
+    labels.sort_unstable();
+    let mut props: Vec<&PropText> = m.p.iter().filter(|p| p.k != "id").collect();
+    props.sort_by(|a, b| a.k.cmp(&b.k));
+    let mut h = Xxh3::new();
+    for l in labels {
+        h.update(l.as_bytes());
+        h.update(&[0x1f]);
+    }
+    h.update(&[0x1e]);
+    for p in props {
+        h.update(p.k.as_bytes());
+        for v in &p.v {
+            h.update(&[0x1f]);
+            h.update(v.as_bytes());
+        }
+        h.update(&[0x1e]);
+    }
+    let mut hex = Vec::with_capacity(16);
+    csvfmt::push_hex16(&mut hex, h.digest());
+    let mut key = format!("{DERIVED_KEY_PREFIX}{}", String::from_utf8_lossy(&hex));
+    if let Some(id) = &m.id {
+        key.push(':');
+        key.push_str(id);
+    }
+    key
+}
+
+/// `key` with `~n` after its hex: the key of the `n`-th node alike (`n` ≥ 2).
+pub fn alike_key(key: &str, n: u64) -> String {
+    let cut = (DERIVED_KEY_PREFIX.len() + 16).min(key.len());
+    format!("{}~{n}{}", &key[..cut], &key[cut..])
+}
+
+/// A derived key split into (the key without `~n`, `n` (1 without), the id text if any).
+fn split_derived(key: &str) -> Option<(String, u64, Option<&str>)> {
+    let rest = key.strip_prefix(DERIVED_KEY_PREFIX)?;
+    let hex = rest.get(..16)?;
+    let mut tail = &rest[16..];
+    let mut n = 1;
+    if let Some(t) = tail.strip_prefix('~') {
+        let end = t.find(':').unwrap_or(t.len());
+        n = t[..end].parse().ok()?;
+        tail = &t[end..];
+    }
+    let id = match tail {
+        "" => None,
+        t => Some(t.strip_prefix(':')?),
+    };
+    let mut base = format!("{DERIVED_KEY_PREFIX}{hex}");
+    if let Some(id) = id {
+        base.push(':');
+        base.push_str(id);
+    }
+    Some((base, n, id))
+}
+
+/// Finds the nodes a set of derived keys names: [`DerivedKeys::query`] asks the graph for the
+/// candidates (the nodes with one of the keys' ids, and those without an id when a key has
+/// none), [`DerivedKeys::resolve`] computes their keys and returns each key's node.
+#[derive(Debug, Clone, Default)]
+pub struct DerivedKeys {
+    keys: BTreeSet<String>,
+}
+
+impl DerivedKeys {
+    /// The derived keys among `keys`.
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> DerivedKeys {
+        DerivedKeys {
+            keys: keys
+                .into_iter()
+                .filter(|k| is_derived_key(k))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The query (parameters `$ids`, `$bare`) that returns the candidates labelled `label` and
+    /// matching `pred` on `n` as `e` (elementId) and `m` ([`key_material`]).
+    pub fn query(label: &str, pred: &str) -> String {
+        let m = key_material("n");
+        format!(
+            "UNWIND $ids AS id MATCH (n:{l}) WHERE n.id IN [id, toIntegerOrNull(id), toFloatOrNull(id), toBooleanOrNull(id)] AND {pred} \
+             RETURN elementId(n) AS e, {m} AS m \
+             UNION \
+             MATCH (n:{l}) WHERE $bare AND n.id IS NULL AND {pred} \
+             RETURN elementId(n) AS e, {m} AS m",
+            l = quote(label)
+        )
+    }
+
+    /// The `$ids` and `$bare` parameters of [`DerivedKeys::query`].
+    pub fn params(&self) -> (Vec<String>, bool) {
+        let mut ids = BTreeSet::new();
+        let mut bare = false;
+        for k in &self.keys {
+            match split_derived(k) {
+                Some((_, _, Some(id))) => {
+                    ids.insert(id.to_string());
+                }
+                _ => bare = true,
+            }
+        }
+        (ids.into_iter().collect(), bare)
+    }
+
+    /// Each key's node (its elementId) among the `candidates`; keys no candidate has are left out.
+    pub fn resolve(
+        &self,
+        candidates: impl IntoIterator<Item = (String, KeyMaterial)>,
+    ) -> HashMap<String, String> {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (e, m) in candidates {
+            by_key.entry(derived_key(&m)).or_default().push(e);
+        }
+        for nodes in by_key.values_mut() {
+            nodes.sort();
+            nodes.dedup();
+        }
+        let mut out = HashMap::new();
+        for k in &self.keys {
+            let Some((base, n, _)) = split_derived(k) else {
+                continue;
+            };
+            if let Some(nodes) = by_key.get(&base) {
+                let i = (n as usize).saturating_sub(1).min(nodes.len() - 1);
+                out.insert(k.clone(), nodes[i].clone());
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -435,6 +694,99 @@ mod tests {
         assert_eq!(from_text(ValueType::Boolean, "x"), "toBoolean(x)");
         assert_eq!(from_text(ValueType::DateTime, "x"), "datetime(x)");
         assert_eq!(from_text(ValueType::LocalDateTime, "x"), "localdatetime(x)");
+    }
+
+    fn material(labels: &[&str], props: &[(&str, &[&str])], id: Option<&str>) -> KeyMaterial {
+        KeyMaterial {
+            l: labels.iter().map(|l| l.to_string()).collect(),
+            p: props
+                .iter()
+                .map(|(k, v)| PropText {
+                    k: k.to_string(),
+                    v: v.iter().map(|x| x.to_string()).collect(),
+                })
+                .collect(),
+            id: id.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn derived_keys_ignore_order_and_the_id_value_type() {
+        let a = material(
+            &["Thing", "Odd Label"],
+            &[("name", &["a"]), ("n", &["1"])],
+            None,
+        );
+        let b = material(
+            &["Odd Label", "Thing"],
+            &[("n", &["1"]), ("name", &["a"])],
+            None,
+        );
+        let k = derived_key(&a);
+        assert_eq!(k, derived_key(&b));
+        assert!(
+            is_derived_key(&k) && k.len() == DERIVED_KEY_PREFIX.len() + 16,
+            "{k}"
+        );
+        // The id is not hashed: an integer id exported as a string keeps its key.
+        let with_id = material(&["Thing"], &[("id", &["42"]), ("name", &["a"])], Some("42"));
+        let key = derived_key(&with_id);
+        assert!(key.ends_with(":42"), "{key}");
+        let other = material(&["Thing"], &[("name", &["b"])], Some("42"));
+        assert_ne!(derived_key(&other), key);
+        assert_ne!(
+            derived_key(&material(&["Thing"], &[("name", &["a", "b"])], None)),
+            derived_key(&material(&["Thing"], &[("name", &["ab"])], None))
+        );
+    }
+
+    #[test]
+    fn derived_keys_resolve_to_their_nodes() {
+        let a = material(&["Thing"], &[("name", &["a"])], None);
+        let b = material(&["Thing"], &[("name", &["b"])], Some("dup"));
+        let (ka, kb) = (derived_key(&a), derived_key(&b));
+        let twin = alike_key(&kb, 2);
+        assert!(twin.contains("~2:dup"), "{twin}");
+        let keys = DerivedKeys::new([ka.as_str(), kb.as_str(), twin.as_str(), "plain-id"]);
+        assert_eq!(keys.params(), (vec!["dup".to_string()], true));
+        let found = keys.resolve([
+            ("e1".to_string(), a),
+            ("e3".to_string(), b.clone()),
+            ("e2".to_string(), b),
+        ]);
+        assert_eq!(found[&ka], "e1");
+        assert_eq!(found[&kb], "e2");
+        assert_eq!(found[&twin], "e3");
+        assert!(!found.contains_key("plain-id"));
+        assert!(DerivedKeys::query("Odd Label", "true").contains("(n:`Odd Label`)"));
+    }
+
+    #[test]
+    fn points_and_durations_convert() {
+        assert_eq!(temporal_fn(ValueType::Duration), Some("duration"));
+        assert_eq!(temporal_fn(ValueType::Point), Some("point"));
+        let p = convert_field(
+            ValueType::Point,
+            false,
+            b"\"{crs:wgs-84-3d,x:12.5,y:-3.0,z:7.0}\"",
+        )
+        .unwrap()
+        .unwrap();
+        let BoltType::Map(m) = p else { panic!("{p:?}") };
+        assert_eq!(m.get::<String>("crs").unwrap(), "wgs-84-3d");
+        assert_eq!(m.get::<f64>("z").unwrap(), 7.0);
+        assert!(convert_field(ValueType::Point, false, b"1,2").is_err());
+        assert_eq!(
+            convert_field(ValueType::Duration, false, b"P1DT2H").unwrap(),
+            Some(BoltType::from("P1DT2H"))
+        );
+        let text = to_csv_text(ValueType::Point, "n.`p`").unwrap();
+        assert!(text.contains("',x:' + toString(n.`p`.x)"), "{text}");
+        assert_eq!(
+            to_csv_text(ValueType::Duration, "x").as_deref(),
+            Some("toString(x)")
+        );
+        assert_eq!(to_csv_text(ValueType::Long, "x"), None);
     }
 
     #[test]

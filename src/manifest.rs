@@ -329,9 +329,9 @@ impl Manifest {
         }
         for g in &self.node_groups {
             for l in &g.labels {
-                if !valid_token(l) {
+                if !valid_name(l) {
                     return Err(format!(
-                        "node_groups.{}: label {l:?} must be letters, digits and '_' starting with a letter",
+                        "node_groups.{}: label {l:?} cannot be used: labels and types {NAME_RULE}",
                         g.name
                     ));
                 }
@@ -349,9 +349,9 @@ impl Manifest {
             .map(|g| g.id_space.as_str())
             .collect();
         for g in &self.relationship_groups {
-            if !valid_token(&g.rel_type) {
+            if !valid_name(&g.rel_type) {
                 return Err(format!(
-                    "relationship_groups.{}: type {:?} must be letters, digits and '_' starting with a letter",
+                    "relationship_groups.{}: type {:?} cannot be used: labels and types {NAME_RULE}",
                     g.name, g.rel_type
                 ));
             }
@@ -377,21 +377,21 @@ impl Manifest {
             let files: Vec<&str> = std::iter::once(g.header.as_str())
                 .chain(g.files.iter().map(|f| f.path.as_str()))
                 .collect();
-            s.push_str(&format!(
-                "--nodes={}={}\n",
+            s.push_str(&arg_line(&format!(
+                "--nodes={}={}",
                 g.labels.join(":"),
                 files.join(",")
-            ));
+            )));
         }
         for g in &self.relationship_groups {
             let files: Vec<&str> = std::iter::once(g.header.as_str())
                 .chain(g.files.iter().map(|f| f.path.as_str()))
                 .collect();
-            s.push_str(&format!(
-                "--relationships={}={}\n",
+            s.push_str(&arg_line(&format!(
+                "--relationships={}={}",
                 g.rel_type,
                 files.join(",")
-            ));
+            )));
         }
         s.push_str(&format!(
             "--delimiter=,\n--array-delimiter=;\n--multiline-fields={}\n--id-type=string\n--skip-bad-relationships=false\n--skip-duplicate-nodes=false\n--normalize-types=true\n--ignore-empty-strings=false\n--trim-strings=false\n",
@@ -429,7 +429,31 @@ pub fn valid_group_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-/// Labels, relationship types and ID spaces: identifiers that need no escaping anywhere.
+/// One line of the argfile: in double quotes when it holds whitespace (neo4j-admin's argfile
+/// reader splits arguments at whitespace; [`valid_name`] keeps quotes and backslashes out).
+fn arg_line(arg: &str) -> String {
+    if arg.chars().any(char::is_whitespace) {
+        format!("\"{arg}\"\n")
+    } else {
+        format!("{arg}\n")
+    }
+}
+
+/// What [`valid_name`] says, for messages.
+pub const NAME_RULE: &str = "may hold any character but control characters and ` : = , ; \" ' \\ (neo4j-admin's --nodes and --relationships arguments cannot carry them), at most 128 bytes";
+
+/// Labels and relationship types: any text the importer's arguments can carry (Cypher quotes
+/// them, [`crate::cypher::quote`]).
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s
+            .chars()
+            .any(|c| c.is_control() || "`:=,;\"'\\".contains(c))
+        && s.trim() == s
+}
+
+/// ID spaces: identifiers that need no escaping anywhere.
 pub fn valid_token(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
@@ -501,7 +525,7 @@ mod tests {
         m.node_groups[0].files[0].path = "../escape.csv".into();
         assert!(m.check().unwrap_err().contains("inside the directory"));
         let mut m = sample();
-        m.node_groups[0].labels = vec!["Bad-Label".into()];
+        m.node_groups[0].labels = vec!["Bad:Label".into()];
         assert!(m.check().unwrap_err().contains("label"));
     }
 
@@ -513,6 +537,42 @@ mod tests {
         let e = Manifest::read(&p).unwrap_err().to_string();
         assert!(e.contains(":3:"), "{e}");
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn names_with_spaces_are_quoted_in_the_argfile_and_odd_ones_refused() {
+        for ok in [
+            "Resource",
+            "Odd Label",
+            "Microsoft.Compute/virtualMachines",
+            "été",
+            "a-b",
+        ] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "", "a:b", "a=b", "a,b", "a;b", "a\"b", "a'b", "a\\b", "a`b", "a\nb", " a",
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        let mut m = sample();
+        m.node_groups[0].labels = vec!["Odd Label".into(), "Resource".into()];
+        m.relationship_groups[0].rel_type = "HAS PART".into();
+        let args = m.import_args();
+        assert!(
+            args.starts_with(
+                "\"--nodes=Odd Label:Resource=headers/resource.csv,data/resource.part-0000.csv\"\n"
+            ),
+            "{args}"
+        );
+        assert!(
+            args.contains("\n\"--relationships=HAS PART=headers/"),
+            "{args}"
+        );
+        assert!(m.check().is_ok());
+        m.node_groups[0].labels = vec!["Resource`:Evil".into()];
+        let e = m.check().unwrap_err();
+        assert!(e.contains("may hold any character but"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,16 @@ pub enum ValueType {
     DateTime,
     Date,
     LocalDateTime,
+    /// A time with an offset (`12:50:35.556+01:00`).
+    Time,
+    /// A time without an offset (`12:50:35.556`).
+    LocalTime,
+    /// An ISO-8601 duration as Cypher's `toString` writes it (`P1Y2M3DT4H5M6.5S`).
+    Duration,
+    /// A point as the map literal neo4j-admin reads: `{crs:cartesian,x:1.0,y:2.0}`, with `z`
+    /// for the 3D reference systems (`cartesian-3d`, `wgs-84-3d`), `x`/`y` being longitude and
+    /// latitude for the WGS-84 ones.
+    Point,
 }
 
 impl ValueType {
@@ -47,6 +57,10 @@ impl ValueType {
             "datetime" => ValueType::DateTime,
             "date" => ValueType::Date,
             "localdatetime" => ValueType::LocalDateTime,
+            "time" => ValueType::Time,
+            "localtime" => ValueType::LocalTime,
+            "duration" => ValueType::Duration,
+            "point" => ValueType::Point,
             _ => return None,
         })
     }
@@ -61,6 +75,10 @@ impl ValueType {
             ValueType::DateTime => "datetime",
             ValueType::Date => "date",
             ValueType::LocalDateTime => "localdatetime",
+            ValueType::Time => "time",
+            ValueType::LocalTime => "localtime",
+            ValueType::Duration => "duration",
+            ValueType::Point => "point",
         }
     }
 
@@ -77,6 +95,12 @@ impl ValueType {
             }
             ValueType::Date => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok(),
             ValueType::LocalDateTime => v.len() >= 10 && v.as_bytes()[4] == b'-',
+            ValueType::Time | ValueType::LocalTime => v.len() >= 5 && v.as_bytes()[2] == b':',
+            ValueType::Duration => {
+                let v = v.strip_prefix('-').unwrap_or(v);
+                v.len() > 1 && (v.starts_with('P') || v.starts_with('p'))
+            }
+            ValueType::Point => v.starts_with('{') && v.ends_with('}'),
         }
     }
 }
@@ -171,7 +195,7 @@ impl Header {
                 };
                 let ty = ValueType::parse(base).ok_or_else(|| {
                     format!(
-                        "column {} ({f:?}): unknown type {base:?}; use string, long, double, boolean, datetime, date or localdatetime, optionally with []",
+                        "column {} ({f:?}): unknown type {base:?}; use string, long, double, boolean, datetime, date, localdatetime, time, localtime, duration or point, optionally with []",
                         i + 1
                     )
                 })?;
@@ -307,5 +331,15 @@ mod tests {
         assert!(ValueType::DateTime.accepts("2025-11-10T14:03:27.512Z"));
         assert!(!ValueType::DateTime.accepts("yesterday"));
         assert!(ValueType::Double.accepts("1e3"));
+        assert!(ValueType::Duration.accepts("P1Y2M3DT4H5M6.5S"));
+        assert!(!ValueType::Duration.accepts("1 day"));
+        assert!(ValueType::Point.accepts("{crs:cartesian,x:1.0,y:2.0}"));
+        assert!(!ValueType::Point.accepts("1.0,2.0"));
+    }
+
+    #[test]
+    fn duration_and_point_columns_round_trip() {
+        let h = Header::parse(&[":ID(Thing)", "d:duration", "p:point", "ps:point[]"]).unwrap();
+        assert_eq!(h.line(), ":ID(Thing),d:duration,p:point,ps:point[]");
     }
 }
