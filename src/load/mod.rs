@@ -41,10 +41,17 @@
 //! what was there. A graph that holds the whole operation already (its node count, and no load
 //! marker) is left alone: the re-run reports `already loaded` and sends and creates nothing.
 //!
+//! **Derived keys.** A relationship end named by a derived key ([`crate::cypher`]: an exported
+//! node without a usable `id`) cannot be matched by `id`: before sending, `load` asks the
+//! graph for the candidates of each such key, computes their keys, and sends the node's
+//! elementId instead; a key that no node of the graph has stops the load before any batch,
+//! like a missing baseline.
+//!
 //! Field conversion follows the header types ([`crate::cypher::convert_field`]): empty unquoted
 //! field = absent (not sent), `""` = empty string (absent for arrays, as neo4j-admin does), `;`
 //! splits arrays, temporal values are sent as strings and converted by
-//! `datetime()`/`date()`/`localdatetime()` in the query. The `csv` crate cannot tell `""` from an
+//! `datetime()`/`date()`/`localdatetime()`/`duration()` in the query, points are sent as maps and
+//! made by `point()`. The `csv` crate cannot tell `""` from an
 //! empty field, so records are split with [`crate::format::csv`].
 
 pub mod marker;
@@ -54,7 +61,7 @@ mod resume;
 pub mod schema;
 mod sender;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -120,6 +127,13 @@ pub enum LoadError {
         uri: String,
         missing: usize,
         sampled: usize,
+        examples: String,
+    },
+    #[error("{missing} node(s) named by derived keys in {dir} are not in {uri} (e.g. {examples}); a derived key names an exported node without a usable `id` by its labels and properties: load into the graph the baseline was exported from, unchanged since")]
+    DerivedAbsent {
+        dir: PathBuf,
+        uri: String,
+        missing: usize,
         examples: String,
     },
     #[error("group {group}: the ID space {space:?} has {why}; `load` matches relationship ends by their stored `id` property")]
@@ -287,9 +301,10 @@ pub fn load(cfg: &LoadConfig) -> Result<LoadReport> {
         .ok_or_else(|| LoadError::NotGenerated {
             dir: cfg.dir.clone(),
         })?;
-    let plan = LoadPlan::new(&cfg.dir, &manifest)?;
+    let mut plan = LoadPlan::new(&cfg.dir, &manifest)?;
     let client = Client::connect(&cfg.connection)?;
     check_baseline(&client, &plan, &operation.id)?;
+    plan.resolve_derived(&client, &cfg.dir)?;
     let nodes_expected: u64 = plan.nodes.iter().map(|g| g.rows).sum();
     let nodes_present = client.scalar_i64(
         "MATCH (n) WHERE n.scale_operation_id = $op RETURN count(n) AS c",
@@ -445,6 +460,9 @@ struct GroupPlan {
     props: Vec<PropCol>,
     cypher: Arc<String>,
     is_rel: bool,
+    /// A relationship group's (start, end) labels, and whether each end's ID space holds
+    /// nodes keyed by derived keys.
+    ends: Option<((String, bool), (String, bool))>,
 }
 
 #[derive(Debug)]
@@ -455,6 +473,8 @@ struct LoadPlan {
     sample: Option<(PathBuf, usize, usize)>,
     /// Labels whose `id` the relationship ends are matched on.
     end_labels: BTreeSet<String>,
+    /// Derived keys of relationship ends → the elementId of their node ([`LoadPlan::resolve_derived`]).
+    derived: HashMap<String, String>,
 }
 
 fn read_header(dir: &Path, rel: &str) -> Result<(PathBuf, Header)> {
@@ -484,27 +504,24 @@ fn prop_cols(header: &Header) -> Vec<PropCol> {
 }
 
 /// The label relationship ends in `space` are matched on: one all of the space's node groups
-/// share (`Resource` for the resource space), whose groups store the id.
-fn space_label(dir: &Path, m: &Manifest, group: &str, space: &str) -> Result<String> {
+/// share (`Resource` for the resource space); and whether a group of the space keys some nodes
+/// by derived keys (its id column is not stored), whose ends are then found by elementId.
+fn space_label(dir: &Path, m: &Manifest, group: &str, space: &str) -> Result<(String, bool)> {
+    let mut derived = false;
     for g in m.node_groups.iter().filter(|g| g.id_space == space) {
         let (_, header) = read_header(dir, &g.header)?;
-        let stored = header
+        derived |= header
             .columns
             .iter()
-            .any(|c| matches!(c.kind, ColumnKind::Id { stored: true, .. }) && c.name == "id");
-        if !stored {
-            return Err(LoadError::EndpointSpace {
-                group: group.into(),
-                space: space.into(),
-                why: format!("a node group ({}) whose id is not stored as `id`", g.name),
-            });
-        }
+            .any(|c| matches!(c.kind, ColumnKind::Id { stored: false, .. }));
     }
-    cypher::end_label(&m.node_groups, space).ok_or_else(|| LoadError::EndpointSpace {
-        group: group.into(),
-        space: space.into(),
-        why: "no label shared by all its node groups".into(),
-    })
+    let label =
+        cypher::end_label(&m.node_groups, space).ok_or_else(|| LoadError::EndpointSpace {
+            group: group.into(),
+            space: space.into(),
+            why: "no label shared by all its node groups".into(),
+        })?;
+    Ok((label, derived))
 }
 
 impl LoadPlan {
@@ -525,7 +542,7 @@ impl LoadPlan {
                     path: path.clone(),
                     message: "a synthetic node group needs a stored `id:ID(...)` column: `load` merges nodes on it".into(),
                 })?;
-            let merge_label = space_label(dir, m, &g.name, &g.id_space)?;
+            let (merge_label, _) = space_label(dir, m, &g.name, &g.id_space)?;
             let props = prop_cols(&header);
             if sample.is_none() {
                 if let (Some(col), Some(f)) =
@@ -544,6 +561,7 @@ impl LoadPlan {
                 cypher: Arc::new(queries::node_cypher(&merge_label, &g.labels, &props)),
                 props,
                 is_rel: false,
+                ends: None,
             });
         }
         let mut rels = Vec::new();
@@ -565,8 +583,89 @@ impl LoadPlan {
             rels,
             sample,
             end_labels,
+            derived: HashMap::new(),
         })
     }
+
+    /// Finds the node of every derived key a relationship end names (see the module header);
+    /// refuses when one is not in the graph.
+    fn resolve_derived(&mut self, client: &Client, dir: &Path) -> Result<()> {
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for g in &self.rels {
+            let Some(((sl, sd), (el, ed))) = &g.ends else {
+                continue;
+            };
+            if !sd && !ed {
+                continue;
+            }
+            for (_, path) in &g.files {
+                for_each_record(path, g.width, |_, buf, fields| {
+                    for (col, label, derived) in [(g.id_col, sl, sd), (g.end_col, el, ed)] {
+                        if !derived {
+                            continue;
+                        }
+                        if let Some(v) = csvfmt::unescape(&buf[fields[col].clone()]) {
+                            let key = String::from_utf8_lossy(&v);
+                            if cypher::is_derived_key(&key) {
+                                wanted
+                                    .entry(label.clone())
+                                    .or_default()
+                                    .insert(key.into_owned());
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        let mut missing = Vec::new();
+        for (label, keys) in wanted {
+            let found = resolve_keys(client, &label, "true", keys.iter().map(String::as_str))?;
+            missing.extend(keys.iter().filter(|k| !found.contains_key(*k)).cloned());
+            self.derived.extend(found);
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(LoadError::DerivedAbsent {
+            dir: dir.to_path_buf(),
+            uri: client.uri().into(),
+            missing: missing.len(),
+            examples: missing
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
+/// The elementId of each of the derived `keys` found among the nodes labelled `label` that
+/// match `pred` (on `n`).
+fn resolve_keys<'a>(
+    client: &Client,
+    label: &str,
+    pred: &str,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, String>> {
+    let keys = cypher::DerivedKeys::new(keys);
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (ids, bare) = keys.params();
+    let rows = client.rows(
+        &cypher::DerivedKeys::query(label, pred),
+        &[("ids", ids.into()), ("bare", bare.into())],
+    )?;
+    let mut candidates = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (Ok(e), Ok(m)) = (row.get::<String>("e"), row.get::<cypher::KeyMaterial>("m")) else {
+            continue;
+        };
+        candidates.push((e, m));
+    }
+    Ok(keys.resolve(candidates))
 }
 
 fn files(dir: &Path, entries: &[crate::manifest::FileEntry]) -> Vec<(String, PathBuf)> {
@@ -595,10 +694,11 @@ fn rel_plan(
     };
     let start_col = find(|k| matches!(k, ColumnKind::StartId { .. }), ":START_ID")?;
     let end_col = find(|k| matches!(k, ColumnKind::EndId { .. }), ":END_ID")?;
-    let start = space_label(dir, m, &g.name, &g.start_space)?;
-    let end = space_label(dir, m, &g.name, &g.end_space)?;
+    let (start, start_derived) = space_label(dir, m, &g.name, &g.start_space)?;
+    let (end, end_derived) = space_label(dir, m, &g.name, &g.end_space)?;
     end_labels.insert(start.clone());
     end_labels.insert(end.clone());
+    let by_element = start_derived || end_derived;
     let props = prop_cols(&header);
     Ok(GroupPlan {
         name: g.name.clone(),
@@ -607,9 +707,16 @@ fn rel_plan(
         width: header.columns.len(),
         id_col: start_col,
         end_col,
-        cypher: Arc::new(queries::rel_cypher(&start, &end, &g.rel_type, &props)),
+        cypher: Arc::new(queries::rel_cypher(
+            &start,
+            &end,
+            &g.rel_type,
+            &props,
+            by_element,
+        )),
         props,
         is_rel: true,
+        ends: Some(((start, start_derived), (end, end_derived))),
     })
 }
 
@@ -650,15 +757,26 @@ fn check_baseline(client: &Client, plan: &LoadPlan, operation: &str) -> Result<(
     if ids.is_empty() {
         return Ok(());
     }
+    let (derived, plain): (Vec<String>, Vec<String>) = ids
+        .iter()
+        .cloned()
+        .partition(|id| cypher::is_derived_key(id));
     let rows = client.rows(
         "UNWIND $ids AS id OPTIONAL MATCH (n:Resource {id: id}) \
          WITH id, n WHERE n IS NULL RETURN collect(id) AS missing",
-        &[("ids", ids.clone().into())],
+        &[("ids", plain.into())],
     )?;
-    let missing: Vec<String> = rows
+    let mut missing: Vec<String> = rows
         .first()
         .and_then(|r| r.get::<Vec<String>>("missing").ok())
         .unwrap_or_default();
+    let found = resolve_keys(
+        client,
+        cypher::RESOURCE,
+        &cypher::real_abstracted("n"),
+        derived.iter().map(String::as_str),
+    )?;
+    missing.extend(derived.into_iter().filter(|k| !found.contains_key(k)));
     if missing.is_empty() {
         return Ok(());
     }

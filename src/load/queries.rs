@@ -43,17 +43,42 @@ pub(super) fn node_cypher(merge_label: &str, labels: &[String], props: &[PropCol
 }
 
 /// The query of a relationship group: per (start, end) pair, create the missing tail of the
-/// pair's relationship list (see the module doc).
-pub(super) fn rel_cypher(start: &str, end: &str, rel_type: &str, props: &[PropCol]) -> String {
+/// pair's relationship list (see the module doc). With `by_element`, an end whose row holds
+/// its node's elementId (`row.si`, `row.ei`: an end named by a derived key) is found by it.
+pub(super) fn rel_cypher(
+    start: &str,
+    end: &str,
+    rel_type: &str,
+    props: &[PropCol],
+    by_element: bool,
+) -> String {
     let filter = if props.iter().any(|p| p.name == "scale_operation_id") {
         " WHERE x.scale_operation_id = $op"
     } else {
         ""
     };
+    let ends = if by_element {
+        format!(
+            "OPTIONAL MATCH (a0:{sl} {{id: row.s}})\n\
+             OPTIONAL MATCH (a1) WHERE elementId(a1) = row.si\n\
+             WITH row, coalesce(a0, a1) AS a\n\
+             OPTIONAL MATCH (b0:{el} {{id: row.e}})\n\
+             OPTIONAL MATCH (b1) WHERE elementId(b1) = row.ei\n\
+             WITH row, a, coalesce(b0, b1) AS b\n",
+            sl = quote(start),
+            el = quote(end),
+        )
+    } else {
+        format!(
+            "OPTIONAL MATCH (a:{sl} {{id: row.s}})\n\
+             OPTIONAL MATCH (b:{el} {{id: row.e}})\n",
+            sl = quote(start),
+            el = quote(end),
+        )
+    };
     format!(
         "UNWIND $rows AS row\n\
-         OPTIONAL MATCH (a:{sl} {{id: row.s}})\n\
-         OPTIONAL MATCH (b:{el} {{id: row.e}})\n\
+         {ends}\
          CALL {{\n\
          \x20 WITH row, a, b\n\
          \x20 WITH row, a, b WHERE a IS NOT NULL AND b IS NOT NULL\n\
@@ -65,8 +90,6 @@ pub(super) fn rel_cypher(start: &str, end: &str, rel_type: &str, props: &[PropCo
          \x20 RETURN count(r) AS created\n\
          }}\n\
          RETURN 0 AS foreign, sum(CASE WHEN a IS NULL OR b IS NULL THEN size(row.rels) ELSE 0 END) AS missing, sum(created) AS created",
-        sl = quote(start),
-        el = quote(end),
         t = quote(rel_type),
         temporal = temporal_sets("r", "rel", props),
     )
@@ -101,8 +124,13 @@ mod tests {
         );
         assert!(q.contains(", n:`Synthetic`"), "{q}");
         assert!(q.contains("n.scale_operation_id = $op"), "{q}");
-        let r = rel_cypher("Resource", "Region", "LOCATED_IN", &props);
+        let r = rel_cypher("Resource", "Region", "LOCATED_IN", &props, false);
         assert!(r.contains("(b:`Region` {id: row.e})"), "{r}");
+        assert!(!r.contains("elementId"), "{r}");
+        let d = rel_cypher("Resource", "Odd Thing", "USES", &props, true);
+        assert!(d.contains("(b0:`Odd Thing` {id: row.e})"), "{d}");
+        assert!(d.contains("WHERE elementId(b1) = row.ei"), "{d}");
+        assert!(d.contains("WITH row, a, coalesce(b0, b1) AS b"), "{d}");
         assert!(r.contains("CREATE (a)-[r:`LOCATED_IN`]->(b)"), "{r}");
         assert!(r.contains("WHERE x.scale_operation_id = $op"), "{r}");
         assert_eq!(crate::cypher::quote("a`b"), "`a``b`");

@@ -3,7 +3,7 @@
 //! transient failures and split when the server runs out of transaction memory. Relationship
 //! pairs that repeat in a group are held back and sent whole (see [`super`] on resumability).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -63,7 +63,7 @@ impl Loader<'_> {
         })?;
         self.phase(|send| {
             for g in &plan.rels {
-                self.produce_rels(g, send)?;
+                self.produce_rels(g, &plan.derived, send)?;
             }
             Ok(())
         })
@@ -185,7 +185,12 @@ impl Loader<'_> {
         })
     }
 
-    fn produce_rels(&self, g: &GroupPlan, send: &mut Send<'_>) -> Result<()> {
+    fn produce_rels(
+        &self,
+        g: &GroupPlan,
+        derived: &HashMap<String, String>,
+        send: &mut Send<'_>,
+    ) -> Result<()> {
         let repeated = repeated_pairs(g)?;
         // Pairs that repeat in the group: all their rows, sent whole after the stream.
         let mut held: BTreeMap<(String, String), Vec<BoltType>> = BTreeMap::new();
@@ -206,11 +211,7 @@ impl Loader<'_> {
                         let s = id_field(path, record, s_raw, "start id")?;
                         let e = id_field(path, record, e_raw, "end id")?;
                         let rel = rel_value(g, path, record, buf, fields)?;
-                        rows.push(map(vec![
-                            ("s", s.into()),
-                            ("e", e.into()),
-                            ("rels", BoltType::List(BoltList::from(vec![rel]))),
-                        ]));
+                        rows.push(pair_row(s, e, vec![rel], derived));
                     }
                     if in_batch as usize == self.batch_size {
                         self.flush(g, name, batch, &mut rows, in_batch, send)?;
@@ -235,11 +236,7 @@ impl Loader<'_> {
         let mut batch = 0u64;
         for ((s, e), rels) in held {
             count += rels.len() as u64;
-            rows.push(map(vec![
-                ("s", s.into()),
-                ("e", e.into()),
-                ("rels", BoltType::List(BoltList::from(rels))),
-            ]));
+            rows.push(pair_row(s, e, rels, derived));
             if count as usize >= self.batch_size {
                 self.flush(g, &key, batch, &mut rows, count, send)?;
                 batch += 1;
@@ -327,4 +324,30 @@ impl Loader<'_> {
             Err(f) => Err(f),
         }
     }
+}
+
+/// The row of one (start, end) pair: an end named by a resolved derived key goes as its
+/// elementId (`si`/`ei`), any other by its id (`s`/`e`).
+fn pair_row(
+    s: String,
+    e: String,
+    rels: Vec<BoltType>,
+    derived: &HashMap<String, String>,
+) -> BoltType {
+    let end = |key: String| match derived.get(&key) {
+        Some(element) => (
+            BoltType::Null(neo4rs::BoltNull),
+            BoltType::from(element.as_str()),
+        ),
+        None => (BoltType::from(key), BoltType::Null(neo4rs::BoltNull)),
+    };
+    let (s, si) = end(s);
+    let (e, ei) = end(e);
+    map(vec![
+        ("s", s),
+        ("si", si),
+        ("e", e),
+        ("ei", ei),
+        ("rels", BoltType::List(BoltList::from(rels))),
+    ])
 }
