@@ -465,11 +465,7 @@ fn signed(n: i128) -> String {
 
 /// Properties of the node bound to `n` as a list of [`Prop`] maps.
 fn props(n: &str) -> String {
-    format!(
-        "[k IN keys({n}) | {{k: k, t: valueType({n}[k]), \
-          v: CASE WHEN valueType({n}[k]) STARTS WITH 'LIST' THEN [x IN {n}[k] | coalesce(toStringOrNull(x), valueType(x))] \
-             ELSE [coalesce(toStringOrNull({n}[k]), valueType({n}[k]))] END}}]"
-    )
+    crate::cypher::property_list(n)
 }
 
 /// Query plumbing: every query belongs to a check, named in errors.
@@ -873,29 +869,20 @@ fn operation_node_checks(
             .collect::<Vec<_>>(),
     ));
 
-    // 7. `id` unique across :Resource (in the operation scope: the operation's ids, held by
-    // one node each, none of them another node's).
-    let (query, what) = match scope {
-        Scope::Graph | Scope::Counts => (
-            format!(
-                "MATCH (n:{RESOURCE}) WITH n.id AS id, count(*) AS c WHERE id IS NULL OR c > 1 \
-                 RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids"
-            ),
-            ":Resource nodes (or missing)",
-        ),
-        Scope::Operation => (
-            format!(
-                "MATCH (n:{RESOURCE}) WITH n.id AS id, count(*) AS c, \
-                        count(CASE WHEN n.scale_operation_id = $op THEN 1 END) AS mine \
-                 WHERE mine > 0 AND (id IS NULL OR c > 1) \
-                 RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids"
-            ),
-            ":Resource nodes, the operation's among them (or missing on its nodes)",
-        ),
+    // 7. `id` unique across :Resource, for every id an operation node holds (the baseline's own
+    // missing or duplicated ids are the baseline's: export keys those nodes by derived keys).
+    let what = match scope {
+        Scope::Graph | Scope::Counts => ":Resource nodes (or missing)",
+        Scope::Operation => ":Resource nodes, the operation's among them (or missing on its nodes)",
     };
     let row = q.one(
         "resource.id_unique",
-        &query,
+        &format!(
+            "MATCH (n:{RESOURCE}) WITH n.id AS id, count(*) AS c, \
+                    count(CASE WHEN n.scale_operation_id = $op THEN 1 END) AS mine \
+             WHERE mine > 0 AND (id IS NULL OR c > 1) \
+             RETURN count(*) AS c, sum(c) AS nodes, collect(toStringOrNull(id))[..$k] AS ids"
+        ),
         &[("k", (EXAMPLES as i64).into())],
     )?;
     let dups = count(&row, "resource.id_unique", "c")?;
@@ -1375,17 +1362,31 @@ fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
          OPTIONAL MATCH (b) WHERE b.id IN ts AND {} \
          WITH ts, collect(DISTINCT b.id) AS found \
          RETURN size(ts) AS wanted, size(found) AS found, \
+                [t IN ts WHERE t STARTS WITH $derived AND NOT t IN found] AS derived, \
                 CASE WHEN size(found) < size(ts) \
-                     THEN [t IN ts WHERE NOT t IN found | toStringOrNull(t)][..$k] ELSE [] END AS missing",
+                     THEN [t IN ts WHERE NOT t IN found AND NOT t STARTS WITH $derived | toStringOrNull(t)][..$k] ELSE [] END AS missing",
             real_abstracted("b")),
-        &[("k", (EXAMPLES as i64).into())],
+        &[
+            ("k", (EXAMPLES as i64).into()),
+            ("derived", crate::cypher::DERIVED_KEY_PREFIX.into()),
+        ],
     )?;
     let wanted = count(&row, CHECK, "wanted")?;
-    let found = count(&row, CHECK, "found")?;
-    let missing: Vec<String> = get::<Vec<Option<String>>>(&row, CHECK, "missing")?
+    // Bases exported without a usable `id` are named by derived keys.
+    let derived: Vec<String> = get(&row, CHECK, "derived")?;
+    let resolved = derived_bases(q, CHECK, &derived)?;
+    let found = count(&row, CHECK, "found")? + resolved.len() as u64;
+    let mut missing: Vec<String> = get::<Vec<Option<String>>>(&row, CHECK, "missing")?
         .into_iter()
         .map(show_id)
         .collect();
+    missing.extend(
+        derived
+            .iter()
+            .filter(|k| !resolved.contains_key(*k))
+            .map(|k| show_id(Some(k.clone()))),
+    );
+    missing.truncate(EXAMPLES);
     Ok(Check::new(
         CHECK,
         wanted == found,
@@ -1401,6 +1402,29 @@ fn template_sources(q: &Q<'_>) -> Result<Check, VerifyError> {
             )
         },
     ))
+}
+
+/// The real abstracted resources named by the derived keys among `keys`: key → elementId.
+fn derived_bases(
+    q: &Q<'_>,
+    check: &'static str,
+    keys: &[String],
+) -> Result<std::collections::HashMap<String, String>, VerifyError> {
+    let keys = crate::cypher::DerivedKeys::new(keys.iter().map(String::as_str));
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let (ids, bare) = keys.params();
+    let rows = q.rows(
+        check,
+        &crate::cypher::DerivedKeys::query(RESOURCE, &real_abstracted("n")),
+        &[("ids", ids.into()), ("bare", bare.into())],
+    )?;
+    let mut candidates = Vec::with_capacity(rows.len());
+    for row in &rows {
+        candidates.push((get(row, check, "e")?, get(row, check, "m")?));
+    }
+    Ok(keys.resolve(candidates))
 }
 
 /// A template operation's resources name their template entry, not a base: every
@@ -1545,6 +1569,41 @@ fn fidelity(q: &Q<'_>, op: &Operation, sample: usize) -> Result<Check, VerifyErr
         let b = read(&row)?;
         if let Some(id) = b.id.clone() {
             bases.insert(id, b);
+        }
+    }
+    // Bases named by derived keys: found by their key material, read by elementId.
+    let derived: Vec<String> = sources
+        .iter()
+        .filter(|s| crate::cypher::is_derived_key(s))
+        .map(|s| s.to_string())
+        .collect();
+    let by_element = derived_bases(q, CHECK, &derived)?;
+    if !by_element.is_empty() {
+        let elements: Vec<neo4rs::BoltType> =
+            by_element.values().map(|e| e.as_str().into()).collect();
+        let cypher = format!(
+            "MATCH (c) WHERE elementId(c) IN $elements \
+             RETURN elementId(c) AS id, null AS source, {} AS props",
+            props("c")
+        );
+        let mut by_id: BTreeMap<String, Node> = BTreeMap::new();
+        for row in q.rows(CHECK, &cypher, &[("elements", elements.into())])? {
+            let b = read(&row)?;
+            if let Some(e) = b.id.clone() {
+                by_id.insert(e, b);
+            }
+        }
+        for (key, element) in &by_element {
+            if let Some(b) = by_id.get(element) {
+                bases.insert(
+                    key.clone(),
+                    Node {
+                        id: Some(key.clone()),
+                        source: None,
+                        props: b.props.clone(),
+                    },
+                );
+            }
         }
     }
     let mut problems: Vec<String> = Vec::new();
