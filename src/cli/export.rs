@@ -52,6 +52,9 @@ pub fn run(args: ExportArgs, global: Global) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&settings)?;
     let report = export(&client, &cfg)
         .with_context(|| format!("export of {} into {}", settings.uri, cfg.out.display()))?;
+    if !args.json {
+        super::warn_export(global, &report.warnings);
+    }
     if args.json {
         let groups = |gs: &[crate::export::GroupCount]| {
             gs.iter()
@@ -68,6 +71,7 @@ pub fn run(args: ExportArgs, global: Global) -> anyhow::Result<ExitCode> {
                 "node_groups": groups(&report.node_groups),
                 "relationship_groups": groups(&report.relationship_groups),
                 "multiline_fields": report.multiline_fields,
+                "warnings": report.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
                 "seconds": report.elapsed.as_secs_f64(),
             }),
         )?;

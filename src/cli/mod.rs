@@ -228,6 +228,13 @@ pub fn info(global: Global, text: &str) {
     }
 }
 
+/// Prints what an export worked around, one `warning:` line each, on stderr unless `--quiet`.
+pub fn warn_export(global: Global, warnings: &[crate::export::ExportWarning]) {
+    for w in warnings {
+        info(global, &format!("warning: {w}"));
+    }
+}
+
 /// Says once what became of the JVMs' class-data archives when it costs speed (skipped, or
 /// rebuilt after damage).
 pub fn note_archives(global: Global) {

@@ -132,7 +132,9 @@ pub fn run(mut args: RunArgs, global: Global) -> anyhow::Result<ExitCode> {
             batch: 10_000,
             progress: !quiet.quiet,
         };
-        crate::export::export(&client, &cfg).with_context(|| format!("exporting {uri}"))?;
+        let report =
+            crate::export::export(&client, &cfg).with_context(|| format!("exporting {uri}"))?;
+        super::warn_export(quiet, &report.warnings);
         info(quiet, &format!("exported {uri} to {}", dir.display()));
         args.generate.baseline = Some(dir);
         timed("export", t);

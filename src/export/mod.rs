@@ -1,21 +1,26 @@
 //! `export`: streams a live graph over Bolt into the baseline layout (`docs/format.md`), so a
 //! real tenant can become the input of `generate`. This module owns discovering the graph's
-//! groups and property types, choosing each node group's id, and writing the files and the
+//! groups and property types, choosing each node's export key, and writing the files and the
 //! manifest; it does not own the Bolt client ([`crate::neo4j`]), the CSV quoting rules
-//! ([`crate::format`]) nor the staged directory and its commit ([`crate::outdir`]).
+//! ([`crate::format`]), the derived-key rule ([`crate::cypher::derived_key`]) nor the staged
+//! directory and its commit ([`crate::outdir`]).
 //!
 //! Two passes keep memory constant: a discovery pass (`discover`) asks the server for
-//! aggregates only (label sets, relationship patterns, and every property key with its
-//! `valueType` and count), then a streaming pass (`stream`) writes each group's rows in a fixed
-//! order as they arrive. Nothing the size of the graph is held in memory. This file holds the
-//! stage itself, its configuration and errors, and the discovered groups both passes share.
+//! aggregates only (label sets, relationship patterns, every property key with its
+//! `valueType` and count, the ids that repeat), then a streaming pass (`stream`) writes each
+//! group's rows in a fixed order as they arrive. Nothing the size of the graph is held in
+//! memory. This file holds the stage itself, its configuration, errors and warnings, and the
+//! discovered groups both passes share.
 //!
 //! Domain words: a node's *ID space* is `Resource` when it has that label (ids are unique across
-//! the whole Resource layer of an ATG graph), else its smallest label. A node group's *id
-//! strategy* is its stored string `id` property when every node has one; else a *derived* id,
-//! `<Labels>:<value>` of the first of `code`, `name`, `key` that every node has and that is unique
-//! in the group, or `<Labels>:<xxh3 of the node's encoded properties>`. A derived id is written in
-//! a `:ID(Space)` column, which neo4j-admin does not store, so a re-import adds no property.
+//! the whole Resource layer of an ATG graph), else its smallest label. A node's *export key* is
+//! its `id` when that is a string no other node of its ID space has; else (no `id`, a duplicated
+//! one, an integer or other non-string one) its *derived key* ([`crate::cypher`]). A group whose
+//! nodes all have their `id` as key writes it as `id:ID(Space)` (stored again on import); any
+//! other group writes the keys in an unnamed `:ID(Space)` column, which neo4j-admin does not
+//! store, and the ids the nodes have in an `id` property column, so a re-import holds the same
+//! properties as the live graph. Export works around what it can (with a warning each) and
+//! refuses, with every problem in one error, only what the format cannot hold.
 
 mod discover;
 mod stream;
@@ -57,25 +62,30 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the graph cannot be exported as it is ({} problem{}):\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Refused(Vec<ExportError>),
     #[error("{count} node(s) have no label; label them (every node group needs labels) and export again")]
     Unlabelled { count: u64 },
-    #[error("{what} {name:?} cannot be exported: the format needs letters, digits and '_' starting with a letter; rename it in the graph")]
+    #[error(
+        "{what} {name:?} cannot be exported: labels and types {}; rename it in the graph",
+        crate::manifest::NAME_RULE
+    )]
     BadToken { what: &'static str, name: String },
-    #[error("{owner} with id {id:?}: property {key:?} has type {ty}, which the import format cannot hold (only strings, integers, floats, booleans, datetime, date, localdatetime and non-empty lists of these); remove or convert the property")]
+    #[error("{owner} with id {id:?}: property {key:?} has type {ty}, which the import format cannot hold (only strings, integers, floats, booleans, temporal values, durations, points and non-empty lists of one of these); remove or convert the property")]
     Unsupported {
         owner: String,
         id: String,
         key: String,
         ty: String,
     },
-    #[error("{owner}: property {key:?} has different types on different {what} ({types}); a column has one type: convert the values to one type and export again")]
+    #[error("{owner}: property {key:?} is a list on some {what} and a single value on others ({types}); a column is one or the other: make the values all lists or all single values and export again")]
     MixedTypes {
         owner: String,
         what: &'static str,
         key: String,
         types: String,
     },
-    #[error("{owner} with id {id:?}: property {key:?} {problem}; the CSV array format (elements joined by ';') cannot represent it")]
+    #[error("{owner} with id {id:?}: property {key:?} {problem}; the CSV array format (elements joined by ';') cannot represent it: remove the property there or change its elements")]
     Array {
         owner: String,
         id: String,
@@ -99,6 +109,79 @@ pub enum ExportError {
 }
 
 type Result<T, E = ExportError> = std::result::Result<T, E>;
+
+/// What an export worked around; each says what became of the data and how to avoid it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportWarning {
+    /// Nodes of a group whose `id` cannot be their key.
+    DerivedKeys {
+        labels: String,
+        missing: u64,
+        duplicated: u64,
+        not_string: u64,
+        examples: Vec<String>,
+    },
+    /// A property of several types, exported as text.
+    AsText {
+        owner: String,
+        what: &'static str,
+        key: String,
+        types: String,
+    },
+}
+
+impl std::fmt::Display for ExportWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportWarning::DerivedKeys {
+                labels,
+                missing,
+                duplicated,
+                not_string,
+                examples,
+            } => {
+                let mut parts = Vec::new();
+                if *missing > 0 {
+                    parts.push(format!("{missing} without an `id`"));
+                }
+                if *duplicated > 0 {
+                    let e = if examples.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({})",
+                            examples
+                                .iter()
+                                .map(|e| format!("{e:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    parts.push(format!(
+                        "{duplicated} whose `id` another node of the ID space has too{e}"
+                    ));
+                }
+                if *not_string > 0 {
+                    parts.push(format!("{not_string} whose `id` is not a string"));
+                }
+                write!(
+                    f,
+                    "node {labels}: {}; those nodes are keyed by derived keys (derived:<hash>[:<id>], docs/format.md), which their relationships and copies' template_source_id name, and their ids stay in the `id` column; give every node a unique string `id` to key it by its id",
+                    parts.join(", ")
+                )
+            }
+            ExportWarning::AsText {
+                owner,
+                what,
+                key,
+                types,
+            } => write!(
+                f,
+                "{owner}: property {key:?} has different types on different {what} ({types}); exported as text in a string column, so a re-import holds strings: convert the values to one type to keep it"
+            ),
+        }
+    }
+}
 
 /// The validated configuration of an export.
 #[derive(Debug, Clone)]
@@ -130,6 +213,8 @@ pub struct ExportReport {
     pub relationships: u64,
     pub multiline_fields: bool,
     pub elapsed: Duration,
+    /// What the export worked around.
+    pub warnings: Vec<ExportWarning>,
 }
 
 /// A property column: its key and type.
@@ -138,17 +223,8 @@ struct PropCol {
     key: String,
     ty: ValueType,
     array: bool,
-}
-
-/// How a node group's ids are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum IdStrategy {
-    /// The string `id` property, stored again on import.
-    Stored,
-    /// `<Labels>:<value of this property>`.
-    Key(String),
-    /// `<Labels>:<xxh3 of the encoded properties>`.
-    Hash,
+    /// The values have several types and are written as their `toString` (a string column).
+    as_text: bool,
 }
 
 /// One node group as discovered.
@@ -158,7 +234,11 @@ struct NodePlan {
     labels: Vec<String>,
     space: String,
     count: u64,
-    id: IdStrategy,
+    /// Every node's key is its `id`, written as `id:ID(Space)`; else keys are written in an
+    /// unnamed `:ID(Space)` column and `id` (if any node has one) is a property column.
+    stored: bool,
+    /// The string ids of the ID space that more than one node has (empty when `stored`).
+    dups: Vec<String>,
     cols: Vec<PropCol>,
 }
 
@@ -186,9 +266,11 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
         });
     }
     let batch = cfg.batch.max(1);
-    let nodes = discover::discover_nodes(client)?;
-    discover::check_unique_ids(client, &nodes)?;
-    let rels = discover::discover_relationships(client, &nodes)?;
+    let found = discover::discover(client)?;
+    if !found.problems.is_empty() {
+        return Err(ExportError::Refused(found.problems));
+    }
+    let (nodes, rels) = (found.nodes, found.rels);
 
     // Removed again on every return below but the commit's.
     let staged = Target::new(&cfg.out, "export").stage(Made::Export)?;
@@ -242,6 +324,7 @@ pub fn export(client: &Client, cfg: &ExportConfig) -> Result<ExportReport> {
         relationships: manifest.relationship_rows(),
         multiline_fields: multiline,
         elapsed: t0.elapsed(),
+        warnings: found.warnings,
     })
 }
 
@@ -343,6 +426,7 @@ fn label_match(var: &str, labels: &[String]) -> (String, String) {
     )
 }
 
+/// `:A:B` for messages (labels as they are, unquoted).
 fn describe_labels(labels: &[String]) -> String {
     labels.iter().map(|l| format!(":{l}")).collect()
 }
@@ -373,6 +457,36 @@ fn int(row: &Row, key: &str, what: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_come_in_one_error_and_warnings_say_what_to_do() {
+        let e = ExportError::Refused(vec![
+            ExportError::Unlabelled { count: 2 },
+            ExportError::BadToken {
+                what: "label",
+                name: "a:b".into(),
+            },
+        ])
+        .to_string();
+        assert!(
+            e.starts_with("the graph cannot be exported as it is (2 problems):\n  - 2 node(s)"),
+            "{e}"
+        );
+        assert!(e.contains("\n  - label \"a:b\""), "{e}");
+        let w = ExportWarning::DerivedKeys {
+            labels: ":Resource".into(),
+            missing: 1,
+            duplicated: 2,
+            not_string: 0,
+            examples: vec!["vm-0".into()],
+        }
+        .to_string();
+        assert!(
+            w.starts_with("node :Resource: 1 without an `id`, 2 whose `id` another node of the ID space has too (\"vm-0\")"),
+            "{w}"
+        );
+        assert!(w.contains("give every node a unique string `id`"), "{w}");
+    }
 
     #[test]
     fn properties_and_label_patterns_are_quoted() {

@@ -1,17 +1,19 @@
 //! Streaming, the second of the export's two passes: each discovered group's rows are read in
 //! a fixed order (keyset pages over a unique key, or one ordered query that the driver pulls in
 //! batches) and encoded straight into the group's part writer, so memory stays constant
-//! whatever the graph's size. Owns the Cypher that reads rows, the Bolt-to-CSV encoding of
-//! values, and derived ids; the groups themselves come from [`super::discover`].
+//! whatever the graph's size (but for the count of each derived key, to number nodes alike).
+//! Owns the Cypher that reads rows and the Bolt-to-CSV encoding of values; the groups come from
+//! [`super::discover`], the derived-key rule from [`crate::cypher`].
+
+use std::collections::HashMap;
 
 use neo4rs::{BoltType, Row};
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::{
-    describe_labels, io_err, label_match, prop, string, ExportError, IdStrategy, NodePlan, PropCol,
-    RelPlan, Result,
+    describe_labels, io_err, label_match, prop, string, ExportError, NodePlan, PropCol, RelPlan,
+    Result,
 };
-use crate::cypher::quote;
+use crate::cypher::{self, quote};
 use crate::format::csv as csvfmt;
 use crate::format::header::{Column, ColumnKind, Header};
 use crate::manifest::{NodeGroup, Origin, RelGroup};
@@ -29,7 +31,7 @@ pub(super) fn node_group(
     staged: &Staged,
     bar: &Bar,
 ) -> Result<NodeGroup> {
-    let stored = plan.id == IdStrategy::Stored;
+    let stored = plan.stored;
     let id_col = Column {
         name: if stored { "id".into() } else { String::new() },
         kind: ColumnKind::Id {
@@ -127,8 +129,9 @@ fn write_row(part: &mut PartWriter, row: &[u8], bar: &Bar) -> Result<()> {
         .map_err(|source| io_err("cannot write", part.path())(source))
 }
 
-/// Streams one node group in id order: keyset pages over a unique string key, or (for hashed
-/// ids) one query ordered by every property, which the driver still pulls in batches.
+/// Streams one node group: the nodes keyed by their `id`, in id order (keyset pages over it),
+/// then (unless the group is stored) the others in the order of their properties (one query,
+/// which the driver pulls in batches), each keyed by its derived key.
 fn export_nodes(
     client: &Client,
     plan: &NodePlan,
@@ -154,11 +157,6 @@ fn export_nodes(
                 id: &id,
             },
         )?;
-        let id = match plan.id {
-            IdStrategy::Stored => id,
-            IdStrategy::Key(_) => derived_id(plan, id.as_bytes()),
-            IdStrategy::Hash => derived_id(plan, &props),
-        };
         if prev.as_deref() == Some(id.as_str()) {
             return Err(ExportError::DuplicateId {
                 space: plan.space.clone(),
@@ -174,30 +172,14 @@ fn export_nodes(
         prev = Some(id);
         Ok(())
     };
-    let key = match &plan.id {
-        IdStrategy::Stored => "id".to_string(),
-        IdStrategy::Key(k) => k.clone(),
-        IdStrategy::Hash => {
-            let order = order_all("n", &plan.cols);
-            let order = if order.is_empty() {
-                String::new()
-            } else {
-                format!(" ORDER BY {}", order.join(", "))
-            };
-            let cypher = format!("MATCH {pattern} WHERE {pred} RETURN {values} AS v{order}");
-            stream(client, &cypher, Vec::new(), |row| {
-                let vals = list_of(&row, "v", &owner)?;
-                emit(String::new(), vals, enc)
-            })?;
-            return Ok(());
-        }
-    };
-    let k = prop("n", &key);
+    let dups = BoltType::from(plan.dups.clone());
+    let keyed = own_key("n", plan);
+    let k = prop("n", "id");
     let first = format!(
-        "MATCH {pattern} WHERE {pred} RETURN {k} AS k, {values} AS v ORDER BY {k} LIMIT $batch"
+        "MATCH {pattern} WHERE {pred} AND {keyed} RETURN {k} AS k, {values} AS v ORDER BY {k} LIMIT $batch"
     );
     let next = format!(
-        "MATCH {pattern} WHERE {pred} AND {k} > $last \
+        "MATCH {pattern} WHERE {pred} AND {keyed} AND {k} > $last \
          RETURN {k} AS k, {values} AS v ORDER BY {k} LIMIT $batch"
     );
     let mut last: Option<String> = None;
@@ -207,6 +189,7 @@ fn export_nodes(
             Some(l) => (&next, vec![("last", BoltType::from(l.as_str()))]),
         };
         params.push(("batch", BoltType::from(batch as i64)));
+        params.push(("dups", dups.clone()));
         let mut page_last = None;
         let n = stream(client, cypher, params, |row| {
             let id = string(&row, "k", &owner)?;
@@ -215,36 +198,99 @@ fn export_nodes(
             emit(id, vals, enc)
         })?;
         if (n as usize) < batch || page_last.is_none() {
-            return Ok(());
+            break;
         }
         last = page_last;
     }
-}
-
-/// The Cypher that returns a node's id material and the terms that order by it.
-fn endpoint_exprs(var: &str, plan: &NodePlan) -> (String, Vec<String>) {
-    match &plan.id {
-        IdStrategy::Stored => (prop(var, "id"), vec![prop(var, "id")]),
-        IdStrategy::Key(k) => (prop(var, k), vec![prop(var, k)]),
-        IdStrategy::Hash => (values_expr(var, &plan.cols), order_all(var, &plan.cols)),
+    if plan.stored {
+        return Ok(());
     }
-}
-
-/// The id of an endpoint from the value [`endpoint_exprs`] returned.
-fn endpoint_id(plan: &NodePlan, v: BoltType, enc: &mut Encoder, owner: &str) -> Result<String> {
-    match (&plan.id, v) {
-        (IdStrategy::Stored, BoltType::String(s)) => Ok(s.value),
-        (IdStrategy::Key(_), BoltType::String(s)) => Ok(derived_id(plan, s.value.as_bytes())),
-        (IdStrategy::Hash, BoltType::List(l)) => {
-            let mut props = Vec::new();
-            enc.push_props(&mut props, &plan.cols, &l.value, &Ctx { owner, id: "" })?;
-            Ok(derived_id(plan, &props))
+    // Nodes alike get `~2`, `~3`, … in this order; relationships find them by elementId.
+    let mut order = order_all("n", &plan.cols);
+    order.push("elementId(n)".into());
+    let cypher = format!(
+        "MATCH {pattern} WHERE {pred} AND NOT ({keyed}) \
+         RETURN elementId(n) AS e, {} AS m, {values} AS v ORDER BY {}",
+        cypher::key_material("n"),
+        order.join(", ")
+    );
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    stream(client, &cypher, vec![("dups", dups)], |row| {
+        let m = material(&row, &owner)?;
+        let e = string(&row, "e", &owner)?;
+        let mut key = cypher::derived_key(&m);
+        let n = seen.entry(key.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            key = cypher::alike_key(&key, *n);
+            enc.alike.insert(e, key.clone());
         }
-        (_, other) => Err(ExportError::Value {
-            what: format!("endpoint of {owner}"),
-            value: format!("{other:?}"),
-        }),
+        let vals = list_of(&row, "v", &owner)?;
+        emit(key, vals, enc)
+    })?;
+    Ok(())
+}
+
+/// The predicate that the node bound to `var` (of group `plan`) is keyed by its `id`: a string
+/// no other node of the ID space has (`$dups`; every node of a stored group).
+fn own_key(var: &str, plan: &NodePlan) -> String {
+    own_key_with(var, plan, "dups")
+}
+
+fn own_key_with(var: &str, plan: &NodePlan, dups: &str) -> String {
+    if plan.stored {
+        "true".into()
+    } else {
+        let id = prop(var, "id");
+        format!("({id} IS :: STRING NOT NULL AND NOT {id} IN ${dups})")
     }
+}
+
+fn material(row: &Row, what: &str) -> Result<cypher::KeyMaterial> {
+    row.get::<cypher::KeyMaterial>("m")
+        .map_err(|e| ExportError::Value {
+            what: what.to_string(),
+            value: e.to_string(),
+        })
+}
+
+/// The Cypher columns of an endpoint (`<p>k`: its `id` when that is its key, else `<p>e`: its
+/// elementId and `<p>m`: its key material) and the terms that order by it.
+fn endpoint_exprs(var: &str, plan: &NodePlan, dups: &str, p: &str) -> (String, Vec<String>) {
+    let id = prop(var, "id");
+    if plan.stored {
+        return (
+            format!("{id} AS {p}k, null AS {p}e, null AS {p}m"),
+            vec![id],
+        );
+    }
+    let own = own_key_with(var, plan, dups);
+    let key = format!("CASE WHEN {own} THEN {id} END");
+    let cols = format!(
+        "{key} AS {p}k, CASE WHEN {own} THEN null ELSE elementId({var}) END AS {p}e, \
+         CASE WHEN {own} THEN null ELSE {} END AS {p}m",
+        cypher::key_material(var)
+    );
+    let mut order = vec![key];
+    order.extend(order_all(var, &plan.cols));
+    (cols, order)
+}
+
+/// The key of an endpoint from the columns [`endpoint_exprs`] returned.
+fn endpoint_id(row: &Row, p: &str, enc: &Encoder, owner: &str) -> Result<String> {
+    let bad = |e: neo4rs::DeError| ExportError::Value {
+        what: format!("endpoint of {owner}"),
+        value: e.to_string(),
+    };
+    if let Some(id) = row.get::<Option<String>>(&format!("{p}k")).map_err(bad)? {
+        return Ok(id);
+    }
+    let e: String = row.get(&format!("{p}e")).map_err(bad)?;
+    if let Some(k) = enc.alike.get(&e) {
+        return Ok(k.clone());
+    }
+    let m: cypher::KeyMaterial = row.get(&format!("{p}m")).map_err(bad)?;
+    Ok(cypher::derived_key(&m))
 }
 
 /// Streams the relationships of one (start group, type, end group) pattern, ordered by start
@@ -261,8 +307,8 @@ fn export_relationships(
     let owner = format!("relationship group {}", plan.name);
     let (sp, spred) = label_match("a", &start.labels);
     let (ep, epred) = label_match("b", &end.labels);
-    let (a_expr, a_order) = endpoint_exprs("a", start);
-    let (b_expr, b_order) = endpoint_exprs("b", end);
+    let (a_cols, a_order) = endpoint_exprs("a", start, "sdups", "s");
+    let (b_cols, b_order) = endpoint_exprs("b", end, "edups", "e");
     let order: Vec<String> = a_order
         .into_iter()
         .chain(b_order)
@@ -275,26 +321,18 @@ fn export_relationships(
     };
     let cypher = format!(
         "MATCH {sp}-[r:{}]->{ep} WHERE {spred} AND {epred} \
-         RETURN {a_expr} AS start_id, {b_expr} AS end_id, {} AS vals{order}",
+         RETURN {a_cols}, {b_cols}, {} AS vals{order}",
         quote(&plan.rel_type),
         values_expr("r", &plan.cols)
     );
     let mut row_buf = Vec::new();
-    stream(client, &cypher, Vec::new(), |row| {
-        let a = row
-            .get::<BoltType>("start_id")
-            .map_err(|e| ExportError::Value {
-                what: owner.clone(),
-                value: e.to_string(),
-            })?;
-        let b = row
-            .get::<BoltType>("end_id")
-            .map_err(|e| ExportError::Value {
-                what: owner.clone(),
-                value: e.to_string(),
-            })?;
-        let a = endpoint_id(start, a, enc, &owner)?;
-        let b = endpoint_id(end, b, enc, &owner)?;
+    let params = vec![
+        ("sdups", BoltType::from(start.dups.clone())),
+        ("edups", BoltType::from(end.dups.clone())),
+    ];
+    stream(client, &cypher, params, |row| {
+        let a = endpoint_id(&row, "s", enc, &owner)?;
+        let b = endpoint_id(&row, "e", enc, &owner)?;
         let vals = list_of(&row, "vals", &owner)?;
         row_buf.clear();
         csvfmt::push_field(&mut row_buf, a.as_bytes());
@@ -326,14 +364,24 @@ fn prop_columns(cols: &[PropCol]) -> impl Iterator<Item = Column> + '_ {
 }
 
 /// The Cypher expression that returns a column's value in a form [`Encoder`] writes verbatim:
-/// temporal values as Neo4j's own `toString` (exactly what neo4j-admin reads back).
+/// temporal values and durations as Neo4j's own `toString`, points as their map literal
+/// (exactly what neo4j-admin reads back), values of several types as text.
 fn value_expr(var: &str, col: &PropCol) -> String {
     let p = prop(var, &col.key);
-    let temporal = crate::cypher::temporal_fn(col.ty).is_some();
-    match (temporal, col.array) {
-        (false, _) => p,
-        (true, false) => format!("toString({p})"),
-        (true, true) => format!("[x IN {p} | toString(x)]"),
+    let text = |x: &str| {
+        if col.as_text {
+            Some(format!("toString({x})"))
+        } else {
+            cypher::to_csv_text(col.ty, x)
+        }
+    };
+    if col.array {
+        match text("x") {
+            Some(t) => format!("[x IN {p} | {t}]"),
+            None => p,
+        }
+    } else {
+        text(&p).unwrap_or(p)
     }
 }
 
@@ -364,6 +412,8 @@ fn push_double(out: &mut Vec<u8>, v: f64) {
 pub(super) struct Encoder {
     pub(super) multiline: bool,
     scratch: Vec<u8>,
+    /// elementId → key of the nodes alike after the first (see [`cypher::alike_key`]).
+    alike: HashMap<String, String>,
 }
 
 /// What a value belongs to, for error messages.
@@ -494,21 +544,6 @@ fn stream(
     client.for_each_row(cypher, &params, f)
 }
 
-/// The derived id of a node of `plan` from its key value or its encoded properties.
-fn derived_id(plan: &NodePlan, key_or_props: &[u8]) -> String {
-    let mut id = plan.labels.join(":");
-    id.push(':');
-    match plan.id {
-        IdStrategy::Hash => {
-            let mut hex = Vec::with_capacity(16);
-            csvfmt::push_hex16(&mut hex, xxh3_64(key_or_props));
-            id.push_str(&String::from_utf8_lossy(&hex));
-        }
-        _ => id.push_str(&String::from_utf8_lossy(key_or_props)),
-    }
-    id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,7 +554,27 @@ mod tests {
             key: key.into(),
             ty,
             array,
+            as_text: false,
         }
+    }
+
+    #[test]
+    fn values_are_read_as_neo4j_admin_reads_them() {
+        assert_eq!(
+            value_expr("n", &col("a", ValueType::String, false)),
+            "n.`a`"
+        );
+        assert_eq!(
+            value_expr("n", &col("d", ValueType::Duration, false)),
+            "toString(n.`d`)"
+        );
+        let p = value_expr("n", &col("p", ValueType::Point, true));
+        assert!(p.starts_with("[x IN n.`p` | '{crs:' + x.crs"), "{p}");
+        let mixed = PropCol {
+            as_text: true,
+            ..col("id", ValueType::String, false)
+        };
+        assert_eq!(value_expr("n", &mixed), "toString(n.`id`)");
     }
 
     #[test]
